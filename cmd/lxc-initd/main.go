@@ -1,0 +1,152 @@
+// Command lxc-initd is the command line that init systems and people call to
+// start, stop and inspect lxc-shim containers (see shared/DESIGN.md, "Command
+// line"). Each command lives in its own file; main only parses the global
+// options and dispatches.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/lxc-shim/lxc-shim/config"
+)
+
+// env is what every command receives: the global options and the streams.
+type env struct {
+	lxcpath []string
+	rundir  string
+	logdir  string
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+// exitError carries an exit code other than 1 (status uses LSB codes).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+type command struct {
+	run   func(e *env, args []string) error
+	usage string
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"start":         {cmdStart, "start NAME"},
+		"stop":          {cmdStop, "stop NAME [-t SECONDS] [--kill]"},
+		"restart":       {cmdRestart, "restart NAME [-t SECONDS]"},
+		"reboot":        {cmdReboot, "reboot NAME"},
+		"status":        {cmdStatus, "status NAME [--json]"},
+		"list":          {cmdList, "list [--json]"},
+		"console":       {cmdConsole, "console NAME [--tty N] [--escape CHAR]"},
+		"attach":        {cmdAttach, "attach NAME [-- CMD ARGS...]"},
+		"shutdown":      {cmdShutdown, "shutdown [-t SECONDS]"},
+		"autostart":     {cmdAutostart, "autostart [--group G]"},
+		"cleanup":       {cmdCleanup, "cleanup NAME"},
+		"check":         {cmdCheck, "check NAME | --config FILE [--json]"},
+		"update-config": {cmdUpdateConfig, "update-config FILE [--in-place]"},
+		"checkconfig":   {cmdCheckconfig, "checkconfig"},
+		"hwaddr":        {cmdHwaddr, "hwaddr IPV4 | --random"},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: lxc-initd [-P LXCPATH] [--rundir DIR] [--logdir DIR] COMMAND [ARGS]")
+	fmt.Fprintln(w, "commands:")
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %s\n", cmds[n].usage)
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr}
+	fs := flag.NewFlagSet("lxc-initd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(stderr) }
+	lxcpath := fs.String("P", config.DefaultLXCPath, "colon-separated list of directories holding NAME/config")
+	fs.StringVar(&e.rundir, "rundir", defaultRundir, "state directory of the shims")
+	fs.StringVar(&e.logdir, "logdir", defaultLogdir, "directory of the shims' logs")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	e.lxcpath = config.SplitLXCPath(*lxcpath)
+	rest := fs.Args()
+	if len(rest) == 0 {
+		usage(stderr)
+		return 2
+	}
+	cmd, ok := commands()[rest[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "lxc-initd: unknown command %q\n", rest[0])
+		usage(stderr)
+		return 2
+	}
+	if err := cmd.run(e, rest[1:]); err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			if ee.err != nil {
+				fmt.Fprintf(stderr, "lxc-initd %s: %v\n", rest[0], ee.err)
+			}
+			return ee.code
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "lxc-initd %s: %v\n", rest[0], err)
+		return 1
+	}
+	return 0
+}
+
+const (
+	defaultRundir = "/run/lxc-shim"
+	defaultLogdir = "/var/log/lxc-shim"
+)
+
+// parseArgs parses flags that may come before or after positional arguments
+// ("stop NAME -t 5" as well as "stop -t 5 NAME"). Everything after the first
+// "--" is returned untouched as tail (attach's command).
+func parseArgs(fs *flag.FlagSet, args []string) (pos, tail []string, err error) {
+	fs.SetOutput(io.Discard)
+	head := args
+	for i, a := range args {
+		if a == "--" {
+			head, tail = args[:i], args[i+1:]
+			break
+		}
+	}
+	for {
+		if err := fs.Parse(head); err != nil {
+			return nil, nil, err
+		}
+		head = fs.Args()
+		if len(head) == 0 {
+			return pos, tail, nil
+		}
+		pos = append(pos, head[0])
+		head = head[1:]
+	}
+}

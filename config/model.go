@@ -1,0 +1,340 @@
+// Package config reads LXC container configuration files (the legacy keys of
+// LXC 1.x/2.x and the keys of LXC 3+), follows lxc.include, validates every
+// value and produces one model, Config, that the rest of lxc-shim consumes.
+//
+// The model holds values in LXC 3+ terms only: legacy keys are mapped on
+// reading, exactly as lxc-update-config maps them, so no other package ever
+// sees a legacy key name. Every value remembers where it was read (Pos), so
+// that a later failure (a missing rootfs, a mount source that does not exist)
+// can name the file, line and key that asked for it.
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"syscall"
+)
+
+// Pos is where a value was read: the file, the 1-based line, and the key as
+// LXC 3+ names it (a legacy key is reported under its new name, with the
+// original in Legacy).
+type Pos struct {
+	File   string `json:"file,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	Key    string `json:"key,omitempty"`
+	Legacy string `json:"legacy,omitempty"`
+}
+
+func (p Pos) String() string {
+	if p.File == "" {
+		return p.Key
+	}
+	return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Key)
+}
+
+// Diagnostic is one warning or error about a config file, printed as
+// "FILE:LINE: KEY: message".
+type Diagnostic struct {
+	Pos     Pos    `json:"pos"`
+	Message string `json:"message"`
+}
+
+func (d Diagnostic) String() string {
+	if d.Pos.Key == "" {
+		return fmt.Sprintf("%s:%d: %s", d.Pos.File, d.Pos.Line, d.Message)
+	}
+	return fmt.Sprintf("%s: %s", d.Pos, d.Message)
+}
+
+// Config is one container's validated configuration.
+//
+// Zero values mean "LXC's default" unless a field says otherwise; the reader
+// fills defaults that other packages would otherwise have to know
+// (Init.Cmd = /sbin/init, Signals.Halt = SIGPWR, TTY.Max = 0, Autodev = true).
+type Config struct {
+	// Name is the container's name (the directory the config was found in,
+	// or the name given on the command line), not lxc.uts.name.
+	Name string `json:"name"`
+	// File is the top-level config file that was read.
+	File string `json:"file"`
+
+	UTSName string `json:"uts_name,omitempty"`
+	UTSPos  Pos    `json:"-"`
+	// Arch is lxc.arch normalised to "x86_64", "i686", "aarch64", "armv7l", ...
+	// Personality is the personality(2) value that arch needs (0: none).
+	Arch        string `json:"arch,omitempty"`
+	Personality uint64 `json:"personality,omitempty"`
+
+	Rootfs  Rootfs  `json:"rootfs"`
+	Init    Init    `json:"init"`
+	Console Console `json:"console"`
+	TTY     TTY     `json:"tty"`
+	// PTYMax is lxc.pty.max: the devpts instance's max (0: no limit given).
+	PTYMax int `json:"pty_max,omitempty"`
+	// Autodev is lxc.autodev (default true as in LXC 3+): mount a tmpfs on
+	// /dev and populate it with the standard nodes.
+	Autodev bool `json:"autodev"`
+
+	Mounts []Mount `json:"mounts,omitempty"`
+	// MountFstab is lxc.mount.fstab; its entries are read into Mounts (in
+	// order, before the lxc.mount.entry lines, as LXC does) by the reader.
+	MountFstab string    `json:"mount_fstab,omitempty"`
+	MountAuto  MountAuto `json:"mount_auto"`
+
+	Caps Caps `json:"caps"`
+
+	// Cgroup holds the resource limits, one per controller file, as written,
+	// and their translation for the other hierarchy where one exists.
+	Cgroup Cgroup `json:"cgroup"`
+
+	Net []Network `json:"net,omitempty"`
+
+	Signals   Signals          `json:"signals"`
+	Prlimits  []Prlimit        `json:"prlimits,omitempty"`
+	Sysctls   []KeyValue       `json:"sysctls,omitempty"`
+	Namespace NamespaceOptions `json:"namespace"`
+	Start     StartOptions     `json:"start"`
+	Groups    []string         `json:"groups,omitempty"`
+	// Environment is lxc.environment, "KEY=VALUE" each, in order.
+	Environment []string `json:"environment,omitempty"`
+
+	Log Log `json:"log"`
+	// Security keys that were read; the launcher refuses what it cannot apply.
+	Security Security `json:"security"`
+
+	// Warnings are what the reader noticed but accepted.
+	Warnings []Diagnostic `json:"warnings,omitempty"`
+	// HasLegacyKeys is true when any legacy (LXC 1.x/2.x) key was read.
+	HasLegacyKeys bool `json:"has_legacy_keys,omitempty"`
+}
+
+// Rootfs is lxc.rootfs.path / .options / .mount.
+type Rootfs struct {
+	// Path is the directory (the "dir:" prefix removed). Empty means the
+	// container shares the host's root, which the launcher refuses.
+	Path    string   `json:"path"`
+	Options []string `json:"options,omitempty"`
+	// Mount is lxc.rootfs.mount (where the rootfs is staged; unused by the
+	// launcher, which mounts in its own namespace).
+	Mount string `json:"mount,omitempty"`
+	Pos   Pos    `json:"-"`
+}
+
+// Init is what becomes the container's PID 1.
+type Init struct {
+	Cmd []string `json:"cmd"` // lxc.init.cmd, split on white space; default ["/sbin/init"]
+	Cwd string   `json:"cwd,omitempty"`
+	UID int      `json:"uid"`
+	GID int      `json:"gid"`
+	Pos Pos      `json:"-"` // where lxc.init.cmd was set (zero when defaulted)
+}
+
+// Console is lxc.console.*.
+type Console struct {
+	// Path is lxc.console.path: "" (default: a pty held by the shim), "none"
+	// (no console), or a host device path.
+	Path string `json:"path,omitempty"`
+	// Logfile is lxc.console.logfile: where the shim writes what the
+	// console prints.
+	Logfile string `json:"logfile,omitempty"`
+	// Size is lxc.console.size in bytes (0: unbounded log file); with
+	// Rotate, the log is rotated to Logfile+".1" when it reaches Size.
+	Size   int64 `json:"size,omitempty"`
+	Rotate bool  `json:"rotate,omitempty"`
+	// BufferSize is lxc.console.buffer.size in bytes (in-memory ring).
+	BufferSize int64 `json:"buffer_size,omitempty"`
+	Pos        Pos   `json:"-"`
+}
+
+// TTY is lxc.tty.max and lxc.tty.dir.
+type TTY struct {
+	Max int    `json:"max"`
+	Dir string `json:"dir,omitempty"` // ttys live in /dev/DIR/ttyN, with /dev/ttyN links
+}
+
+// Mount is one fstab-style line from lxc.mount.entry or lxc.mount.fstab.
+type Mount struct {
+	Source string `json:"source"`
+	// Target is relative to the rootfs. The reader turns an absolute target
+	// under the rootfs path into a relative one, as LXC does; an absolute
+	// target that is not under the rootfs is taken as relative to it.
+	Target string `json:"target"`
+	FSType string `json:"fstype"`
+	// Flags are the mount(2) flags the options name (MS_BIND, MS_RDONLY, ...)
+	// and Data the options left for the file system ("mode=1777,size=1g").
+	Flags     uintptr `json:"flags"`
+	Data      string  `json:"data,omitempty"`
+	Options   string  `json:"options"` // as written, for messages
+	CreateDir bool    `json:"create_dir,omitempty"`
+	CreateFil bool    `json:"create_file,omitempty"`
+	Optional  bool    `json:"optional,omitempty"`
+	// Propagation is MS_PRIVATE, MS_SLAVE, MS_SHARED (with MS_REC) or 0.
+	Propagation uintptr `json:"propagation,omitempty"`
+	Pos         Pos     `json:"-"`
+}
+
+// MountAuto is lxc.mount.auto. Empty strings mean "not asked for".
+type MountAuto struct {
+	Proc   string `json:"proc,omitempty"`   // "mixed" or "rw"
+	Sys    string `json:"sys,omitempty"`    // "ro", "mixed" or "rw"
+	Cgroup string `json:"cgroup,omitempty"` // "mixed", "ro", "rw", with Full for cgroup-full:*
+	// CgroupFull is true for the cgroup-full:* forms (the host's whole tree).
+	CgroupFull bool `json:"cgroup_full,omitempty"`
+	// CgroupForce is true for the :force suffix.
+	CgroupForce bool `json:"cgroup_force,omitempty"`
+	Shmounts    string `json:"shmounts,omitempty"` // "shmounts:HOST:CONTAINER" as written
+	Pos         Pos    `json:"-"`
+}
+
+// Caps is lxc.cap.drop / lxc.cap.keep. At most one of them is non-empty
+// (the reader rejects both, as LXC does). Names are lower case without the
+// "cap_" prefix ("sys_admin"); Drop and Keep hold capability numbers.
+type Caps struct {
+	Drop     []int `json:"drop,omitempty"`
+	Keep     []int `json:"keep,omitempty"`
+	KeepNone bool  `json:"keep_none,omitempty"` // lxc.cap.keep = none
+	Pos      Pos   `json:"-"`
+}
+
+// Cgroup holds the container's resource limits.
+type Cgroup struct {
+	// V1 and V2 are the settings for each hierarchy: what the config wrote
+	// for it, plus what was translated from the other one. A setting with no
+	// equivalent on the other hierarchy is absent there and listed in
+	// Untranslatable, so the cgroup package can fail clearly on a host that
+	// only has that other hierarchy.
+	V1 []CgroupSetting `json:"v1,omitempty"`
+	V2 []CgroupSetting `json:"v2,omitempty"`
+	// Devices is the device access list in order (both hierarchies).
+	Devices []DeviceRule `json:"devices,omitempty"`
+	// Dir is lxc.cgroup.dir (default "lxc-shim/NAME" is applied by package
+	// cgroup when empty).
+	Dir string `json:"dir,omitempty"`
+	// Relative is lxc.cgroup.relative.
+	Relative bool `json:"relative,omitempty"`
+}
+
+// CgroupSetting is one controller file and the value to write to it.
+type CgroupSetting struct {
+	Controller string `json:"controller"` // "memory", "cpu", "cpuset", "blkio", "io", "pids", ...
+	File       string `json:"file"`       // "memory.limit_in_bytes", "memory.max", ...
+	Value      string `json:"value"`      // normalised: sizes in bytes, "max" for unlimited on v2, "-1" on v1
+	// Translated is true when the config wrote this for the other hierarchy.
+	Translated bool `json:"translated,omitempty"`
+	// NoEquivalent is true when the setting exists only on its own hierarchy.
+	NoEquivalent bool `json:"no_equivalent,omitempty"`
+	Pos          Pos  `json:"-"`
+}
+
+// DeviceRule is one lxc.cgroup.devices.allow/deny or lxc.cgroup2.devices.* line.
+type DeviceRule struct {
+	Allow bool `json:"allow"`
+	// Type is 'a' (all), 'c' or 'b'.
+	Type rune `json:"type"`
+	// Major and Minor are -1 for '*'.
+	Major  int64  `json:"major"`
+	Minor  int64  `json:"minor"`
+	Access string `json:"access"` // subset of "rwm", in that order
+	Pos    Pos    `json:"-"`
+}
+
+// Network is one lxc.net.N.
+type Network struct {
+	Index int    `json:"index"`
+	Type  string `json:"type"` // veth, macvlan, vlan, phys, empty, none
+	Link  string `json:"link,omitempty"`
+	Name  string `json:"name,omitempty"` // name inside; default ethN for veth/macvlan/vlan, Link for phys
+	Up    bool   `json:"up,omitempty"`   // flags = up
+	// HWAddr is as written, LXC's 'x' wildcards still in it; empty: derive
+	// a stable one (see HWAddr helpers in package netcleanup).
+	HWAddr string `json:"hwaddr,omitempty"`
+	MTU    int    `json:"mtu,omitempty"`
+
+	VethPair string `json:"veth_pair,omitempty"` // host-side name
+	VethMode string `json:"veth_mode,omitempty"` // bridge (default) or router
+	// MacvlanMode is private, vepa, bridge or passthru (default private).
+	MacvlanMode string `json:"macvlan_mode,omitempty"`
+	VlanID      int    `json:"vlan_id,omitempty"`
+
+	IPv4 []netip.Prefix `json:"ipv4,omitempty"`
+	IPv6 []netip.Prefix `json:"ipv6,omitempty"`
+	// IPv4Gateway / IPv6Gateway: an address, "auto" (the first address of
+	// the network's first ipv4/ipv6 prefix's host bridge... as LXC: the
+	// link's address), "dev" (route via the device), or "".
+	IPv4Gateway string `json:"ipv4_gateway,omitempty"`
+	IPv6Gateway string `json:"ipv6_gateway,omitempty"`
+
+	ScriptUp   string `json:"script_up,omitempty"`
+	ScriptDown string `json:"script_down,omitempty"`
+	Pos        Pos    `json:"-"` // where lxc.net.N.type was set
+}
+
+// Signals are lxc.signal.halt/reboot/stop.
+type Signals struct {
+	Halt    syscall.Signal `json:"halt"`     // default SIGPWR
+	HaltSet bool           `json:"halt_set"` // false: the default applies and may be adapted to the init
+	Reboot  syscall.Signal `json:"reboot"`   // default SIGINT
+	Stop    syscall.Signal `json:"stop"`     // default SIGKILL
+}
+
+// Prlimit is one lxc.prlimit.NAME (RLIMIT_NAME); unix.RLIM_INFINITY for unlimited.
+type Prlimit struct {
+	Name     string `json:"name"` // "nofile"
+	Resource int    `json:"resource"`
+	Soft     uint64 `json:"soft"`
+	Hard     uint64 `json:"hard"`
+	Pos      Pos    `json:"-"`
+}
+
+// KeyValue is an ordered key/value pair (lxc.sysctl.*).
+type KeyValue struct {
+	Key   string `json:"key"` // "net.ipv4.ip_forward"
+	Value string `json:"value"`
+	Pos   Pos    `json:"-"`
+}
+
+// NamespaceOptions is lxc.namespace.clone / keep / share.*.
+type NamespaceOptions struct {
+	// Clone lists the namespaces to create; empty means LXC's default set
+	// (cgroup where the kernel has it, ipc, mnt, net, pid, uts).
+	Clone []string `json:"clone,omitempty"`
+	// Keep lists namespaces to keep from the host.
+	Keep []string `json:"keep,omitempty"`
+	// Share maps a namespace to a container name or /proc/PID/ns path.
+	Share map[string]string `json:"share,omitempty"`
+	Pos   Pos               `json:"-"`
+}
+
+// StartOptions are lxc.start.*.
+type StartOptions struct {
+	Auto  bool `json:"auto"`
+	Delay int  `json:"delay"` // seconds
+	Order int  `json:"order"`
+}
+
+// Log is lxc.log.* (the shim's own log settings).
+type Log struct {
+	File   string `json:"file,omitempty"`
+	Level  string `json:"level,omitempty"`
+	Syslog string `json:"syslog,omitempty"`
+}
+
+// Security holds the confinement keys. The launcher must refuse to start a
+// container whose confinement it cannot apply rather than start it with less.
+type Security struct {
+	AppArmorProfile         string   `json:"apparmor_profile,omitempty"`
+	AppArmorAllowIncomplete bool     `json:"apparmor_allow_incomplete,omitempty"`
+	SELinuxContext          string   `json:"selinux_context,omitempty"`
+	SeccompProfile          string   `json:"seccomp_profile,omitempty"`
+	NoNewPrivs              bool     `json:"no_new_privs,omitempty"`
+	IDMap                   []IDMap  `json:"idmap,omitempty"`
+	Unsupported             []string `json:"unsupported,omitempty"`
+}
+
+// IDMap is one lxc.idmap line: "u 0 100000 65536".
+type IDMap struct {
+	Kind      rune  `json:"kind"` // 'u' or 'g'
+	Container int64 `json:"container"`
+	Host      int64 `json:"host"`
+	Count     int64 `json:"count"`
+}
