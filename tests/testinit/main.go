@@ -1,0 +1,358 @@
+// Command testinit is the init that lxc-shim's end-to-end tests boot as a
+// container's PID 1. It reports what it sees from inside (boot.json) and does
+// what the test asks: halt, reboot, exit, ignore signals, leave an escaped
+// process behind. Everything lives under /testinit/, which the host sees as
+// ROOTFS/testinit/ because the root file system is a plain host directory.
+//
+// It is built static (CGO_ENABLED=0) so it runs in a root file system with
+// nothing else in it.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const dir = "/testinit"
+
+type devEntry struct {
+	Path  string `json:"path"`
+	Mode  string `json:"mode"`
+	Major uint32 `json:"rdev_major"`
+	Minor uint32 `json:"rdev_minor"`
+	Link  string `json:"link,omitempty"`
+}
+
+type report struct {
+	PID         int                  `json:"pid"`
+	PPID        int                  `json:"ppid"`
+	Hostname    string               `json:"hostname"`
+	UID         int                  `json:"uid"`
+	GID         int                  `json:"gid"`
+	Cwd         string               `json:"cwd"`
+	Args        []string             `json:"args"`
+	Env         []string             `json:"env"`
+	Status      map[string]string    `json:"status"`
+	Mountinfo   []string             `json:"mountinfo"`
+	Dev         []devEntry           `json:"dev"`
+	Cgroup      []string             `json:"cgroup"`
+	Rlimits     map[string][2]uint64 `json:"rlimits"`
+	Personality int                  `json:"personality"`
+	Links       []string             `json:"links"`
+}
+
+func main() {
+	_ = os.MkdirAll(dir, 0o755)
+	logEvent("boot %d", os.Getpid())
+
+	actions, timers := readConfig()
+	// Ask for every signal the config names, plus the defaults; the rest keep
+	// the kernel's PID-1 rule (unhandled signals are not delivered).
+	sigs := make(chan os.Signal, 32)
+	for sig := range actions {
+		signal.Notify(sigs, sig)
+	}
+	signal.Notify(sigs, unix.SIGCHLD)
+
+	writeReport()
+
+	for _, t := range timers {
+		t := t
+		time.AfterFunc(t.after, func() { do(t.action) })
+	}
+	go pollCommands()
+
+	for sig := range sigs {
+		s := sig.(syscall.Signal)
+		if s == unix.SIGCHLD {
+			reap()
+			continue
+		}
+		logEvent("signal %s", sigName(s))
+		if a, ok := actions[s]; ok {
+			go do(a)
+		}
+	}
+}
+
+type timer struct {
+	after  time.Duration
+	action string
+}
+
+// readConfig reads /testinit/config: "SIGNAME ACTION" and "after DUR ACTION".
+func readConfig() (map[syscall.Signal]string, []timer) {
+	actions := map[syscall.Signal]string{
+		unix.SIGPWR:    "halt",
+		sigRTMIN() + 3: "halt",
+	}
+	var timers []timer
+	f, err := os.Open(filepath.Join(dir, "config"))
+	if err != nil {
+		return actions, nil
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		if fields[0] == "after" && len(fields) >= 3 {
+			d, err := time.ParseDuration(fields[1])
+			if err == nil {
+				timers = append(timers, timer{d, strings.Join(fields[2:], " ")})
+			}
+			continue
+		}
+		if s, ok := parseSig(fields[0]); ok {
+			actions[s] = strings.Join(fields[1:], " ")
+		}
+	}
+	return actions, timers
+}
+
+func pollCommands() {
+	p := filepath.Join(dir, "cmd")
+	for {
+		time.Sleep(20 * time.Millisecond)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		_ = os.Remove(p)
+		a := strings.TrimSpace(string(b))
+		if a == "" {
+			continue
+		}
+		logEvent("cmd %s", a)
+		go do(a)
+	}
+}
+
+func do(action string) {
+	f := strings.Fields(action)
+	if len(f) == 0 {
+		return
+	}
+	switch f[0] {
+	case "ignore":
+	case "halt":
+		logEvent("action halt")
+		unix.Sync()
+		if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
+			logEvent("halt failed: %v", err)
+		}
+	case "reboot":
+		logEvent("action reboot")
+		unix.Sync()
+		if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
+			logEvent("reboot failed: %v", err)
+		}
+	case "exit":
+		code := 0
+		if len(f) > 1 {
+			code, _ = strconv.Atoi(f[1])
+		}
+		logEvent("action exit %d", code)
+		os.Exit(code)
+	case "slowhalt":
+		d := time.Second
+		if len(f) > 1 {
+			if v, err := time.ParseDuration(f[1]); err == nil {
+				d = v
+			}
+		}
+		logEvent("action slowhalt %s", d)
+		time.Sleep(d)
+		do("halt")
+	case "escape":
+		escape()
+	default:
+		logEvent("unknown action %q", action)
+	}
+}
+
+// escape leaves a process behind that is no longer a child of the init: a
+// double fork through "sh -c 'sleep & '" when a shell exists, or our own
+// binary otherwise. Tests check that a forced stop kills it too.
+func escape() {
+	self, _ := os.Executable()
+	cmd := exec.Command(self)
+	cmd.Env = []string{"TESTINIT_ESCAPER=1"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		logEvent("escape failed: %v", err)
+		return
+	}
+	_ = cmd.Wait()
+	logEvent("action escape")
+}
+
+func init() {
+	// The escaper: fork once more and exit, so the grandchild is orphaned
+	// (reparented to the init) and lives in its own session.
+	switch os.Getenv("TESTINIT_ESCAPER") {
+	case "1":
+		self, _ := os.Executable()
+		cmd := exec.Command(self)
+		cmd.Env = []string{"TESTINIT_ESCAPER=2"}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, "escaper.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
+		}
+		os.Exit(0)
+	case "2":
+		signal.Ignore(unix.SIGTERM, unix.SIGHUP, unix.SIGINT, unix.SIGPWR)
+		for {
+			time.Sleep(time.Hour)
+		}
+	}
+}
+
+func reap() {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if pid <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+func logEvent(format string, a ...any) {
+	f, err := os.OpenFile(filepath.Join(dir, "events.log"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(f, format+"\n", a...)
+	_ = f.Sync()
+	_ = f.Close()
+}
+
+func writeReport() {
+	r := report{
+		PID:     os.Getpid(),
+		PPID:    os.Getppid(),
+		UID:     os.Getuid(),
+		GID:     os.Getgid(),
+		Args:    os.Args,
+		Env:     os.Environ(),
+		Status:  map[string]string{},
+		Rlimits: map[string][2]uint64{},
+	}
+	r.Hostname, _ = os.Hostname()
+	r.Cwd, _ = os.Getwd()
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if !ok {
+				continue
+			}
+			switch k {
+			case "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "SigBlk", "SigIgn", "NoNewPrivs", "NSpid":
+				r.Status[k] = strings.TrimSpace(v)
+			}
+		}
+	}
+	r.Mountinfo = lines("/proc/self/mountinfo")
+	r.Cgroup = lines("/proc/self/cgroup")
+	for name, res := range map[string]int{"nofile": unix.RLIMIT_NOFILE, "nproc": unix.RLIMIT_NPROC, "core": unix.RLIMIT_CORE, "stack": unix.RLIMIT_STACK} {
+		var rl unix.Rlimit
+		if unix.Getrlimit(res, &rl) == nil {
+			r.Rlimits[name] = [2]uint64{rl.Cur, rl.Max}
+		}
+	}
+	if p, _, errno := unix.Syscall(unix.SYS_PERSONALITY, 0xffffffff, 0, 0); errno == 0 {
+		r.Personality = int(p)
+	}
+	_ = filepath.Walk("/dev", func(p string, fi os.FileInfo, err error) error {
+		if err != nil || p == "/dev" {
+			return nil
+		}
+		e := devEntry{Path: p, Mode: fi.Mode().String()}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode()&(os.ModeDevice|os.ModeCharDevice) != 0 {
+			e.Major, e.Minor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			e.Link, _ = os.Readlink(p)
+		}
+		r.Dev = append(r.Dev, e)
+		// Do not descend into devpts or mqueue-like mounts' contents beyond
+		// one level; /dev/pts entries are still listed.
+		return nil
+	})
+	if ents, err := os.ReadDir("/sys/class/net"); err == nil {
+		for _, e := range ents {
+			r.Links = append(r.Links, e.Name())
+		}
+	}
+	b, _ := json.MarshalIndent(r, "", "  ")
+	tmp := filepath.Join(dir, ".boot.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err == nil {
+		_ = os.Rename(tmp, filepath.Join(dir, "boot.json"))
+	}
+}
+
+func lines(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+}
+
+func sigRTMIN() syscall.Signal { return syscall.Signal(34) }
+
+var names = map[string]syscall.Signal{
+	"HUP": unix.SIGHUP, "INT": unix.SIGINT, "QUIT": unix.SIGQUIT, "USR1": unix.SIGUSR1,
+	"USR2": unix.SIGUSR2, "TERM": unix.SIGTERM, "PWR": unix.SIGPWR, "WINCH": unix.SIGWINCH,
+	"CONT": unix.SIGCONT, "ALRM": unix.SIGALRM,
+}
+
+func parseSig(s string) (syscall.Signal, bool) {
+	s = strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	if strings.HasPrefix(s, "RTMIN+") {
+		n, err := strconv.Atoi(s[6:])
+		if err != nil {
+			return 0, false
+		}
+		return sigRTMIN() + syscall.Signal(n), true
+	}
+	if s == "RTMIN" {
+		return sigRTMIN(), true
+	}
+	if v, ok := names[s]; ok {
+		return v, true
+	}
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), true
+	}
+	return 0, false
+}
+
+func sigName(s syscall.Signal) string {
+	if s >= sigRTMIN() && s <= 64 {
+		if s == sigRTMIN() {
+			return "SIGRTMIN"
+		}
+		return fmt.Sprintf("SIGRTMIN+%d", s-sigRTMIN())
+	}
+	for k, v := range names {
+		if v == s {
+			return "SIG" + k
+		}
+	}
+	return unix.SignalName(s)
+}
