@@ -1,0 +1,67 @@
+# lxc-shim: build, test, install, demo. See README.md.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+GO      ?= go
+BIN     := bin
+
+.PHONY: all build test test-unit deps install uninstall demo bench clean fuzz
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/lxc-shim ./cmd/lxc-shim
+	$(GO) build -o $(BIN)/lxc-initd ./cmd/lxc-initd
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/testinit ./tests/testinit
+
+# deps installs (from Debian's packages) what the tests and the demo need
+# and are missing; it does nothing when all is there.
+deps:
+	./scripts/deps.sh
+
+# test runs every test, the end-to-end ones as root. With
+# LXC_SHIM_REQUIRE_ROOT=1 (CI sets it) a test that needs root fails instead
+# of skipping.
+test: deps build
+	LXC_SHIM_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./...
+
+# test-unit runs what needs neither root nor packages.
+test-unit:
+	$(GO) test -count=1 -short ./config/... ./signals/...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./config/
+
+demo: deps build
+	./scripts/demo.sh $(CURDIR)/$(BIN)
+
+bench: build
+	./bench/run.sh
+
+install: build
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/init.d $(DESTDIR)$(SYSCONFDIR)/conf.d $(DESTDIR)$(SYSTEMDDIR)
+	install -m 0755 $(BIN)/lxc-shim $(BIN)/lxc-initd $(DESTDIR)$(SBINDIR)/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' init.d/lxc > $(DESTDIR)$(SYSCONFDIR)/init.d/lxc
+	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/lxc
+	install -m 0644 init.d/conf.d/lxc $(DESTDIR)$(SYSCONFDIR)/conf.d/lxc
+	for u in systemd/*.service; do \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' $$u > $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u); \
+		chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u); \
+	done
+	if ls docs/man/*.[1-8] >/dev/null 2>&1; then \
+		for m in docs/man/*.[1-8]; do \
+			s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+			install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
+		done; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/lxc-shim $(DESTDIR)$(SBINDIR)/lxc-initd
+	rm -f $(DESTDIR)$(SYSCONFDIR)/init.d/lxc
+	rm -f $(DESTDIR)$(SYSTEMDDIR)/lxc-shim@.service
+
+clean:
+	rm -rf $(BIN)
