@@ -1,0 +1,130 @@
+package cgroup
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/cgroups/v3/cgroup2"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/lxc-shim/lxc-shim/config"
+)
+
+// checkRule rejects a device rule the kernel would not parse.
+func checkRule(r config.DeviceRule) error {
+	switch r.Type {
+	case 'a', 'b', 'c':
+	default:
+		return fmt.Errorf("%s: invalid device type %q (want a, b or c)", ruleLabel(r), r.Type)
+	}
+	for _, c := range r.Access {
+		if !strings.ContainsRune("rwm", c) {
+			return fmt.Errorf("%s: invalid device access %q (want a subset of rwm)", ruleLabel(r), r.Access)
+		}
+	}
+	if r.Major < -1 || r.Minor < -1 || r.Major > 1<<32-1 || r.Minor > 1<<32-1 {
+		return fmt.Errorf("%s: invalid device number %d:%d", ruleLabel(r), r.Major, r.Minor)
+	}
+	return nil
+}
+
+// applyDevices enforces the rules on the cgroup of h: v1 rules are written
+// in order to devices.deny / devices.allow; on cgroup2 they are compiled to
+// an eBPF program attached to the directory.
+func applyDevices(h *hier, rules []config.DeviceRule) error {
+	if h.v2 {
+		return attachDeviceFilter(h.dir, rules)
+	}
+	for _, r := range rules {
+		file := "devices.deny"
+		if r.Allow {
+			file = "devices.allow"
+		}
+		p := filepath.Join(h.dir, file)
+		if err := writeFile(p, v1Rule(r)); err != nil {
+			return fmt.Errorf("%s: write %q to %s: %w", ruleLabel(r), v1Rule(r), p, err)
+		}
+	}
+	return nil
+}
+
+// v1Rule is the rule as devices.allow/deny read it: "a" (all devices: a
+// deny resets to deny-all, an allow to allow-all) or "c 1:3 rwm".
+func v1Rule(r config.DeviceRule) string {
+	if r.Type == 'a' {
+		return "a"
+	}
+	access := r.Access
+	if access == "" {
+		access = "rwm"
+	}
+	return fmt.Sprintf("%c %s:%s %s", r.Type, devNum(r.Major), devNum(r.Minor), access)
+}
+
+func devNum(n int64) string {
+	if n < 0 {
+		return "*"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// attachDeviceFilter compiles the rules into a cgroup2 device program with
+// containerd's filter generator and attaches it to dir.
+//
+// The generator gives "last matching rule wins, no match denies". A v1
+// cgroup instead starts from its parent's list, which on a fresh cgroup
+// under an unrestricted parent allows everything, and a "deny a" resets it.
+// An allow-all rule in front of the config's rules gives the same result:
+// a later "a" rule overrides it, and a config of denies alone stays a
+// blacklist, as it is on v1.
+//
+// A rule matches when any of the requested accesses is in its access list
+// (the generator's semantics, as runc's): "c 1:3 r" lets an open for
+// read and write through, where v1 would refuse it.
+func attachDeviceFilter(dir string, rules []config.DeviceRule) error {
+	list := []specs.LinuxDeviceCgroup{ociRule(config.DeviceRule{Allow: true, Type: 'a', Major: -1, Minor: -1, Access: "rwm"})}
+	for _, r := range rules {
+		list = append(list, ociRule(r))
+	}
+	insts, license, err := cgroup2.DeviceFilter(list)
+	if err != nil {
+		return fmt.Errorf("%s: build the eBPF device filter: %w", ruleLabel(rules[0]), err)
+	}
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	// The attachment holds the program: it stays in force after fd and
+	// the program's own descriptor are closed, until the cgroup is removed.
+	if _, err := cgroup2.LoadAttachCgroupDeviceFilter(insts, license, fd); err != nil {
+		return fmt.Errorf("%s: attach the eBPF device filter to %s: %w", ruleLabel(rules[0]), dir, err)
+	}
+	return nil
+}
+
+func ociRule(r config.DeviceRule) specs.LinuxDeviceCgroup {
+	major, minor := r.Major, r.Minor
+	access := r.Access
+	if r.Type == 'a' {
+		major, minor, access = -1, -1, "rwm"
+	}
+	if access == "" {
+		access = "rwm"
+	}
+	return specs.LinuxDeviceCgroup{Allow: r.Allow, Type: string(r.Type), Major: &major, Minor: &minor, Access: access}
+}
+
+// ruleLabel names a device rule for messages.
+func ruleLabel(r config.DeviceRule) string {
+	if r.Pos.Key != "" {
+		return r.Pos.String()
+	}
+	if r.Allow {
+		return "lxc.cgroup.devices.allow"
+	}
+	return "lxc.cgroup.devices.deny"
+}

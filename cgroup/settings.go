@@ -1,0 +1,189 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/containerd/cgroups/v3/cgroup2"
+
+	"github.com/lxc-shim/lxc-shim/config"
+)
+
+// write is one setting placed in the hierarchy that will take it.
+type write struct {
+	label string // the setting's Pos ("FILE:LINE: KEY") for messages
+	path  string // the controller file
+	value string
+}
+
+// plan is what Create will do, worked out before anything is made.
+type plan struct {
+	writes []write
+	// enable lists, per hierarchy index, the controllers to enable in the
+	// ancestors' cgroup.subtree_control (cgroup2 only).
+	enable [][]string
+	// devices is the hierarchy that takes the device rules (nil: none).
+	devices *hier
+}
+
+// plan places every setting of the config on the hierarchy that hosts its
+// controller, and fails on the first one the host cannot take: its
+// controller is mounted nowhere, or it exists only for the other hierarchy
+// (NoEquivalent) while this host runs its controller on this one.
+func (g *Cgroup) plan() (*plan, error) {
+	p := &plan{enable: make([][]string, len(g.hiers))}
+	for _, set := range []struct {
+		v2       bool
+		settings []config.CgroupSetting
+	}{{false, g.cfg.V1}, {true, g.cfg.V2}} {
+		settings := append([]config.CgroupSetting(nil), set.settings...)
+		// memory.memsw.limit_in_bytes may not be below the memory limit,
+		// which is unlimited until set: write it after the other memory
+		// files, whatever the config's order (LXC sorts the same way).
+		sort.SliceStable(settings, func(i, j int) bool {
+			return memswRank(settings[i].File) < memswRank(settings[j].File)
+		})
+		for _, s := range settings {
+			label := settingLabel(s, set.v2)
+			if s.File == "" || strings.ContainsAny(s.File, "/\x00") || s.File == "." || s.File == ".." {
+				return nil, fmt.Errorf("%s: invalid cgroup file name %q", label, s.File)
+			}
+			ctrl := controllerOf(s)
+			own := g.hostOf(ctrl, set.v2)
+			other := g.hostOf(ctrl, !set.v2)
+			switch {
+			case own >= 0:
+				h := &g.hiers[own]
+				p.writes = append(p.writes, write{label: label, path: filepath.Join(h.dir, s.File), value: s.Value})
+				if h.v2 && ctrl != "cgroup" && !contains(p.enable[own], ctrl) {
+					p.enable[own] = append(p.enable[own], ctrl)
+				}
+			case other >= 0 && !s.NoEquivalent:
+				// The host runs this controller on the other hierarchy,
+				// where the setting's translation is applied instead.
+			case other >= 0:
+				return nil, fmt.Errorf("%s: cannot be applied on this %s host: the %s controller is on cgroup %s here, and %s has no cgroup %s equivalent",
+					label, g.layout, ctrl, version(!set.v2), s.File, version(!set.v2))
+			default:
+				return nil, fmt.Errorf("%s: cannot be applied on this %s host: no hierarchy has the %s controller", label, g.layout, ctrl)
+			}
+		}
+	}
+	if len(g.cfg.Devices) > 0 {
+		for _, r := range g.cfg.Devices {
+			if err := checkRule(r); err != nil {
+				return nil, err
+			}
+		}
+		if i := g.hostOf("devices", false); i >= 0 {
+			p.devices = &g.hiers[i]
+		} else if i := g.v2Index(); i >= 0 {
+			// cgroup2 has no devices controller: rules become an eBPF
+			// program attached to the cgroup.
+			p.devices = &g.hiers[i]
+		} else {
+			return nil, fmt.Errorf("%s: cannot be applied: this host has no devices controller and no cgroup2 hierarchy", ruleLabel(g.cfg.Devices[0]))
+		}
+	}
+	return p, nil
+}
+
+// hostOf is the index of the hierarchy of the given kind (v2 or not) that
+// hosts controller ctrl, or -1. The core cgroup2 files (controller
+// "cgroup": cgroup.max.depth, ...) are in every cgroup2 directory.
+func (g *Cgroup) hostOf(ctrl string, v2 bool) int {
+	for i, h := range g.hiers {
+		if h.v2 != v2 {
+			continue
+		}
+		if hasController(h.mount, ctrl) || (v2 && ctrl == "cgroup") {
+			return i
+		}
+	}
+	return -1
+}
+
+func (g *Cgroup) v2Index() int {
+	for i, h := range g.hiers {
+		if h.v2 {
+			return i
+		}
+	}
+	return -1
+}
+
+// enableControllers writes +CTRL into cgroup.subtree_control of every
+// ancestor of h.dir below the mount point, so that h.dir gets the
+// controllers' files. containerd's cgroup2 manager does exactly this walk.
+func enableControllers(h *hier, ctrls []string) error {
+	group := "/" + strings.TrimPrefix(strings.TrimPrefix(h.dir, h.point), "/")
+	m, err := cgroup2.Load(group, cgroup2.WithMountpoint(h.point))
+	if err != nil {
+		return fmt.Errorf("enable controllers %s for %s: %w", strings.Join(ctrls, " "), h.dir, err)
+	}
+	if err := m.ToggleControllers(ctrls, cgroup2.Enable); err != nil {
+		return fmt.Errorf("enable controllers %s for %s: %w", strings.Join(ctrls, " "), h.dir, err)
+	}
+	return nil
+}
+
+// writeSetting writes one setting, naming the setting's Pos on failure.
+func writeSetting(w write) error {
+	err := writeFile(w.path, w.value)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: cannot be applied: this host's kernel has no %s", w.label, w.path)
+	default:
+		return fmt.Errorf("%s: write %q to %s: %w", w.label, w.value, w.path, err)
+	}
+}
+
+// controllerOf is the setting's controller, or the file name's prefix.
+func controllerOf(s config.CgroupSetting) string {
+	if s.Controller != "" {
+		return s.Controller
+	}
+	c, _, _ := strings.Cut(s.File, ".")
+	return c
+}
+
+// settingLabel names a setting for messages: its Pos ("FILE:LINE: KEY"),
+// or the key it stands for when it was built without one.
+func settingLabel(s config.CgroupSetting, v2 bool) string {
+	if s.Pos.Key != "" {
+		return s.Pos.String()
+	}
+	if v2 {
+		return "lxc.cgroup2." + s.File
+	}
+	return "lxc.cgroup." + s.File
+}
+
+func memswRank(file string) int {
+	if strings.HasPrefix(file, "memory.memsw.") {
+		return 1
+	}
+	return 0
+}
+
+func version(v2 bool) string {
+	if v2 {
+		return "v2"
+	}
+	return "v1"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

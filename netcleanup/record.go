@@ -1,0 +1,184 @@
+package netcleanup
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// DevicesFile is the name, in a container's state directory, of the file
+// listing the host devices a run created or moved, one a line:
+//
+//	NAME [KIND [KEY=VALUE ...]]
+//
+// The first field is always the host device name, so a reader that wants
+// only names takes it. KIND is "veth" (a host veth end, removed when stale)
+// or "phys" (a host device moved into the container; KEY=VALUE holds
+// ifindex, inner (its name inside), mtu, mac, setmac and up, so it can be
+// found and renamed back after it returns to the host).
+const DevicesFile = "devices"
+
+// record is one line of the devices file.
+type record struct {
+	Name    string
+	Kind    string
+	Ifindex int
+	Inner   string
+	MTU     int
+	MAC     string // the device's own MAC before the container
+	SetMAC  string // the MAC set for the container, if any
+	Up      bool   // it was up on the host
+}
+
+func (r record) String() string {
+	if r.Kind == "" {
+		return r.Name
+	}
+	s := r.Name + " " + r.Kind
+	if r.Kind == typePhys {
+		s += fmt.Sprintf(" ifindex=%d inner=%s mtu=%d mac=%s", r.Ifindex, r.Inner, r.MTU, r.MAC)
+		if r.SetMAC != "" {
+			s += " setmac=" + r.SetMAC
+		}
+		if r.Up {
+			s += " up=1"
+		}
+	}
+	return s
+}
+
+func parseRecord(line string) (record, bool) {
+	f := strings.Fields(line)
+	if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+		return record{}, false
+	}
+	r := record{Name: f[0]}
+	if len(f) > 1 {
+		r.Kind = f[1]
+	}
+	for _, kv := range f[min(2, len(f)):] {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "ifindex":
+			r.Ifindex, _ = strconv.Atoi(v)
+		case "inner":
+			r.Inner = v
+		case "mtu":
+			r.MTU, _ = strconv.Atoi(v)
+		case "mac":
+			r.MAC = v
+		case "setmac":
+			r.SetMAC = v
+		case "up":
+			r.Up = v == "1"
+		}
+	}
+	return r, true
+}
+
+// readRecords reads a devices file; a missing file is no records.
+func readRecords(path string) ([]record, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read devices: %w", err)
+	}
+	defer f.Close()
+	var rs []record
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if r, ok := parseRecord(sc.Text()); ok {
+			rs = append(rs, r)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read devices %s: %w", path, err)
+	}
+	return rs, nil
+}
+
+// appendRecord adds r to stateDir's devices file and syncs it before the
+// caller creates the device: after a crash the name is on disk.
+func appendRecord(stateDir string, r record) error {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("record device %s: %w", r.Name, err)
+	}
+	path := filepath.Join(stateDir, DevicesFile)
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("record device %s: %w", r.Name, err)
+	}
+	_, werr := f.WriteString(r.String() + "\n")
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return fmt.Errorf("record device %s in %s: %w", r.Name, path, err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		syncDir(stateDir)
+	}
+	return nil
+}
+
+// writeRecords replaces the devices file with rs (removes it when empty).
+func writeRecords(stateDir string, rs []record) error {
+	path := filepath.Join(stateDir, DevicesFile)
+	if len(rs) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", path, err)
+		}
+		return nil
+	}
+	var b strings.Builder
+	for _, r := range rs {
+		b.WriteString(r.String() + "\n")
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, werr := f.WriteString(b.String())
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	syncDir(stateDir)
+	return nil
+}
+
+// dropRecords rewrites the devices file without the records done says are
+// handled, keeping lines other runs or RemoveStale left.
+func dropRecords(stateDir string, done func(record) bool) error {
+	rs, err := readRecords(filepath.Join(stateDir, DevicesFile))
+	if err != nil {
+		return err
+	}
+	keep := rs[:0]
+	for _, r := range rs {
+		if !done(r) {
+			keep = append(keep, r)
+		}
+	}
+	return writeRecords(stateDir, keep)
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}

@@ -1,0 +1,197 @@
+package netcleanup
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/lxc-shim/lxc-shim/config"
+)
+
+// fakeRunning makes RUNDIR/name look like a running container whose init is
+// a process in its own network namespace, with a veth pair whose container
+// end is in that namespace, and (if record) the host end in its devices
+// file. It returns the init's pid.
+func fakeRunning(t *testing.T, rundir, name, pair string, recorded bool) int {
+	t.Helper()
+	pid := newNetns(t)
+	dir := filepath.Join(rundir, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := json.Marshal(map[string]any{"name": name, "state": "running", "pid": pid})
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), st, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if recorded {
+		if err := appendRecord(dir, record{Name: pair, Kind: typeVeth}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: pair}, PeerName: "eth0", PeerNamespace: netlink.NsPid(pid)}
+	if err := netlink.LinkAdd(v); err != nil {
+		t.Fatalf("veth %s into %s: %v", pair, name, err)
+	}
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName(pair); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
+	return pid
+}
+
+// TestPairOfRunningContainer: a second container configured with the
+// veth.pair of a running one is refused by Check with an error naming the
+// running one, and RemoveStale leaves that veth alone — whether the owner
+// recorded the name or only holds the peer in its namespace.
+func TestPairOfRunningContainer(t *testing.T) {
+	setupTest(t)
+	for _, record := range []bool{true, false} {
+		rundir := t.TempDir()
+		fakeRunning(t, rundir, "tnnfirst", "tnnshared0", record)
+		pos := config.Pos{File: "/lxc/tnnsecond/config", Line: 4, Key: "lxc.net.0.type"}
+		nets := []config.Network{{Index: 0, Type: "veth", VethPair: "tnnshared0", Pos: pos}}
+		err := Check("tnnsecond", nets, rundir)
+		if err == nil {
+			t.Fatalf("record=%v: Check accepted the pair of a running container", record)
+		}
+		for _, want := range []string{"running container tnnfirst", "lxc.net.0.veth.pair", "tnnshared0", "/lxc/tnnsecond/config"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("record=%v: error %q does not say %q", record, err, want)
+			}
+		}
+		removed, err := RemoveStale("tnnsecond", nets, filepath.Join(rundir, "tnnsecond"))
+		if err != nil || len(removed) != 0 {
+			t.Errorf("record=%v: RemoveStale: %v, %v", record, removed, err)
+		}
+		if !linkExists("tnnshared0") {
+			t.Fatalf("record=%v: the running container's veth was removed", record)
+		}
+		// The owner itself is not refused by its own records.
+		if err := Check("tnnfirst", nets, rundir); err != nil {
+			t.Errorf("record=%v: Check of the owner: %v", record, err)
+		}
+		netlink.LinkDel(mustLink(t, "tnnshared0"))
+	}
+}
+
+func mustLink(t *testing.T, name string) netlink.Link {
+	t.Helper()
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestRemoveStale: the LXC failing case (a leftover veth with the configured
+// pair name) and a recorded veth are removed, a recorded name that is now a
+// bridge is not, the devices file is emptied, and Setup then succeeds.
+func TestRemoveStale(t *testing.T) {
+	setupTest(t)
+	rundir := t.TempDir()
+	state := filepath.Join(rundir, "tnnc6")
+	newVeth(t, "tnnstale0", "tnnstale1") // configured pair name
+	newVeth(t, "tnnrec0", "tnnrec1")     // recorded by a dead run
+	newBridge(t, "tnnbr6", 0)            // recorded, but not ours to delete
+	for _, r := range []record{{Name: "tnnrec0", Kind: typeVeth}, {Name: "tnnbr6"}, {Name: "tnngone0", Kind: typeVeth}} {
+		if err := appendRecord(state, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nets := []config.Network{{Index: 0, Type: "veth", Link: "tnnbr6", VethPair: "tnnstale0", Up: true}}
+	if err := Check("tnnc6", nets, rundir); err != nil {
+		t.Fatalf("Check with a stale veth of its own: %v", err)
+	}
+	removed, err := RemoveStale("tnnc6", nets, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(removed, ",") != "veth tnnrec0,veth tnnstale0" {
+		t.Errorf("removed %q", removed)
+	}
+	for name, want := range map[string]bool{"tnnstale0": false, "tnnstale1": false, "tnnrec0": false, "tnnbr6": true} {
+		if linkExists(name) != want {
+			t.Errorf("%s exists: %v, want %v", name, !want, want)
+		}
+	}
+	if got := readDevices(t, state); got != "" {
+		t.Errorf("devices file after RemoveStale: %q", got)
+	}
+	// Where LXC says "File exists - Failed to create veth pair":
+	pid := newNetns(t)
+	h, err := Setup("tnnc6", nets, pid, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Teardown(); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := RemoveStale("tnnc6", nets, state); err != nil || len(again) != 0 {
+		t.Errorf("RemoveStale after a clean stop: %q, %v", again, err)
+	}
+}
+
+// TestCheckErrors: each problem Check must report before anything is
+// created, with the file, line and key.
+func TestCheckErrors(t *testing.T) {
+	setupTest(t)
+	newBridge(t, "tnnbr7", 0)
+	newVeth(t, "tnnnotbr0", "tnnnotbr1")
+	pos := config.Pos{File: "/lxc/tnnc7/config", Line: 12, Key: "lxc.net.0.type"}
+	veth := func(mod func(*config.Network)) []config.Network {
+		n := config.Network{Index: 0, Type: "veth", Link: "tnnbr7", Pos: pos}
+		mod(&n)
+		return []config.Network{n}
+	}
+	cases := []struct {
+		what string
+		nets []config.Network
+		want []string
+	}{
+		{"missing bridge", veth(func(n *config.Network) { n.Link = "tnnnobr" }), []string{`bridge "tnnnobr" does not exist`, "lxc.net.0.link"}},
+		{"link not a bridge", veth(func(n *config.Network) { n.Link = "tnnnotbr0" }), []string{"is a veth, not a bridge"}},
+		{"long pair", veth(func(n *config.Network) { n.VethPair = "tnnaaaaaaaaaaaaaa" }), []string{"lxc.net.0.veth.pair", "17 bytes", "15"}},
+		{"long name", veth(func(n *config.Network) { n.Name = "tnn0123456789abcd" }), []string{"lxc.net.0.name", "15"}},
+		{"bad hwaddr", veth(func(n *config.Network) { n.HWAddr = "03:00:00:00:00:01" }), []string{"lxc.net.0.hwaddr", "multicast"}},
+		{"gateway not up", veth(func(n *config.Network) { n.IPv4Gateway = "10.251.0.1" }), []string{"lxc.net.0.flags"}},
+		{"auto without address", veth(func(n *config.Network) { n.Up = true; n.IPv4Gateway = "auto" }), []string{"lxc.net.0.ipv4.gateway", "no IPv4 address"}},
+		{"unknown type", []config.Network{{Index: 0, Type: "ovs", Pos: pos}}, []string{`"ovs"`}},
+		{"none with others", []config.Network{{Index: 0, Type: "none", Pos: pos}, {Index: 1, Type: "empty"}}, []string{"none"}},
+		{"macvlan mode", []config.Network{{Index: 0, Type: "macvlan", Link: "tnnbr7", MacvlanMode: "loud", Pos: pos}}, []string{"lxc.net.0.macvlan.mode"}},
+		{"phys missing", []config.Network{{Index: 0, Type: "phys", Link: "tnnnophys", Pos: pos}}, []string{`"tnnnophys" does not exist`}},
+		{"same pair twice", []config.Network{
+			{Index: 0, Type: "veth", VethPair: "tnnpp0", Pos: pos},
+			{Index: 1, Type: "veth", VethPair: "tnnpp0", Pos: pos}}, []string{"lxc.net.1.veth.pair", "also the host name of lxc.net.0"}},
+		{"same name twice", []config.Network{
+			{Index: 0, Type: "veth", Name: "eth0", Pos: pos},
+			{Index: 1, Type: "veth", Name: "eth0", Pos: pos}}, []string{"lxc.net.1.name"}},
+		{"pair is a bridge", veth(func(n *config.Network) { n.VethPair = "tnnbr7" }), []string{"is a bridge, not a veth"}},
+	}
+	for _, c := range cases {
+		err := Check("tnnc7", c.nets, t.TempDir())
+		if err == nil {
+			t.Errorf("%s: no error", c.what)
+			continue
+		}
+		for _, w := range append(c.want, "/lxc/tnnc7/config", "tnnc7") {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not say %q", c.what, err, w)
+			}
+		}
+	}
+	good := []config.Network{
+		{Index: 0, Type: "veth", Link: "tnnbr7", VethPair: "tnnok0", HWAddr: "02:00:c0:a8:1:a", MTU: 1400, Up: true, IPv4Gateway: "dev"},
+		{Index: 1, Type: "empty"},
+	}
+	if err := Check("tnnc7", good, t.TempDir()); err != nil {
+		t.Errorf("good config: %v", err)
+	}
+	if err := Check("tnnc7", nil, t.TempDir()); err != nil {
+		t.Errorf("no networks: %v", err)
+	}
+}
