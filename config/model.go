@@ -40,6 +40,10 @@ type Diagnostic struct {
 }
 
 func (d Diagnostic) String() string {
+	if d.Pos.Line == 0 && d.Pos.Key == "" {
+		// About the file as a whole (it cannot be read).
+		return fmt.Sprintf("%s: %s", d.Pos.File, d.Message)
+	}
 	if d.Pos.Key == "" {
 		return fmt.Sprintf("%s:%d: %s", d.Pos.File, d.Pos.Line, d.Message)
 	}
@@ -74,6 +78,9 @@ type Config struct {
 	// Autodev is lxc.autodev (default true as in LXC 3+): mount a tmpfs on
 	// /dev and populate it with the standard nodes.
 	Autodev bool `json:"autodev"`
+	// AutodevTmpfsSizeMB is lxc.autodev.tmpfs.size (MiB of the /dev tmpfs;
+	// 0: LXC's default of 500000 bytes).
+	AutodevTmpfsSizeMB int `json:"autodev_tmpfs_size_mb,omitempty"`
 
 	Mounts []Mount `json:"mounts,omitempty"`
 	// MountFstab is lxc.mount.fstab; its entries are read into Mounts (in
@@ -89,9 +96,12 @@ type Config struct {
 
 	Net []Network `json:"net,omitempty"`
 
-	Signals   Signals          `json:"signals"`
-	Prlimits  []Prlimit        `json:"prlimits,omitempty"`
-	Sysctls   []KeyValue       `json:"sysctls,omitempty"`
+	Signals  Signals    `json:"signals"`
+	Prlimits []Prlimit  `json:"prlimits,omitempty"`
+	Sysctls  []KeyValue `json:"sysctls,omitempty"`
+	// Proc is lxc.proc.*: files under /proc/PID/ of the init written
+	// before it runs ("oom_score_adj" = "-100").
+	Proc      []KeyValue       `json:"proc,omitempty"`
 	Namespace NamespaceOptions `json:"namespace"`
 	Start     StartOptions     `json:"start"`
 	Groups    []string         `json:"groups,omitempty"`
@@ -126,7 +136,9 @@ type Init struct {
 	Cwd string   `json:"cwd,omitempty"`
 	UID int      `json:"uid"`
 	GID int      `json:"gid"`
-	Pos Pos      `json:"-"` // where lxc.init.cmd was set (zero when defaulted)
+	// Groups is lxc.init.groups: supplementary group ids of the init.
+	Groups []int `json:"groups,omitempty"`
+	Pos    Pos   `json:"-"` // where lxc.init.cmd was set (zero when defaulted)
 }
 
 // Console is lxc.console.*.
@@ -170,7 +182,10 @@ type Mount struct {
 	Optional  bool    `json:"optional,omitempty"`
 	// Propagation is MS_PRIVATE, MS_SLAVE, MS_SHARED (with MS_REC) or 0.
 	Propagation uintptr `json:"propagation,omitempty"`
-	Pos         Pos     `json:"-"`
+	// SourceRelative is LXC's "relative" option: Source is a path inside
+	// the rootfs rather than on the host.
+	SourceRelative bool `json:"source_relative,omitempty"`
+	Pos            Pos  `json:"-"`
 }
 
 // MountAuto is lxc.mount.auto. Empty strings mean "not asked for".
@@ -181,7 +196,7 @@ type MountAuto struct {
 	// CgroupFull is true for the cgroup-full:* forms (the host's whole tree).
 	CgroupFull bool `json:"cgroup_full,omitempty"`
 	// CgroupForce is true for the :force suffix.
-	CgroupForce bool `json:"cgroup_force,omitempty"`
+	CgroupForce bool   `json:"cgroup_force,omitempty"`
 	Shmounts    string `json:"shmounts,omitempty"` // "shmounts:HOST:CONTAINER" as written
 	Pos         Pos    `json:"-"`
 }
@@ -264,6 +279,13 @@ type Network struct {
 	IPv4Gateway string `json:"ipv4_gateway,omitempty"`
 	IPv6Gateway string `json:"ipv6_gateway,omitempty"`
 
+	// L2Proxy is lxc.net.N.l2proxy (proxy ARP/NDP entries on the link).
+	L2Proxy bool `json:"l2proxy,omitempty"`
+	// VethIPv4Routes / VethIPv6Routes are lxc.net.N.veth.ipv4.route /
+	// ipv6.route: host-side routes to the container (router mode).
+	VethIPv4Routes []netip.Prefix `json:"veth_ipv4_routes,omitempty"`
+	VethIPv6Routes []netip.Prefix `json:"veth_ipv6_routes,omitempty"`
+
 	ScriptUp   string `json:"script_up,omitempty"`
 	ScriptDown string `json:"script_down,omitempty"`
 	Pos        Pos    `json:"-"` // where lxc.net.N.type was set
@@ -326,9 +348,16 @@ type Security struct {
 	AppArmorAllowIncomplete bool     `json:"apparmor_allow_incomplete,omitempty"`
 	SELinuxContext          string   `json:"selinux_context,omitempty"`
 	SeccompProfile          string   `json:"seccomp_profile,omitempty"`
-	NoNewPrivs              bool     `json:"no_new_privs,omitempty"`
-	IDMap                   []IDMap  `json:"idmap,omitempty"`
-	Unsupported             []string `json:"unsupported,omitempty"`
+	AppArmorAllowNesting    bool     `json:"apparmor_allow_nesting,omitempty"`
+	AppArmorRaw             []string `json:"apparmor_raw,omitempty"`
+	SELinuxKeyringContext   string   `json:"selinux_keyring_context,omitempty"`
+	SeccompAllowNesting     bool     `json:"seccomp_allow_nesting,omitempty"`
+	// NoKeyringSession is lxc.keyring.session = 0 (LXC's default gives the
+	// init a new session keyring).
+	NoKeyringSession bool     `json:"no_keyring_session,omitempty"`
+	NoNewPrivs       bool     `json:"no_new_privs,omitempty"`
+	IDMap            []IDMap  `json:"idmap,omitempty"`
+	Unsupported      []string `json:"unsupported,omitempty"`
 }
 
 // IDMap is one lxc.idmap line: "u 0 100000 65536".

@@ -1,8 +1,83 @@
 package main
 
-import "errors"
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strings"
 
-// cmdCheck is not written yet.
+	"github.com/lxc-shim/lxc-shim/config"
+)
+
+// cmdCheck validates a container's config: `check NAME | --config FILE
+// [--json]`. Exit 0 when valid (warnings on stderr), 1 with every error of
+// the file, one "FILE:LINE: KEY: message" a line.
 func cmdCheck(e *env, args []string) error {
-	return errors.New("not implemented")
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	file := fs.String("config", "", "config file to check instead of NAME's")
+	asJSON := fs.Bool("json", false, "print the model (or the errors) as JSON")
+	pos, _, err := parseArgs(fs, args)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("%v (usage: check NAME | --config FILE [--json])", err)}
+	}
+	var name, path string
+	switch {
+	case *file != "" && len(pos) == 0:
+		path, name = *file, nameFromPath(*file)
+	case *file == "" && len(pos) == 1:
+		name = pos[0]
+		path, err = config.Find(name, e.lxcpath)
+		if err != nil {
+			return &exitError{code: 1, err: err}
+		}
+	default:
+		return &exitError{code: 2, err: errors.New("usage: check NAME | --config FILE [--json]")}
+	}
+	cfg, err := config.Load(path, name)
+	if err != nil {
+		var errs *config.Errors
+		if !errors.As(err, &errs) {
+			return err
+		}
+		printWarnings(e, errs.Warnings)
+		for _, d := range errs.List {
+			fmt.Fprintln(e.stderr, d.String())
+		}
+		if *asJSON {
+			out, _ := json.MarshalIndent(errs, "", "  ")
+			fmt.Fprintf(e.stdout, "%s\n", out)
+		}
+		return &exitError{code: 1, err: fmt.Errorf("%s: %d error(s)", path, len(errs.List))}
+	}
+	printWarnings(e, cfg.Warnings)
+	if *asJSON {
+		out, err := cfg.JSON()
+		if err != nil {
+			return err
+		}
+		_, err = e.stdout.Write(out)
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s: valid (%d warning(s))\n", path, len(cfg.Warnings))
+	return nil
+}
+
+func printWarnings(e *env, ws []config.Diagnostic) {
+	for _, w := range ws {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w.String())
+	}
+}
+
+// nameFromPath guesses the container name of a config file given with
+// --config: the directory of ".../NAME/config", or NAME of "NAME.conf".
+func nameFromPath(path string) string {
+	base := filepath.Base(path)
+	if base == "config" {
+		if abs, err := filepath.Abs(path); err == nil {
+			return filepath.Base(filepath.Dir(abs))
+		}
+	}
+	return strings.TrimSuffix(base, ".conf")
 }

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func checkWrite(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runCmd(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+const checkLegacy = "lxc.utsname = c1\nlxc.rootfs = /srv/c1/rootfs\nlxc.tty = 2 # two consoles\nlxc.network.type = veth\nlxc.network.link = br0\n"
+
+// TestCheckValidByName: NAME is found in the -P list; warnings go to
+// stderr, exit 0.
+func TestCheckValidByName(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	cfg := filepath.Join(b, "c1", "config")
+	checkWrite(t, cfg, checkLegacy)
+	code, out, errb := runCmd("-P", a+":"+b, "check", "c1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errb)
+	}
+	if out != cfg+": valid (2 warning(s))\n" {
+		t.Errorf("stdout %q", out)
+	}
+	want := "warning: " + cfg + ":1: lxc.uts.name: legacy (LXC 1.x/2.x) keys in use; `lxc-initd update-config " + cfg + "` rewrites them to LXC 3+ keys\n" +
+		"warning: " + cfg + `:3: lxc.tty.max: trailing comment stripped; LXC would take "2 # two consoles" as the value` + "\n"
+	if errb != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", errb, want)
+	}
+}
+
+// TestCheckInvalid: every error, one FILE:LINE: KEY: message a line, exit 1.
+func TestCheckInvalid(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "bad.conf")
+	checkWrite(t, cfg, "lxc.uts.nme = x\nlxc.tty.max = 2\nlxc.cap.drop = sys_admn\nlxc.net.0.type = veth\nlxc.net.0.hwaddr = zz\n")
+	code, out, errb := runCmd("check", "--config", cfg)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	want := cfg + `:1: lxc.uts.nme: unknown key (did you mean "lxc.uts.name"?)` + "\n" +
+		cfg + `:3: lxc.cap.drop: unknown capability "sys_admn" (did you mean "sys_admin"?)` + "\n" +
+		cfg + `:5: lxc.net.0.hwaddr: invalid MAC address "zz": want six colon-separated bytes` + "\n" +
+		"lxc-initd check: " + cfg + ": 3 error(s)\n"
+	if errb != want || out != "" {
+		t.Errorf("stdout %q\nstderr:\n%s\nwant:\n%s", out, errb, want)
+	}
+}
+
+// TestCheckJSON: --json prints the model; the name comes from the
+// directory of NAME/config.
+func TestCheckJSON(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "web1", "config")
+	checkWrite(t, cfg, "lxc.uts.name = web\nlxc.net.0.type = veth\nlxc.net.0.ipv4.address = 10.0.0.2/24\nlxc.cgroup.memory.limit_in_bytes = 1G\n")
+	code, out, errb := runCmd("check", "--json", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	var m struct {
+		Name    string `json:"name"`
+		UTSName string `json:"uts_name"`
+		Init    struct {
+			Cmd []string `json:"cmd"`
+		} `json:"init"`
+		Net []struct {
+			IPv4 []string `json:"ipv4"`
+		} `json:"net"`
+		Cgroup struct {
+			V2 []struct{ File, Value string } `json:"v2"`
+		} `json:"cgroup"`
+	}
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if m.Name != "web1" || m.UTSName != "web" || len(m.Init.Cmd) != 1 || m.Init.Cmd[0] != "/sbin/init" ||
+		len(m.Net) != 1 || m.Net[0].IPv4[0] != "10.0.0.2/24" || len(m.Cgroup.V2) != 1 || m.Cgroup.V2[0].Value != "1073741824" {
+		t.Errorf("model %+v", m)
+	}
+}
+
+// TestCheckNotFound and usage errors.
+func TestCheckNotFoundAndUsage(t *testing.T) {
+	code, _, errb := runCmd("-P", t.TempDir(), "check", "nosuch")
+	if code != 1 || !strings.Contains(errb, "find container nosuch: no config") {
+		t.Errorf("exit %d: %s", code, errb)
+	}
+	if code, _, _ := runCmd("check"); code != 2 {
+		t.Errorf("check without NAME: exit %d, want 2", code)
+	}
+	if code, _, _ := runCmd("check", "a", "--config", "b"); code != 2 {
+		t.Errorf("check NAME --config: exit %d, want 2", code)
+	}
+}
+
+// TestUpdateConfigPrints: the rewrite goes to stdout; the file is left
+// alone; the output checks clean.
+func TestUpdateConfigPrints(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c1", "config")
+	checkWrite(t, cfg, checkLegacy)
+	code, out, errb := runCmd("update-config", cfg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	want := "lxc.uts.name = c1\nlxc.rootfs.path = /srv/c1/rootfs\nlxc.tty.max = 2 # two consoles\nlxc.net.0.type = veth\nlxc.net.0.link = br0\n"
+	if out != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
+	}
+	if b, _ := os.ReadFile(cfg); string(b) != checkLegacy {
+		t.Error("update-config without --in-place changed the file")
+	}
+	if _, err := os.Stat(cfg + ".backup"); !os.IsNotExist(err) {
+		t.Error("backup written without --in-place")
+	}
+}
+
+// TestUpdateConfigInPlace: FILE.backup holds the original, FILE the
+// rewrite; a symlinked config stays a symlink; then check reports no
+// legacy warning.
+func TestUpdateConfigInPlace(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "lxc", "c1", "config")
+	checkWrite(t, real, checkLegacy)
+	if err := os.Chmod(real, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "etc", "c1", "config")
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errb := runCmd("update-config", link, "--in-place")
+	if code != 0 || out != "" {
+		t.Fatalf("exit %d: %s%s", code, out, errb)
+	}
+	if b, _ := os.ReadFile(real + ".backup"); string(b) != checkLegacy {
+		t.Errorf("backup %q", b)
+	}
+	b, _ := os.ReadFile(real)
+	if !strings.HasPrefix(string(b), "lxc.uts.name = c1\n") {
+		t.Errorf("rewritten %q", b)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("symlink replaced: %v", err)
+	}
+	if st, _ := os.Stat(real); st.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want 0640", st.Mode().Perm())
+	}
+	code, _, errb = runCmd("-P", filepath.Join(dir, "etc"), "check", "c1")
+	if code != 0 || strings.Contains(errb, "legacy") {
+		t.Errorf("check after update: exit %d\n%s", code, errb)
+	}
+	if code, _, _ := runCmd("update-config"); code != 2 {
+		t.Errorf("update-config without FILE: exit %d, want 2", code)
+	}
+	if code, _, _ := runCmd("update-config", filepath.Join(dir, "missing")); code != 1 {
+		t.Errorf("update-config of a missing file: exit %d, want 1", code)
+	}
+}

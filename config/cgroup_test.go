@@ -1,0 +1,114 @@
+package config
+
+import (
+	"testing"
+)
+
+// TestCgroupTranslation: each v1 setting with an exact v2 equivalent is
+// translated (and back), the rest are marked NoEquivalent.
+func TestCgroupTranslation(t *testing.T) {
+	tests := []struct {
+		name, text string
+		v1, v2     map[string]string // expected final values
+		noEquiv    []string          // files marked NoEquivalent
+	}{
+		{"memory", "lxc.cgroup.memory.limit_in_bytes = 512M",
+			map[string]string{"memory.limit_in_bytes": "536870912"},
+			map[string]string{"memory.max": "536870912"}, nil},
+		{"memory unlimited", "lxc.cgroup.memory.limit_in_bytes = -1",
+			map[string]string{"memory.limit_in_bytes": "-1"}, map[string]string{"memory.max": "max"}, nil},
+		{"memsw", "lxc.cgroup.memory.limit_in_bytes = 512M\nlxc.cgroup.memory.memsw.limit_in_bytes = 1G",
+			map[string]string{"memory.limit_in_bytes": "536870912", "memory.memsw.limit_in_bytes": "1073741824"},
+			map[string]string{"memory.max": "536870912", "memory.swap.max": "536870912"}, nil},
+		{"memsw without memory", "lxc.cgroup.memory.memsw.limit_in_bytes = 1G",
+			map[string]string{"memory.memsw.limit_in_bytes": "1073741824"}, map[string]string{},
+			[]string{"memory.memsw.limit_in_bytes"}},
+		{"v2 memory and swap", "lxc.cgroup2.memory.max = 1G\nlxc.cgroup2.memory.swap.max = 1G",
+			map[string]string{"memory.limit_in_bytes": "1073741824", "memory.memsw.limit_in_bytes": "2147483648"},
+			map[string]string{"memory.max": "1073741824", "memory.swap.max": "1073741824"}, nil},
+		{"shares", "lxc.cgroup.cpu.shares = 1024",
+			map[string]string{"cpu.shares": "1024"}, map[string]string{"cpu.weight": "39"}, nil},
+		{"shares min max", "lxc.cgroup.cpu.shares = 2\nlxc.cgroup2.cpu.weight = 10000",
+			map[string]string{"cpu.shares": "2"}, map[string]string{"cpu.weight": "10000"}, nil},
+		{"weight", "lxc.cgroup2.cpu.weight = 100",
+			map[string]string{"cpu.shares": "2597"}, map[string]string{"cpu.weight": "100"}, nil},
+		{"cpuset", "lxc.cgroup.cpuset.cpus = 0-1\nlxc.cgroup.cpuset.mems = 0",
+			map[string]string{"cpuset.cpus": "0-1", "cpuset.mems": "0"},
+			map[string]string{"cpuset.cpus": "0-1", "cpuset.mems": "0"}, nil},
+		{"blkio", "lxc.cgroup.blkio.weight = 500",
+			map[string]string{"blkio.weight": "500"}, map[string]string{"io.weight": "4950"}, nil},
+		{"blkio bounds", "lxc.cgroup.blkio.weight = 10",
+			map[string]string{"blkio.weight": "10"}, map[string]string{"io.weight": "1"}, nil},
+		{"io", "lxc.cgroup2.io.weight = 10000",
+			map[string]string{"blkio.weight": "1000"}, map[string]string{"io.weight": "10000"}, nil},
+		{"pids", "lxc.cgroup.pids.max = 100",
+			map[string]string{"pids.max": "100"}, map[string]string{"pids.max": "100"}, nil},
+		{"cpu quota", "lxc.cgroup.cpu.cfs_quota_us = 50000\nlxc.cgroup.cpu.cfs_period_us = 100000",
+			map[string]string{"cpu.cfs_quota_us": "50000", "cpu.cfs_period_us": "100000"},
+			map[string]string{"cpu.max": "50000 100000"}, nil},
+		{"cpu.max", "lxc.cgroup2.cpu.max = max 100000",
+			map[string]string{"cpu.cfs_quota_us": "-1", "cpu.cfs_period_us": "100000"},
+			map[string]string{"cpu.max": "max 100000"}, nil},
+		{"v1 only", "lxc.cgroup.memory.swappiness = 10",
+			map[string]string{"memory.swappiness": "10"}, map[string]string{}, []string{"memory.swappiness"}},
+		{"v2 only", "lxc.cgroup2.memory.high = 1G",
+			map[string]string{}, map[string]string{"memory.high": "1073741824"}, []string{"memory.high"}},
+		{"later line wins", "lxc.cgroup.pids.max = 100\nlxc.cgroup.pids.max = 200",
+			map[string]string{"pids.max": "200"}, map[string]string{"pids.max": "200"}, nil},
+		{"both written", "lxc.cgroup.memory.limit_in_bytes = 1G\nlxc.cgroup2.memory.max = 2G",
+			map[string]string{"memory.limit_in_bytes": "1073741824"}, map[string]string{"memory.max": "2147483648"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err, _ := loadText(t, tc.text, nil, hostNoLSM)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := func(h string, list []CgroupSetting, want map[string]string) {
+				got := settings(list)
+				if len(got) != len(want) {
+					t.Errorf("%s: %v, want %v", h, got, want)
+				}
+				for f, v := range want {
+					if got[f] != v {
+						t.Errorf("%s %s = %q, want %q", h, f, got[f], v)
+					}
+				}
+			}
+			check("v1", c.Cgroup.V1, tc.v1)
+			check("v2", c.Cgroup.V2, tc.v2)
+			var noEq []string
+			for _, s := range append(c.Cgroup.V1, c.Cgroup.V2...) {
+				if s.NoEquivalent {
+					noEq = append(noEq, s.File)
+				}
+				if s.Pos.Line == 0 {
+					t.Errorf("%s has no position", s.File)
+				}
+			}
+			if len(noEq) != len(tc.noEquiv) || (len(noEq) > 0 && noEq[0] != tc.noEquiv[0]) {
+				t.Errorf("NoEquivalent %v, want %v", noEq, tc.noEquiv)
+			}
+		})
+	}
+}
+
+// TestWeightFormulas pins the conversions at their bounds and midpoints.
+func TestWeightFormulas(t *testing.T) {
+	for _, tc := range []struct{ shares, weight int64 }{{2, 1}, {1024, 39}, {262144, 10000}} {
+		if got := SharesToWeight(tc.shares); got != tc.weight {
+			t.Errorf("SharesToWeight(%d) = %d, want %d", tc.shares, got, tc.weight)
+		}
+	}
+	if WeightToShares(1) != 2 || WeightToShares(10000) != 262144 {
+		t.Errorf("WeightToShares bounds: %d %d", WeightToShares(1), WeightToShares(10000))
+	}
+	for _, tc := range []struct{ blkio, io int64 }{{10, 1}, {500, 4950}, {1000, 10000}} {
+		if got := BlkioToIOWeight(tc.blkio); got != tc.io {
+			t.Errorf("BlkioToIOWeight(%d) = %d, want %d", tc.blkio, got, tc.io)
+		}
+	}
+	if IOToBlkioWeight(1) != 10 || IOToBlkioWeight(10000) != 1000 {
+		t.Errorf("IOToBlkioWeight bounds")
+	}
+}
