@@ -1,0 +1,183 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// defaultPath is the PATH the init gets unless lxc.environment sets one.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// initEnv is the init's environment: LXC's container=lxc and
+// container_ttys, a default PATH, then lxc.environment in order.
+func (s *stager) initEnv() []string {
+	env := []string{"container=lxc", "PATH=" + defaultPath}
+	if n := len(s.p.TTYFDs); n > 0 {
+		var ttys []string
+		for i := 1; i <= n; i++ {
+			ttys = append(ttys, path.Join(s.cfg.TTY.Dir, "tty"+strconv.Itoa(i)))
+		}
+		env = append(env, "container_ttys="+strings.Join(ttys, " "))
+	}
+	for _, kv := range s.cfg.Environment {
+		k, _, _ := strings.Cut(kv, "=")
+		out := env[:0]
+		for _, e := range env {
+			if ek, _, _ := strings.Cut(e, "="); ek != k {
+				out = append(out, e)
+			}
+		}
+		env = append(out, kv)
+	}
+	return env
+}
+
+func lookupEnv(env []string, key string) string {
+	for _, e := range env {
+		if k, v, ok := strings.Cut(e, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// resolveInit finds the init's binary inside the (pivoted) rootfs.
+func resolveInit(cmd string, env []string) (string, error) {
+	if strings.Contains(cmd, "/") {
+		st, err := os.Stat(cmd)
+		if err != nil {
+			return "", unwrapPath(err)
+		}
+		if st.IsDir() || st.Mode()&0o111 == 0 {
+			return "", errors.New("not an executable file")
+		}
+		return cmd, nil
+	}
+	for _, dir := range strings.Split(lookupEnv(env, "PATH"), ":") {
+		p := path.Join(dir, cmd)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("not found in PATH")
+}
+
+// execInit sets the init's identity, stdio, capabilities and signal state
+// and execs it. It returns only on failure.
+func (s *stager) execInit(report *os.File, lastCap int) error {
+	cfg := s.cfg
+	argv := cfg.Init.Cmd
+	if len(argv) == 0 {
+		argv = []string{"/sbin/init"}
+	}
+	initFail := func(step string, err error) error {
+		return s.fail(step, "init", "lxc.init.cmd", strings.Join(argv, " "), err)
+	}
+	env := s.initEnv()
+	bin, err := resolveInit(argv[0], env)
+	if err != nil {
+		return initFail("exec", err)
+	}
+	stdio := s.stdioFD()
+	for fd := 0; fd <= 2; fd++ {
+		if fd == stdio {
+			continue
+		}
+		if err := unix.Dup3(stdio, fd, 0); err != nil {
+			return initFail("stdio", err)
+		}
+	}
+	have, err := permittedNow()
+	if err != nil {
+		return s.fail("capabilities", "caps", "lxc.cap.drop", "", err)
+	}
+	keep := capsToKeep(cfg.Caps, lastCap) & have
+	if err := dropBounding(keep, lastCap); err != nil {
+		return s.fail("capabilities", "caps", "lxc.cap.drop", "", err)
+	}
+	uid, gid := cfg.Init.UID, cfg.Init.GID
+	if err := setIDs(uid, gid); err != nil {
+		return s.fail("set uid/gid", "init", "lxc.init.uid", fmt.Sprintf("%d:%d", uid, gid), err)
+	}
+	cwd := cfg.Init.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return s.fail("chdir", "init", "lxc.init.cwd", cwd, err)
+	}
+	if err := applyCaps(keep, lastCap, uid != 0); err != nil {
+		return s.fail("capabilities", "caps", "lxc.cap.drop", "", err)
+	}
+	if cfg.Security.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return s.fail("no_new_privs", "", "lxc.no_new_privs", "1", err)
+		}
+	}
+	unix.Umask(s.umask)
+	// SIG_IGN and the signal mask survive exec: the init starts with every
+	// signal at its default and none blocked, as after a kernel boot.
+	resetSignals()
+	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &unix.Sigset_t{}, nil); err != nil {
+		return initFail("unblock signals", err)
+	}
+	if _, err := report.Write([]byte(execMarker)); err != nil {
+		return initFail("report", err)
+	}
+	err = unix.Exec(bin, argv, env)
+	return initFail("exec", err)
+}
+
+// setIDs drops supplementary groups and switches to uid/gid, keeping the
+// permitted capabilities across a switch away from root (applyCaps then
+// raises what the config keeps).
+func setIDs(uid, gid int) error {
+	// The syscall package applies these to every thread of the process.
+	if err := setgroupsNone(); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if gid != 0 {
+		if err := unix.Setresgid(gid, gid, gid); err != nil {
+			return fmt.Errorf("setresgid %d: %w", gid, err)
+		}
+	}
+	if uid != 0 {
+		if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("keepcaps: %w", err)
+		}
+		if err := unix.Setresuid(uid, uid, uid); err != nil {
+			return fmt.Errorf("setresuid %d: %w", uid, err)
+		}
+	}
+	return nil
+}
+
+func setgroupsNone() error { return unix.Setgroups([]int{}) }
+
+// kernelSigaction is the kernel's struct sigaction; all zero is SIG_DFL
+// with no flags and an empty mask on every architecture.
+type kernelSigaction struct {
+	handler  uintptr
+	flags    uintptr
+	restorer uintptr
+	mask     uint64
+}
+
+// resetSignals sets every catchable signal to SIG_DFL on the raw syscall:
+// the Go runtime's handlers must not be reinstated, the process execs next.
+func resetSignals() {
+	var act kernelSigaction
+	for sig := 1; sig <= 64; sig++ {
+		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+			continue
+		}
+		unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
+	}
+}

@@ -1,0 +1,362 @@
+package container
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/lxc-shim/lxc-shim/config"
+	"golang.org/x/sys/unix"
+)
+
+// StageEnv is the environment variable that makes a re-executed lxc-shim
+// binary run the stage (see MaybeStage).
+const StageEnv = "LXC_SHIM_STAGE"
+
+// The stage's file descriptors: 0 is /dev/null, 1 and 2 the log file, then
+// the control pipe (plan and release), the report pipe (errors, and EOF on
+// exec), and the console and ttys.
+const (
+	fdCtl    = 3
+	fdReport = 4
+	fdFirst  = 5
+)
+
+// Forker starts a process. The shim's reaper implements it, so that the
+// reaper is the only code that waits for children.
+type Forker interface {
+	ForkExec(argv0 string, argv []string, attr *syscall.ProcAttr) (pid int, err error)
+}
+
+// SpawnOptions are what the shim hands to the stage besides the config.
+type SpawnOptions struct {
+	// Fork starts the stage (required).
+	Fork Forker
+	// Console is the slave of the pty the shim holds the master of; it
+	// becomes /dev/console and the init's stdin, stdout, stderr and
+	// controlling tty. Nil: no console (lxc.console.path = none).
+	Console *os.File
+	// TTYs are pty slaves for /dev/tty1..N (at least lxc.tty.max of them).
+	TTYs []*os.File
+	// LogFile receives the stage's own log lines (nil: discarded).
+	LogFile *os.File
+	// The stage gets its own copies of these files: the caller may close
+	// its copies once Spawn has returned.
+}
+
+// Stage is a cloned stage waiting to be released.
+type Stage struct {
+	name   string
+	pid    int
+	ctl    *os.File // write end: release byte
+	report *os.File // read end: error report, EOF on exec
+	done   bool
+}
+
+// StageError is a failure inside the stage: the step that failed, the config
+// key and value that asked for it and where they were read.
+type StageError struct {
+	Step  string     `json:"step"`
+	Key   string     `json:"key,omitempty"`
+	Value string     `json:"value,omitempty"`
+	Pos   config.Pos `json:"pos"`
+	Err   string     `json:"err"`
+}
+
+func (e *StageError) Error() string {
+	s := e.Step
+	if e.Key != "" {
+		s += " " + e.Key
+	}
+	if e.Value != "" {
+		s += " " + strconv.Quote(e.Value)
+	}
+	if e.Pos.File != "" {
+		s += fmt.Sprintf(" (%s:%d)", e.Pos.File, e.Pos.Line)
+	}
+	return s + ": " + e.Err
+}
+
+// plan is what the stage receives over the control pipe. Positions are
+// carried separately because the model does not serialise them.
+type plan struct {
+	Config *config.Config `json:"config"`
+	// Where maps "rootfs", "init", "uts", "mount.N", "prlimit.N",
+	// "sysctl.N", "mount.auto", "caps", "namespace" to where they were read.
+	Where map[string]config.Pos `json:"where"`
+	// Clone is the set of CLONE_NEW* flags the stage was created with.
+	Clone uintptr `json:"clone"`
+	// CgroupNS: unshare a cgroup namespace after release.
+	CgroupNS  bool  `json:"cgroup_ns"`
+	ConsoleFD int   `json:"console_fd"` // -1: none
+	TTYFDs    []int `json:"tty_fds,omitempty"`
+}
+
+// Spawn clones the stage for cfg in its new namespaces. The stage waits
+// until Release; if the caller dies first, the stage sees EOF and exits.
+func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
+	if opts.Fork == nil {
+		return nil, fmt.Errorf("spawn %s: no forker", cfg.Name)
+	}
+	if err := refuseUnsupported(cfg); err != nil {
+		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
+	}
+	if strings.TrimPrefix(cfg.Rootfs.Path, "dir:") == "" {
+		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, &StageError{Step: "rootfs", Key: "lxc.rootfs.path", Pos: cfg.Rootfs.Pos,
+			Err: "not set (a container sharing the host's root is not supported)"})
+	}
+	if cfg.TTY.Max > len(opts.TTYs) {
+		return nil, fmt.Errorf("spawn %s: lxc.tty.max = %d but %d ttys were allocated", cfg.Name, cfg.TTY.Max, len(opts.TTYs))
+	}
+	clone, cgns, err := namespaces(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
+	}
+
+	p := plan{Config: cfg, Where: positions(cfg), Clone: clone, CgroupNS: cgns, ConsoleFD: -1}
+
+	ctlR, ctlW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
+	}
+	repR, repW, err := os.Pipe()
+	if err != nil {
+		ctlR.Close()
+		ctlW.Close()
+		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
+	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		closeAll(ctlR, ctlW, repR, repW)
+		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
+	}
+	logf := null
+	if opts.LogFile != nil {
+		logf = opts.LogFile
+	}
+	files := []uintptr{null.Fd(), logf.Fd(), logf.Fd(), ctlR.Fd(), repW.Fd()}
+	sys := &syscall.SysProcAttr{Cloneflags: clone, Setsid: true}
+	if opts.Console != nil {
+		p.ConsoleFD = len(files)
+		sys.Setctty = true
+		sys.Ctty = p.ConsoleFD
+		files = append(files, opts.Console.Fd())
+	}
+	for i := 0; i < cfg.TTY.Max; i++ {
+		p.TTYFDs = append(p.TTYFDs, len(files))
+		files = append(files, opts.TTYs[i].Fd())
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   []string{StageEnv + "=1"},
+		Files: files,
+		Sys:   sys,
+	}
+	pid, err := opts.Fork.ForkExec("/proc/self/exe", []string{"lxc-shim-stage", cfg.Name}, attr)
+	closeAll(null, ctlR, repW)
+	if err != nil {
+		closeAll(ctlW, repR)
+		return nil, fmt.Errorf("spawn %s: clone stage: %w", cfg.Name, err)
+	}
+	st := &Stage{name: cfg.Name, pid: pid, ctl: ctlW, report: repR}
+	// The stage reads the plan as soon as it runs, so this write cannot
+	// block for long even past the pipe's buffer; a dead stage gives EPIPE.
+	buf, err := json.Marshal(&p)
+	if err != nil {
+		st.Abort()
+		return nil, fmt.Errorf("spawn %s: encode plan: %w", cfg.Name, err)
+	}
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(buf)))
+	if _, err := ctlW.Write(append(hdr[:], buf...)); err != nil {
+		st.Abort()
+		return nil, fmt.Errorf("spawn %s: send plan to stage: %w", cfg.Name, err)
+	}
+	return st, nil
+}
+
+// Pid is the stage's host PID, which the init keeps.
+func (s *Stage) Pid() int { return s.pid }
+
+// Release lets the stage prepare the container and exec the init. It
+// returns nil once the exec succeeded, or the *StageError that stopped the
+// stage (which then exits; the caller's reaper collects it).
+func (s *Stage) Release() error {
+	if s.done {
+		return fmt.Errorf("release %s: stage already released or aborted", s.name)
+	}
+	s.done = true
+	defer s.report.Close()
+	_, werr := s.ctl.Write([]byte{'R'})
+	s.ctl.Close()
+	out, err := io.ReadAll(s.report)
+	if err != nil {
+		return fmt.Errorf("release %s: read stage report: %w", s.name, err)
+	}
+	return parseReport(s.name, out, werr)
+}
+
+// execMarker is written by the stage right before execve; the pipe is
+// close-on-exec, so the marker followed by EOF means the exec succeeded.
+const execMarker = "exec\n"
+
+func parseReport(name string, out []byte, werr error) error {
+	if string(out) == execMarker {
+		return nil
+	}
+	rest := out
+	if len(rest) >= len(execMarker) && string(rest[:len(execMarker)]) == execMarker {
+		rest = rest[len(execMarker):]
+	}
+	if len(rest) == 0 {
+		if werr != nil {
+			return fmt.Errorf("release %s: stage died before release: %w", name, werr)
+		}
+		return fmt.Errorf("release %s: stage died before exec without a report", name)
+	}
+	var se StageError
+	if err := json.Unmarshal(rest, &se); err != nil {
+		return fmt.Errorf("release %s: stage: %s", name, string(rest))
+	}
+	// Bare: the message is the contract's ("mount lxc.mount.entry ...
+	// (FILE:LINE): ..."), and callers prefix "start NAME" themselves.
+	return &se
+}
+
+// Abort kills a stage that was not released (the caller's reaper collects
+// it). After Release it does nothing: the process is then the init (or a
+// stage that exits on its own), and the caller stops the container through
+// its cgroup, never by a PID it may already have reaped.
+func (s *Stage) Abort() {
+	if s.done {
+		return
+	}
+	s.done = true
+	if s.pid > 0 {
+		_ = unix.Kill(s.pid, unix.SIGKILL)
+	}
+	s.ctl.Close()
+	s.report.Close()
+}
+
+func closeAll(fs ...*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
+
+// positions collects where each value the stage may fail on was read.
+func positions(cfg *config.Config) map[string]config.Pos {
+	w := map[string]config.Pos{
+		"rootfs":     cfg.Rootfs.Pos,
+		"init":       cfg.Init.Pos,
+		"uts":        cfg.UTSPos,
+		"mount.auto": cfg.MountAuto.Pos,
+		"caps":       cfg.Caps.Pos,
+		"namespace":  cfg.Namespace.Pos,
+		"console":    cfg.Console.Pos,
+	}
+	for i, m := range cfg.Mounts {
+		w["mount."+strconv.Itoa(i)] = m.Pos
+	}
+	for i, p := range cfg.Prlimits {
+		w["prlimit."+strconv.Itoa(i)] = p.Pos
+	}
+	for i, s := range cfg.Sysctls {
+		w["sysctl."+strconv.Itoa(i)] = s.Pos
+	}
+	return w
+}
+
+// refuseUnsupported fails on confinement the launcher cannot apply: a
+// container must never run less confined than its config asks.
+func refuseUnsupported(cfg *config.Config) error {
+	sec := cfg.Security
+	switch {
+	case sec.SeccompProfile != "":
+		return fmt.Errorf("lxc.seccomp.profile %q: seccomp is not supported by lxc-shim; remove the key to run without it", sec.SeccompProfile)
+	case sec.SELinuxContext != "":
+		return fmt.Errorf("lxc.selinux.context %q: SELinux is not supported by lxc-shim", sec.SELinuxContext)
+	case sec.AppArmorProfile != "" && sec.AppArmorProfile != "unconfined":
+		return fmt.Errorf("lxc.apparmor.profile %q: AppArmor is not supported by lxc-shim (only \"unconfined\")", sec.AppArmorProfile)
+	case len(sec.IDMap) > 0:
+		return errors.New("lxc.idmap: user namespaces (unprivileged containers) are not supported by lxc-shim")
+	case len(sec.Unsupported) > 0:
+		return fmt.Errorf("%s: not supported by lxc-shim", sec.Unsupported[0])
+	case len(cfg.Namespace.Share) > 0:
+		for k := range cfg.Namespace.Share {
+			return fmt.Errorf("lxc.namespace.share.%s: sharing namespaces is not supported by lxc-shim", k)
+		}
+	case cfg.MountAuto.Shmounts != "":
+		return fmt.Errorf("lxc.mount.auto %q: shmounts is not supported by lxc-shim", cfg.MountAuto.Shmounts)
+	case cfg.MountAuto.CgroupFull:
+		return errors.New("lxc.mount.auto: cgroup-full is not supported by lxc-shim (use cgroup:mixed|ro|rw)")
+	}
+	return nil
+}
+
+// nsFlags maps lxc.namespace.* names to clone flags.
+var nsFlags = map[string]uintptr{
+	"cgroup": unix.CLONE_NEWCGROUP,
+	"ipc":    unix.CLONE_NEWIPC,
+	"mnt":    unix.CLONE_NEWNS,
+	"net":    unix.CLONE_NEWNET,
+	"pid":    unix.CLONE_NEWPID,
+	"uts":    unix.CLONE_NEWUTS,
+	"user":   unix.CLONE_NEWUSER,
+	"time":   unix.CLONE_NEWTIME,
+}
+
+// namespaces returns the clone flags for the stage (without the cgroup
+// namespace, which the stage unshares after release) and whether it must
+// unshare one.
+func namespaces(cfg *config.Config) (uintptr, bool, error) {
+	where := cfg.Namespace.Pos.String()
+	cgAvail := fileExists("/proc/self/ns/cgroup")
+	var want uintptr
+	if len(cfg.Namespace.Clone) == 0 {
+		want = unix.CLONE_NEWIPC | unix.CLONE_NEWNS | unix.CLONE_NEWNET | unix.CLONE_NEWPID | unix.CLONE_NEWUTS
+		if cgAvail {
+			want |= unix.CLONE_NEWCGROUP
+		}
+	}
+	for _, n := range cfg.Namespace.Clone {
+		f, ok := nsFlags[n]
+		if !ok {
+			return 0, false, fmt.Errorf("%s: unknown namespace %q", where, n)
+		}
+		want |= f
+	}
+	for _, n := range cfg.Namespace.Keep {
+		f, ok := nsFlags[n]
+		if !ok {
+			return 0, false, fmt.Errorf("%s: unknown namespace %q", where, n)
+		}
+		want &^= f
+	}
+	switch {
+	case want&unix.CLONE_NEWNS == 0:
+		return 0, false, fmt.Errorf("%s: the mount namespace cannot be kept: lxc-shim needs its own to build the rootfs", where)
+	case want&unix.CLONE_NEWPID == 0:
+		return 0, false, fmt.Errorf("%s: the pid namespace cannot be kept: the init must be PID 1 of its own namespace", where)
+	case want&unix.CLONE_NEWUSER != 0:
+		return 0, false, fmt.Errorf("%s: user namespaces are not supported by lxc-shim", where)
+	case want&unix.CLONE_NEWTIME != 0:
+		return 0, false, fmt.Errorf("%s: time namespaces are not supported by lxc-shim", where)
+	case want&unix.CLONE_NEWCGROUP != 0 && !cgAvail:
+		return 0, false, fmt.Errorf("%s: this kernel has no cgroup namespaces", where)
+	}
+	cgns := want&unix.CLONE_NEWCGROUP != 0
+	return want &^ unix.CLONE_NEWCGROUP, cgns, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
