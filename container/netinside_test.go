@@ -34,14 +34,15 @@ func TestInsideTwoContainersPing(t *testing.T) {
 	testutil.RequireRoot(t)
 	t.Cleanup(func() { checkNoTestLinks(t) })
 	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Skip("needs /bin/busybox for ping")
+		t.Fatalf("needs /bin/busybox for ping (apt-get install busybox-static): %v", err)
 	}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "tnibr0"}}
+	sfx := linkSuffix()
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "tnibr" + sfx}}
 	if err := netlink.LinkAdd(br); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { netlink.LinkDel(br) })
-	brl, _ := netlink.LinkByName("tnibr0")
+	brl, _ := netlink.LinkByName("tnibr" + sfx)
 	if err := netlink.AddrAdd(brl, &netlink.Addr{IPNet: mustCIDR(t, "10.251.0.1/24")}); err != nil {
 		t.Fatal(err)
 	}
@@ -54,14 +55,14 @@ func TestInsideTwoContainersPing(t *testing.T) {
 		nets                         []config.Network
 	}
 	ctrs := []*ctr{
-		{name: "tnica", pair: "tnia0", addr: "10.251.0.2/24", gw: "auto", wantGW: "10.251.0.1"},
-		{name: "tnicb", pair: "tnib0", addr: "10.251.0.3/24", gw: "10.251.9.1", wantGW: "10.251.9.1"},
+		{name: "tnica", pair: "tnia" + sfx, addr: "10.251.0.2/24", gw: "auto", wantGW: "10.251.0.1"},
+		{name: "tnicb", pair: "tnib" + sfx, addr: "10.251.0.3/24", gw: "10.251.9.1", wantGW: "10.251.9.1"},
 	}
 	for _, c := range ctrs {
 		c.pid = testNetns(t)
 		mac := netcleanup.HWAddrFromIPv4(netip.MustParsePrefix(c.addr).Addr())
 		nets := []config.Network{
-			{Index: 0, Type: "veth", Link: "tnibr0", VethPair: c.pair, Up: true, HWAddr: mac,
+			{Index: 0, Type: "veth", Link: "tnibr" + sfx, VethPair: c.pair, Up: true, HWAddr: mac,
 				IPv4: []netip.Prefix{netip.MustParsePrefix(c.addr)}, IPv4Gateway: c.gw},
 			{Index: 1, Type: "empty"},
 		}
@@ -129,8 +130,9 @@ func TestInsideTwoContainersPing(t *testing.T) {
 func TestInsideGatewayDevAndErrors(t *testing.T) {
 	testutil.RequireRoot(t)
 	t.Cleanup(func() { checkNoTestLinks(t) })
+	sfx := linkSuffix()
 	pid := testNetns(t)
-	base := config.Network{Index: 0, Type: "veth", VethPair: "tnid0", Name: "eth0", Up: true,
+	base := config.Network{Index: 0, Type: "veth", VethPair: "tnid" + sfx, Name: "eth0", Up: true,
 		IPv4: []netip.Prefix{netip.MustParsePrefix("10.251.1.2/24")}, IPv4Gateway: "dev",
 		IPv6: []netip.Prefix{netip.MustParsePrefix("fd42:251::2/64")}, IPv6Gateway: "fd42:251::1"}
 	h, err := netcleanup.Setup("tnicd", []config.Network{base}, pid, t.TempDir())
@@ -255,3 +257,8 @@ func mustCIDR(t *testing.T, s string) *net.IPNet {
 	n.IP = ip
 	return n
 }
+
+// linkSuffix makes this run's device names unique: the kernel removes a
+// dead netns's veths asynchronously, so fixed names would collide when a
+// test runs again right away.
+func linkSuffix() string { return testutil.Name("")[:4] }

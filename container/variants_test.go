@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -424,7 +425,11 @@ func TestKeepNamespaces(t *testing.T) {
 		t.Errorf("the host's hostname changed to %q", h)
 	}
 	for ns, shared := range map[string]bool{"net": true, "uts": true, "ipc": false, "mnt": false, "pid": false} {
-		self, err1 := nsInode(os.Getpid(), ns)
+		// A pool thread's namespaces, not /proc/PID/ns: that shows the main
+		// thread's, and a parallel test (netinside_test.go) may leave a
+		// locked thread, possibly the main one, wedged in a test netns. Go
+		// never hands a wedged thread to another goroutine.
+		self, err1 := threadNSInode(ns)
 		their, err2 := nsInode(b.pid, ns)
 		if err1 != nil || err2 != nil {
 			t.Fatalf("ns %s: %v %v", ns, err1, err2)
@@ -501,4 +506,23 @@ func TestSharedParentDoesNotPropagate(t *testing.T) {
 	if m := testutil.MountsUnder(parent); !slices.Equal(m, []string{parent}) {
 		t.Errorf("mounts under the shared parent on the host: %q, want only %s", m, parent)
 	}
+}
+
+// threadNSInode is the namespace of a thread from Go's pool, read through
+// /proc/thread-self while the goroutine is locked to it.
+func threadNSInode(ns string) (uint64, error) {
+	type res struct {
+		ino uint64
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var st unix.Stat_t
+		err := unix.Stat("/proc/thread-self/ns/"+ns, &st)
+		ch <- res{st.Ino, err}
+	}()
+	r := <-ch
+	return r.ino, r.err
 }
