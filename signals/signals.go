@@ -200,9 +200,15 @@ func BlockedOrIgnored(pid int) (blocked, ignored uint64, err error) {
 }
 
 // HaltSignalFor is the signal that asks the init pid to halt: halt when the
-// config set it (haltSet), otherwise the default SIGPWR, or SIGRTMIN+3 when
-// the init blocks or ignores SIGPWR but not SIGRTMIN+3 (systemd). If the
-// masks cannot be read the configured or default signal is returned.
+// config set it (haltSet), otherwise the default SIGPWR, or SIGRTMIN+3 for an
+// init that wants it. Two rules say so:
+//   - the init blocks SIGRTMIN+3: systemd reads its signals from a signalfd
+//     and so blocks every one it handles, SIGPWR included (which it takes
+//     as "start sigpwr.target", not as a halt); LXC detects systemd the
+//     same way;
+//   - the init blocks or ignores SIGPWR but not SIGRTMIN+3 (DESIGN.md's rule).
+//
+// If the masks cannot be read the configured or default signal is returned.
 func HaltSignalFor(halt syscall.Signal, haltSet bool, pid int) syscall.Signal {
 	if halt == 0 {
 		halt = syscall.SIGPWR
@@ -214,14 +220,19 @@ func HaltSignalFor(halt syscall.Signal, haltSet bool, pid int) syscall.Signal {
 	if err != nil {
 		return halt
 	}
-	return pickHalt(blk | ign)
+	return pickHalt(blk, ign)
 }
 
-// pickHalt applies HaltSignalFor's rule to a mask of refused signals.
-func pickHalt(refused uint64) syscall.Signal {
-	bit := func(s syscall.Signal) bool { return refused&(1<<(uint(s)-1)) != 0 }
-	if bit(syscall.SIGPWR) && !bit(RTMin+3) {
-		return RTMin + 3
+// pickHalt applies HaltSignalFor's rules to an init's blocked and ignored
+// signal masks.
+func pickHalt(blocked, ignored uint64) syscall.Signal {
+	has := func(mask uint64, s syscall.Signal) bool { return mask&(1<<(uint(s)-1)) != 0 }
+	rt3 := RTMin + 3
+	if has(blocked, rt3) {
+		return rt3
+	}
+	if has(blocked|ignored, syscall.SIGPWR) && !has(blocked|ignored, rt3) {
+		return rt3
 	}
 	return syscall.SIGPWR
 }

@@ -67,16 +67,19 @@ func TestClassify(t *testing.T) {
 func TestPickHalt(t *testing.T) {
 	bit := func(s syscall.Signal) uint64 { return 1 << (uint(s) - 1) }
 	for _, tc := range []struct {
-		refused uint64
-		want    syscall.Signal
+		name             string
+		blocked, ignored uint64
+		want             syscall.Signal
 	}{
-		{0, syscall.SIGPWR},
-		{bit(syscall.SIGPWR), RTMin + 3},
-		{bit(syscall.SIGPWR) | bit(RTMin+3), syscall.SIGPWR},
-		{bit(RTMin + 3), syscall.SIGPWR},
+		{"handles neither (busybox, sysvinit)", 0, 0, syscall.SIGPWR},
+		{"blocks SIGPWR only", bit(syscall.SIGPWR), 0, RTMin + 3},
+		{"ignores SIGPWR only", 0, bit(syscall.SIGPWR), RTMin + 3},
+		{"systemd: blocks both for its signalfd", bit(syscall.SIGPWR) | bit(RTMin+3), 0, RTMin + 3},
+		{"blocks SIGRTMIN+3 only", bit(RTMin + 3), 0, RTMin + 3},
+		{"ignores both", 0, bit(syscall.SIGPWR) | bit(RTMin+3), syscall.SIGPWR},
 	} {
-		if got := pickHalt(tc.refused); got != tc.want {
-			t.Errorf("pickHalt(%#x) = %s, want %s", tc.refused, Name(got), Name(tc.want))
+		if got := pickHalt(tc.blocked, tc.ignored); got != tc.want {
+			t.Errorf("%s: pickHalt(%#x, %#x) = %s, want %s", tc.name, tc.blocked, tc.ignored, Name(got), Name(tc.want))
 		}
 	}
 	if got := HaltSignalFor(syscall.SIGUSR1, true, 1<<30); got != syscall.SIGUSR1 {
