@@ -1,8 +1,629 @@
 package main
 
-import "errors"
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
-// cmdAttach is not written yet.
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/console"
+	"github.com/lxc-shim/lxc-shim/nsenter"
+	"github.com/lxc-shim/lxc-shim/supervise"
+)
+
+// How `lxc-initd attach NAME [-- CMD ARGS...]` works:
+//
+//  1. Here, on the host: find the init (state.json, checked against
+//     /proc), the container's config (lxc.environment, lxc.no_new_privs),
+//     the init's capability bounding set and cgroups; open the init's
+//     cgroup.procs files; allocate a pty in the container's devpts when the
+//     caller is on a terminal.
+//  2. Re-execute this binary with the nsenter variables set. Its C
+//     constructor (package nsenter), before the Go runtime starts threads,
+//     joins the cgroups and namespaces and forks: the parent waits and
+//     passes on the exit status, the child continues into Go.
+//  3. The child, inside the container, comes back to cmdAttach
+//     (nsenter.Entered) and runs attachInside: session and controlling
+//     terminal, cwd /, capabilities, then exec of the command.
+//
+// Setup errors of steps 2 and 3 come back on a pipe, so they are told apart
+// from the command's own exit status.
+
+// envAttachSpec carries attachSpec (JSON) to the child.
+const envAttachSpec = "_LXC_SHIM_ATTACH_SPEC"
+
+// cleanPath is the PATH the attached command gets (lxc.environment may
+// override it), as lxc-attach's clear-env does.
+const cleanPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// attachSpec is what the child needs that it can no longer read from the
+// host once inside the container.
+type attachSpec struct {
+	Argv       []string `json:"argv,omitempty"` // empty: root's shell in the container
+	Env        []string `json:"env"`
+	CapBnd     uint64   `json:"cap_bnd"`
+	LastCap    int      `json:"last_cap"`
+	NoNewPrivs bool     `json:"no_new_privs,omitempty"`
+	Setctty    bool     `json:"setctty,omitempty"` // stdin is a pty slave to make ours
+}
+
+// Exit codes of the attached side, as a shell reports them.
+const (
+	exitCannotExec = 126
+	exitNotFound   = 127
+)
+
+// cmdAttach runs a command (default: the container's shell for root,
+// /bin/sh) inside a running container and exits with its status.
 func cmdAttach(e *env, args []string) error {
-	return errors.New("not implemented")
+	if nsenter.Entered() {
+		attachInside() // never returns
+	}
+	fs := flag.NewFlagSet("attach", flag.ContinueOnError)
+	pos, argv, err := parseArgs(fs, args)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if len(pos) != 1 {
+		return &exitError{code: 2, err: errors.New("usage: attach NAME [-- CMD ARGS...]")}
+	}
+	name := pos[0]
+	if !nsenter.Available {
+		return errors.New("this lxc-initd was built without cgo: attach needs it (build with CGO_ENABLED=1)")
+	}
+	pid, err := runningInit(e.rundir, name)
+	if err != nil {
+		return err
+	}
+	cfgPath, err := config.Find(name, e.lxcpath)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	cfg, err := config.Load(cfgPath, name)
+	if err != nil {
+		return err
+	}
+	spec := attachSpec{Argv: argv, NoNewPrivs: cfg.Security.NoNewPrivs}
+	if spec.CapBnd, err = capBnd(pid); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	spec.LastCap = lastCap()
+
+	usePty := term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
+	spec.Env = attachEnv(cfg.Environment, usePty)
+
+	cgFiles, err := openCgroupProcs(pid)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	defer func() { closeAll(cgFiles) }()
+
+	var master, slave *os.File
+	if usePty {
+		if master, slave, err = containerPty(pid); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		defer master.Close()
+		defer slave.Close()
+		if rows, cols, err := console.Size(os.Stdout); err == nil && rows > 0 && cols > 0 {
+			_ = console.SetSize(master, rows, cols)
+		}
+		spec.Setctty = true
+	}
+
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer errR.Close()
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		errW.Close()
+		return err
+	}
+	cmd := exec.Command("/proc/self/exe", "attach")
+	cmd.Args[0] = "lxc-initd"
+	cmd.ExtraFiles = append([]*os.File{errW}, cgFiles...)
+	fds := make([]string, len(cgFiles))
+	for i := range cgFiles {
+		fds[i] = strconv.Itoa(4 + i)
+	}
+	cmd.Env = []string{
+		nsenter.EnvPid + "=" + strconv.Itoa(pid),
+		nsenter.EnvErrFd + "=3",
+		nsenter.EnvCgroupFds + "=" + strings.Join(fds, ","),
+		envAttachSpec + "=" + string(specJSON),
+	}
+	if usePty {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	} else {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	}
+
+	// Signals for us go to the command. Ctrl-c and Ctrl-\ on a terminal
+	// that is not ours to proxy reached the whole process group (the
+	// command too), so they are only swallowed here.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+
+	err = cmd.Start()
+	errW.Close()
+	closeAll(cgFiles)
+	cgFiles = nil
+	if err != nil {
+		return fmt.Errorf("%s: attach: %w", name, err)
+	}
+	if slave != nil {
+		slave.Close()
+	}
+	errText := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(errR)
+		errText <- strings.TrimSpace(string(b))
+	}()
+	go func() {
+		for s := range sigs {
+			if !usePty && (s == syscall.SIGINT || s == syscall.SIGQUIT) {
+				continue
+			}
+			_ = cmd.Process.Signal(s)
+		}
+	}()
+
+	proxied := make(chan error, 1)
+	if usePty {
+		go func() {
+			proxied <- console.Attach(master, os.Stdin, os.Stdout, 0, func(r, c int) error {
+				return console.SetSize(master, r, c)
+			})
+		}()
+	}
+	waitErr := cmd.Wait()
+	if usePty {
+		// The command is done; take what it printed last, but do not wait
+		// for a background process that still holds the terminal.
+		_ = master.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		<-proxied
+	}
+	code := 0
+	if waitErr != nil {
+		var ee *exec.ExitError
+		if !errors.As(waitErr, &ee) {
+			return fmt.Errorf("%s: attach: %w", name, waitErr)
+		}
+		code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+	}
+	if msg := <-errText; msg != "" {
+		if code == 0 {
+			code = 1
+		}
+		return &exitError{code: code, err: fmt.Errorf("%s: %s", name, msg)}
+	}
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// runningInit returns the host PID of the container's init, checked to be
+// the process state.json recorded.
+func runningInit(rundir, name string) (int, error) {
+	st, err := supervise.Inspect(rundir, name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("container %s is not running", name)
+		}
+		return 0, err
+	}
+	if !st.Running() || st.Pid <= 0 || !supervise.SameProcess(st.Pid, st.PidStart) {
+		return 0, fmt.Errorf("container %s is not running (state %s)", name, st.State)
+	}
+	return st.Pid, nil
+}
+
+// attachEnv is the attached command's environment: a clean PATH,
+// container=lxc (as LXC sets it), TERM when it gets a terminal, then
+// lxc.environment, whose entries win.
+func attachEnv(cfgEnv []string, withTerm bool) []string {
+	env := []string{"PATH=" + cleanPath, "container=lxc"}
+	if t := os.Getenv("TERM"); withTerm && t != "" {
+		env = append(env, "TERM="+t)
+	}
+	for _, kv := range cfgEnv {
+		k, _, _ := strings.Cut(kv, "=")
+		out := env[:0]
+		for _, old := range env {
+			if ok, _, _ := strings.Cut(old, "="); ok != k {
+				out = append(out, old)
+			}
+		}
+		env = append(out, kv)
+	}
+	return env
+}
+
+// capBnd reads the init's capability bounding set.
+func capBnd(pid int) (uint64, error) {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "CapBnd:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: CapBnd: %w", path, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: no CapBnd line", path)
+}
+
+func lastCap() int {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return 63
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 63
+	}
+	return n
+}
+
+// openCgroupProcs opens, for every hierarchy the init is in and the host
+// has mounted, the cgroup.procs file of the init's cgroup. The paths of
+// /proc/PID/cgroup are read from the host's cgroup namespace, so they are
+// the host's paths even though the container has its own cgroup namespace.
+func openCgroupProcs(pid int) ([]*os.File, error) {
+	paths, err := cgroupProcsPaths(pid)
+	if err != nil {
+		return nil, err
+	}
+	var files []*os.File
+	for _, p := range paths {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			closeAll(files)
+			return nil, fmt.Errorf("container cgroup: %w", err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+type cgroupMount struct {
+	root, point string
+	v2          bool
+	opts        map[string]bool
+}
+
+func cgroupProcsPaths(pid int) ([]string, error) {
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	cgPath := fmt.Sprintf("/proc/%d/cgroup", pid)
+	b, err := os.ReadFile(cgPath)
+	if err != nil {
+		return nil, err
+	}
+	out := procsFiles(string(b), cgroupMounts(string(mi)))
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no cgroup of the init is mounted on the host", cgPath)
+	}
+	return out, nil
+}
+
+// procsFiles maps the lines of a /proc/PID/cgroup onto the host's cgroup
+// mounts: one cgroup.procs per hierarchy that is mounted.
+func procsFiles(procCgroup string, mounts []cgroupMount) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(procCgroup), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		ctrls, path := parts[1], parts[2]
+		for _, m := range mounts {
+			if !m.matches(parts[0], ctrls) {
+				continue
+			}
+			rel, ok := path, true
+			if m.root != "/" {
+				if rel, ok = strings.CutPrefix(path, m.root); ok && rel != "" && rel[0] != '/' {
+					ok = false // /a/bc is not under /a/b
+				}
+			}
+			if !ok {
+				continue
+			}
+			p := filepath.Join(m.point, rel, "cgroup.procs")
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+			break
+		}
+	}
+	return out
+}
+
+func (m cgroupMount) matches(hid, ctrls string) bool {
+	if hid == "0" && ctrls == "" {
+		return m.v2
+	}
+	if m.v2 || ctrls == "" {
+		return false
+	}
+	for _, c := range strings.Split(ctrls, ",") {
+		if !m.opts[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// cgroupMounts lists the cgroup and cgroup2 mounts of a mountinfo.
+func cgroupMounts(mountinfo string) []cgroupMount {
+	var out []cgroupMount
+	for _, line := range strings.Split(mountinfo, "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok {
+			continue
+		}
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if len(f) < 5 || len(g) < 3 || (g[0] != "cgroup" && g[0] != "cgroup2") {
+			continue
+		}
+		m := cgroupMount{root: unescapeMount(f[3]), point: unescapeMount(f[4]), v2: g[0] == "cgroup2", opts: map[string]bool{}}
+		for _, o := range strings.Split(g[2], ",") {
+			m.opts[o] = true
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// containerPty allocates a pty from the container's own devpts instance
+// (its /dev/pts/ptmx, resolved inside the container's root so that no
+// symlink of the container leads outside), so the command sees a terminal
+// that exists in its /dev/pts. Without one it falls back to a host pty.
+func containerPty(pid int) (master, slave *os.File, err error) {
+	root := fmt.Sprintf("/proc/%d/root", pid)
+	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", root, err)
+	}
+	defer unix.Close(rfd)
+	mfd, err := unix.Openat2(rfd, "dev/pts/ptmx", &unix.OpenHow{
+		Flags:   unix.O_RDWR | unix.O_NOCTTY | unix.O_CLOEXEC | unix.O_NONBLOCK,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err == nil {
+		var st unix.Stat_t
+		if serr := unix.Fstat(mfd, &st); serr != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 5 || unix.Minor(st.Rdev) != 2 {
+			unix.Close(mfd)
+			err = errors.New("not the ptmx device")
+		}
+	}
+	if err != nil {
+		return console.NewPty()
+	}
+	master = os.NewFile(uintptr(mfd), root+"/dev/pts/ptmx")
+	if slave, err = console.OpenSlave(master); err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	return master, slave, nil
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
+
+// attachInside runs in the child the nsenter constructor left inside the
+// container: it never returns. A failure is written to the error pipe and
+// ends the process with 126 (or 127 for a command not found), as a shell
+// would report it.
+func attachInside() {
+	errOut := os.Stderr
+	if n, err := strconv.Atoi(os.Getenv(nsenter.EnvErrFd)); err == nil {
+		errOut = os.NewFile(uintptr(n), "attach-errors")
+	}
+	fail := func(code int, format string, a ...any) {
+		fmt.Fprintf(errOut, format, a...)
+		os.Exit(code)
+	}
+	var spec attachSpec
+	if err := json.Unmarshal([]byte(os.Getenv(envAttachSpec)), &spec); err != nil {
+		fail(exitCannotExec, "bad attach spec: %v", err)
+	}
+	// All that follows is per thread (capabilities, no_new_privs) and must
+	// hold for the thread that calls execve.
+	runtime.LockOSThread()
+	if spec.Setctty {
+		if _, err := unix.Setsid(); err != nil {
+			fail(exitCannotExec, "setsid: %v", err)
+		}
+		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+			fail(exitCannotExec, "make the pty the controlling terminal: %v", err)
+		}
+	}
+	if err := os.Chdir("/"); err != nil {
+		fail(exitCannotExec, "chdir /: %v", err)
+	}
+	argv := spec.Argv
+	if len(argv) == 0 {
+		argv = []string{rootShell()}
+	}
+	path, err := lookPath(argv[0], spec.Env)
+	if err != nil {
+		code := exitCannotExec
+		if errors.Is(err, fs.ErrNotExist) {
+			code = exitNotFound
+		}
+		fail(code, "command %s: %v", argv[0], err)
+	}
+	if err := syscall.Setgroups(nil); err != nil {
+		fail(exitCannotExec, "setgroups: %v", err)
+	}
+	if err := limitCaps(spec.CapBnd, spec.LastCap); err != nil {
+		fail(exitCannotExec, "capabilities: %v", err)
+	}
+	if spec.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			fail(exitCannotExec, "lxc.no_new_privs: %v", err)
+		}
+	}
+	// Nothing the caller of lxc-initd left open may reach the container:
+	// every descriptor but stdio (the error pipe included) closes on exec.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		fail(exitCannotExec, "close inherited descriptors: %v", err)
+	}
+	err = syscall.Exec(path, argv, spec.Env)
+	fail(exitCannotExec, "exec %s: %v", path, err)
+}
+
+// rootShell is root's login shell in the container's /etc/passwd, or
+// /bin/sh.
+func rootShell() string {
+	b, err := os.ReadFile("/etc/passwd")
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Split(line, ":")
+			if len(f) >= 7 && f[2] == "0" && f[6] != "" {
+				if _, err := os.Stat(f[6]); err == nil {
+					return f[6]
+				}
+			}
+		}
+	}
+	return "/bin/sh"
+}
+
+// lookPath finds file in the PATH of env (the command's, not ours).
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		if err := executable(file); err != nil {
+			return "", err
+		}
+		return file, nil
+	}
+	pathVar := cleanPath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathVar) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		if executable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", notInPath(pathVar)
+}
+
+// notInPath is a command not found in PATH (errors.Is fs.ErrNotExist).
+type notInPath string
+
+func (p notInPath) Error() string        { return "not found in PATH " + string(p) }
+func (p notInPath) Is(target error) bool { return target == fs.ErrNotExist }
+
+func executable(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return errors.New("not an executable file")
+	}
+	return nil
+}
+
+// limitCaps drops from the calling thread every capability the init's
+// bounding set lacks: from the bounding set (so an exec cannot regain
+// them), the permitted, effective and inheritable sets, and clears the
+// ambient set.
+func limitCaps(keep uint64, last int) error {
+	for c := 0; c <= last && c < 64; c++ {
+		if keep&(1<<uint(c)) != 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("drop %s from the bounding set: %w", config.CapName(c), err)
+		}
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	for i := range data {
+		m := uint32(keep >> (32 * i))
+		data[i].Effective &= m
+		data[i].Permitted &= m
+		data[i].Inheritable &= m
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	return nil
 }

@@ -1,8 +1,76 @@
 package main
 
-import "errors"
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
 
-// cmdConsole is not written yet.
+	"golang.org/x/term"
+
+	"github.com/lxc-shim/lxc-shim/console"
+	"github.com/lxc-shim/lxc-shim/supervise"
+)
+
+// cmdConsole attaches the caller's terminal to the container's
+// /dev/console (or /dev/ttyN with --tty N) through the shim's control
+// socket, until the user types the escape prefix and q. Detaching leaves
+// the container untouched; a second client on the same tty is refused by
+// the shim (console.ErrBusy).
 func cmdConsole(e *env, args []string) error {
-	return errors.New("not implemented")
+	fs := flag.NewFlagSet("console", flag.ContinueOnError)
+	tty := fs.Int("tty", 0, "terminal to attach: 0 for /dev/console, N for /dev/ttyN")
+	fs.IntVar(tty, "t", 0, "short for --tty")
+	escName := fs.String("escape", "a", "escape prefix: a letter, meaning Ctrl+letter")
+	fs.StringVar(escName, "e", "a", "short for --escape")
+	pos, _, err := parseArgs(fs, args)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if len(pos) != 1 {
+		return &exitError{code: 2, err: errors.New("usage: console NAME [--tty N] [--escape CHAR]")}
+	}
+	name := pos[0]
+	if *tty < 0 {
+		return &exitError{code: 2, err: fmt.Errorf("--tty %d: want 0 (/dev/console) or a tty number", *tty)}
+	}
+	escape, err := console.ParseEscape(*escName)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--escape: %w", err)}
+	}
+
+	var rows, cols uint16
+	if term.IsTerminal(int(os.Stdout.Fd())) {
+		if r, c, err := console.Size(os.Stdout); err == nil {
+			rows, cols = uint16(r), uint16(c)
+		}
+	}
+	client := supervise.NewClient(e.rundir, name)
+	conn, err := client.Console(*tty, rows, cols)
+	if err != nil {
+		if errors.Is(err, supervise.ErrNoShim) {
+			return fmt.Errorf("container %s is not running (%w)", name, err)
+		}
+		return err
+	}
+	defer conn.Close()
+
+	what := "console"
+	if *tty > 0 {
+		what = fmt.Sprintf("tty%d", *tty)
+	}
+	en := console.EscapeName(escape)
+	fmt.Fprintf(e.stderr, "Connected to %s's %s. Type <%s q> to detach, <%s %s> to send %s.\n",
+		name, what, en, en, en, en)
+	resize := func(r, c int) error { return client.Resize(*tty, uint16(r), uint16(c)) }
+	err = console.Attach(conn, os.Stdin, os.Stdout, escape, resize)
+	if errors.Is(err, console.ErrRemoteClosed) {
+		fmt.Fprintf(e.stderr, "\nlxc-initd console: %s: the shim closed the console (container stopped?)\n", name)
+		return &exitError{code: 1}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "\nDetached from %s's %s.\n", name, what)
+	return nil
 }

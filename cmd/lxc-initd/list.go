@@ -1,8 +1,97 @@
 package main
 
-import "errors"
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"text/tabwriter"
 
-// cmdList is not written yet.
+	"github.com/lxc-shim/lxc-shim/config"
+)
+
+// listEntry is one line of list.
+type listEntry struct {
+	Name      string `json:"name"`
+	State     string `json:"state"`
+	Pid       int    `json:"pid,omitempty"`
+	BootCount int    `json:"boot_count,omitempty"`
+	Restarts  int    `json:"restart_count,omitempty"`
+	Shim      bool   `json:"shim"`
+	LastExit  string `json:"last_exit,omitempty"`
+	Config    bool   `json:"config"`
+}
+
+// cmdList lists the containers along the lxc path and those with state in
+// the run directory (a container whose config was removed while it ran is
+// still listed).
 func cmdList(e *env, args []string) error {
-	return errors.New("not implemented")
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, _, err := parseArgs(fs, args); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	names, err := containerNames(e.lxcpath)
+	if err != nil {
+		return err
+	}
+	withConfig := map[string]bool{}
+	for _, n := range names {
+		withConfig[n] = true
+	}
+	if ents, err := os.ReadDir(e.rundir); err == nil {
+		for _, ent := range ents {
+			if ent.IsDir() && config.ValidName(ent.Name()) == nil && !withConfig[ent.Name()] {
+				names = append(names, ent.Name())
+			}
+		}
+	}
+	sort.Strings(names)
+	entries := []listEntry{}
+	for _, n := range names {
+		le := listEntry{Name: n, Config: withConfig[n], State: "stopped"}
+		st, _, err := containerStatus(e, n)
+		if err == nil {
+			le.State = string(st.State)
+			if st.Running() {
+				le.State = "running"
+				if st.State != "" && st.ShimAlive {
+					le.State = string(st.State)
+				}
+				le.Pid = st.Pid
+			} else if !st.State.Final() {
+				le.State = "dead"
+			}
+			le.BootCount, le.Restarts, le.Shim = st.BootCount, st.RestartCount, st.ShimAlive
+			if st.LastExit != nil {
+				le.LastExit = st.LastExit.Meaning
+			}
+		}
+		entries = append(entries, le)
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(entries, "", "  ")
+		fmt.Fprintf(e.stdout, "%s\n", b)
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tBOOT\tSHIM\tLAST EXIT")
+	for _, le := range entries {
+		pid, shim := "-", "-"
+		if le.Pid > 0 {
+			pid = fmt.Sprint(le.Pid)
+		}
+		if le.Shim {
+			shim = "yes"
+		} else if le.Pid > 0 {
+			shim = "DEAD"
+		}
+		last := le.LastExit
+		if last == "" {
+			last = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", le.Name, le.State, pid, le.BootCount, shim, last)
+	}
+	return tw.Flush()
 }

@@ -54,11 +54,11 @@ func commands() map[string]command {
 		"console":       {cmdConsole, "console NAME [--tty N] [--escape CHAR]"},
 		"attach":        {cmdAttach, "attach NAME [-- CMD ARGS...]"},
 		"shutdown":      {cmdShutdown, "shutdown [-t SECONDS]"},
-		"autostart":     {cmdAutostart, "autostart [--group G]"},
+		"autostart":     {cmdAutostart, "autostart [--group G] [--dry-run]"},
 		"cleanup":       {cmdCleanup, "cleanup NAME"},
 		"check":         {cmdCheck, "check NAME | --config FILE [--json]"},
 		"update-config": {cmdUpdateConfig, "update-config FILE [--in-place]"},
-		"checkconfig":   {cmdCheckconfig, "checkconfig"},
+		"checkconfig":   {cmdCheckconfig, "checkconfig [--config FILE]"},
 		"hwaddr":        {cmdHwaddr, "hwaddr IPV4 | --random"},
 	}
 }

@@ -1,8 +1,146 @@
 package main
 
-import "errors"
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
 
-// cmdStart is not written yet.
+	"github.com/lxc-shim/lxc-shim/supervise"
+)
+
+// cmdStart starts NAME under a detached lxc-shim and returns once the
+// container's init runs (exit 0), or with the shim's error (exit 1). A
+// container that already runs is a success. Concurrent starts of one
+// container are serialised by RUNDIR/NAME/start.lock, so they give one
+// shim.
 func cmdStart(e *env, args []string) error {
-	return errors.New("not implemented")
+	fs := flag.NewFlagSet("start", flag.ContinueOnError)
+	restart := fs.String("restart", "", "restart policy: no, on-failure, always (default on-failure)")
+	restartMax := fs.String("restart-max", "", "restarts allowed within --restart-window (default 10)")
+	restartWindow := fs.String("restart-window", "", "window of --restart-max (default 60s)")
+	stopTimeout := fs.String("stop-timeout", "", "default grace period of a stop (default 60s)")
+	pos, _, err := parseArgs(fs, args)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if len(pos) != 1 {
+		return &exitError{code: 2, err: errors.New("usage: start NAME")}
+	}
+	name := pos[0]
+	// Validate before anything is created: a config error names its
+	// file, line and key here, not in the shim's log.
+	cfg, err := loadConfig(e, name)
+	if err != nil {
+		return err
+	}
+	printWarnings(e, cfg.Warnings)
+
+	paths := supervise.PathsFor(e.rundir, name)
+	if err := os.MkdirAll(paths.Dir, 0o700); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	release, err := supervise.StartLock(paths.StartLock)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if st, err := supervise.Inspect(e.rundir, name); err == nil && st.Running() {
+		if st.ShimAlive {
+			fmt.Fprintf(e.stdout, "%s is already running (pid %d, boot %d)\n", name, st.Pid, st.BootCount)
+		} else {
+			fmt.Fprintf(e.stdout, "%s is already running without its shim (pid %d); stop it with lxc-initd stop\n", name, st.Pid)
+		}
+		return nil
+	}
+
+	shim, err := shimBinary()
+	if err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	shimArgs := []string{"-P", strings.Join(e.lxcpath, ":"), "--rundir", e.rundir, "--logdir", e.logdir, name, "--ready-fd", "3"}
+	for _, f := range []struct{ flag, val string }{
+		{"--restart", *restart}, {"--restart-max", *restartMax},
+		{"--restart-window", *restartWindow}, {"--stop-timeout", *stopTimeout},
+	} {
+		if f.val != "" {
+			shimArgs = append(shimArgs, f.flag, f.val)
+		}
+	}
+	if err := os.MkdirAll(e.logdir, 0o755); err != nil {
+		return fmt.Errorf("start %s: log directory: %w", name, err)
+	}
+	logPath := filepath.Join(e.logdir, name+".log")
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	defer logf.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	defer r.Close()
+	// The shim gets its own session (no terminal, no signals of ours),
+	// stdio on its log, and the write end of the ready pipe as fd 3.
+	cmd := exec.Command(shim, shimArgs...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("start %s: %s: %w", name, shim, err)
+	}
+	w.Close()
+	msg, _ := io.ReadAll(r)
+	answer := strings.TrimSpace(string(msg))
+	if answer == "ok" {
+		shimPid := cmd.Process.Pid
+		_ = cmd.Process.Release()
+		st, err := supervise.Inspect(e.rundir, name)
+		if err == nil {
+			fmt.Fprintf(e.stdout, "%s started (pid %d, shim %d)\n", name, st.Pid, shimPid)
+		} else {
+			fmt.Fprintf(e.stdout, "%s started\n", name)
+		}
+		return nil
+	}
+	// The shim failed before the init ran and exits: collect it.
+	_ = cmd.Wait()
+	if answer == "" {
+		answer = fmt.Sprintf("lxc-shim exited (%v) without a report; see %s", cmd.ProcessState, logPath)
+	}
+	if strings.HasPrefix(answer, "start "+name+":") {
+		return errors.New(answer)
+	}
+	return fmt.Errorf("start %s: %s", name, answer)
+}
+
+// shimBinary finds lxc-shim: $LXC_SHIM_BIN, next to lxc-initd, or in PATH.
+func shimBinary() (string, error) {
+	if p := os.Getenv("LXC_SHIM_BIN"); p != "" {
+		return p, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "lxc-shim")
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("lxc-shim")
+	if err != nil {
+		return "", errors.New("lxc-shim not found next to lxc-initd nor in PATH")
+	}
+	return p, nil
 }

@@ -1,8 +1,66 @@
 package main
 
-import "errors"
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"time"
 
-// cmdStop is not written yet.
+	"github.com/lxc-shim/lxc-shim/supervise"
+)
+
+// cmdStop stops NAME gracefully (the halt signal, then the kill after -t
+// seconds) and returns 0 once it is gone, also when it was not running. A
+// container whose shim died is stopped from its state directory.
 func cmdStop(e *env, args []string) error {
-	return errors.New("not implemented")
+	fs := flag.NewFlagSet("stop", flag.ContinueOnError)
+	secs := fs.Float64("t", -1, "seconds to wait after the halt signal before the kill (default: the shim's --stop-timeout, 60)")
+	kill := fs.Bool("kill", false, "no grace period: lxc.signal.stop and kill every process at once")
+	pos, _, err := parseArgs(fs, args)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if len(pos) != 1 {
+		return &exitError{code: 2, err: errors.New("usage: stop NAME [-t SECONDS] [--kill]")}
+	}
+	name := pos[0]
+	timeout := time.Duration(-1)
+	if *secs >= 0 {
+		timeout = time.Duration(*secs * float64(time.Second))
+	}
+	st, err := supervise.Inspect(e.rundir, name)
+	if err != nil || !st.Running() {
+		if _, cerr := loadConfig(e, name); cerr != nil && err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("%s: no such container: %v", name, cerr)}
+		}
+		// Not running, but a dead shim may have left its host side:
+		// stopContainer cleans that up from the state directory.
+		if err == nil && !st.ShimAlive && st.State.Active() {
+			if _, serr := stopContainer(e, name, timeout, *kill); serr != nil {
+				return serr
+			}
+		}
+		fmt.Fprintf(e.stdout, "%s is not running\n", name)
+		return nil
+	}
+	orphan := !st.ShimAlive
+	if orphan && timeout < 0 {
+		timeout = 60 * time.Second
+	}
+	result, err := stopContainer(e, name, timeout, *kill)
+	if err != nil {
+		return err
+	}
+	switch result {
+	case supervise.StopNotRunning:
+		fmt.Fprintf(e.stdout, "%s is not running\n", name)
+	case supervise.StopForced:
+		fmt.Fprintf(e.stdout, "%s stopped (forced: killed after the timeout)\n", name)
+	default:
+		fmt.Fprintf(e.stdout, "%s stopped (%s)\n", name, result)
+	}
+	if orphan {
+		fmt.Fprintf(e.stdout, "%s had no shim; stopped from its state directory\n", name)
+	}
+	return nil
 }

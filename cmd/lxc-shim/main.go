@@ -1,14 +1,244 @@
 // Command lxc-shim is the per-container supervisor: one process per
 // container, the direct parent of the container's PID 1 (see
 // shared/DESIGN.md, "Processes").
+//
+//	lxc-shim [-P LXCPATH] [--rundir DIR] [--logdir DIR] NAME [--foreground]
+//	         [--restart no|on-failure|always] [--restart-max N]
+//	         [--restart-window D] [--stop-timeout D]
+//
+// It is normally started by `lxc-initd start`, detached, with a ready pipe
+// on a file descriptor (--ready-fd, internal) on which it writes "ok" once
+// the init runs or the error that kept it from running. --foreground is
+// for systemd (Type=notify) and other supervisors: the same without a
+// ready pipe, logging to stderr as well.
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/container"
+	"github.com/lxc-shim/lxc-shim/signals"
+	"github.com/lxc-shim/lxc-shim/supervise"
 )
 
+type options struct {
+	lxcpath     string
+	rundir      string
+	logdir      string
+	name        string
+	foreground  bool
+	policy      supervise.Policy
+	stopTimeout time.Duration
+	readyFD     int
+}
+
 func main() {
-	fmt.Fprintln(os.Stderr, "lxc-shim: not implemented")
-	os.Exit(1)
+	// In the re-executed stage this never returns.
+	container.MaybeStage()
+	os.Exit(run(os.Args[1:]))
+}
+
+// durationValue accepts Go durations ("90s", "1m") and plain seconds.
+type durationValue struct{ d *time.Duration }
+
+func (v durationValue) String() string {
+	if v.d == nil {
+		return ""
+	}
+	return v.d.String()
+}
+
+func (v durationValue) Set(s string) error {
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		*v.d = time.Duration(n * float64(time.Second))
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: want seconds or a Go duration like 90s", s)
+	}
+	*v.d = d
+	return nil
+}
+
+func parse(args []string, stderr io.Writer) (*options, error) {
+	o := &options{policy: supervise.DefaultPolicy(), stopTimeout: 60 * time.Second, readyFD: -1}
+	fs := flag.NewFlagSet("lxc-shim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: lxc-shim [-P LXCPATH] [--rundir DIR] [--logdir DIR] NAME [--foreground] [--restart no|on-failure|always] [--restart-max N] [--restart-window D] [--stop-timeout D]")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.lxcpath, "P", config.DefaultLXCPath, "colon-separated list of directories holding NAME/config")
+	fs.StringVar(&o.rundir, "rundir", "/run/lxc-shim", "state directory")
+	fs.StringVar(&o.logdir, "logdir", "/var/log/lxc-shim", "directory of the shim's log NAME.log")
+	fs.BoolVar(&o.foreground, "foreground", false, "log to stderr too (for systemd Type=notify and other supervisors)")
+	restart := fs.String("restart", string(supervise.RestartOnFailure), "restart policy after a crash: no, on-failure, always")
+	fs.IntVar(&o.policy.Max, "restart-max", o.policy.Max, "give up after this many restarts within --restart-window")
+	fs.Var(durationValue{&o.policy.Window}, "restart-window", "window of --restart-max (default 60s)")
+	fs.Var(durationValue{&o.stopTimeout}, "stop-timeout", "grace period of a stop before the kill (default 60s)")
+	fs.IntVar(&o.readyFD, "ready-fd", -1, "internal: file descriptor of lxc-initd's ready pipe")
+	var pos []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return nil, err
+		}
+		rest = fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		rest = rest[1:]
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return nil, errors.New("want exactly one container NAME")
+	}
+	o.name = pos[0]
+	if err := config.ValidName(o.name); err != nil {
+		return nil, err
+	}
+	m, err := supervise.ParseRestartMode(*restart)
+	if err != nil {
+		return nil, err
+	}
+	o.policy.Mode = m
+	return o, nil
+}
+
+func run(args []string) int {
+	o, err := parse(args, os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "lxc-shim: %v\n", err)
+		return 2
+	}
+	ready := readyFunc(o.readyFD)
+	fail := func(err error) int {
+		ready(err)
+		fmt.Fprintf(os.Stderr, "lxc-shim %s: %v\n", o.name, err)
+		return 1
+	}
+	// The reaper first: SIGCHLD must be registered before any child.
+	reaper, err := supervise.NewReaper()
+	if err != nil {
+		return fail(err)
+	}
+	// Hold no directory busy (a rootfs that someone wants to unmount).
+	_ = os.Chdir("/")
+
+	paths := supervise.PathsFor(o.rundir, o.name)
+	if err := os.MkdirAll(paths.Dir, 0o700); err != nil {
+		return fail(fmt.Errorf("state directory: %w", err))
+	}
+	if err := os.MkdirAll(o.logdir, 0o755); err != nil {
+		return fail(fmt.Errorf("log directory: %w", err))
+	}
+	logPath := filepath.Join(o.logdir, o.name+".log")
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return fail(fmt.Errorf("log %s: %w", logPath, err))
+	}
+	defer logFile.Close()
+	var h slog.Handler = slog.NewTextHandler(logFile, nil)
+	if o.foreground {
+		h = slog.NewMultiHandler(h, slog.NewTextHandler(os.Stderr, nil))
+	}
+	log := slog.New(h).With("container", o.name, "shim", os.Getpid())
+	slog.SetDefault(log)
+
+	lock, err := supervise.AcquireLock(paths.Lock)
+	if err != nil {
+		if errors.Is(err, supervise.ErrLocked) {
+			return fail(fmt.Errorf("%s is already running under another shim", o.name))
+		}
+		return fail(err)
+	}
+	cfgPath, err := config.Find(o.name, config.SplitLXCPath(o.lxcpath))
+	if err != nil {
+		lock.Close()
+		return fail(err)
+	}
+	cfg, err := config.Load(cfgPath, o.name)
+	if err != nil {
+		lock.Close()
+		return fail(err)
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn("config", "warning", w.String())
+	}
+	l, err := supervise.Listen(paths.Socket)
+	if err != nil {
+		lock.Close()
+		return fail(err)
+	}
+	booter, err := supervise.NewBooter(cfg, o.rundir, reaper, log, logFile)
+	if err != nil {
+		l.Close()
+		lock.Close()
+		return fail(err)
+	}
+	booter.Reload = func() (*config.Config, error) { return config.Load(cfgPath, o.name) }
+	defer booter.Close()
+	log.Info("shim started", "config", cfgPath, "restart", string(o.policy.Mode), "stop_timeout", o.stopTimeout)
+	s := &supervise.Shim{
+		Name:        o.name,
+		Paths:       paths,
+		Policy:      o.policy,
+		StopTimeout: o.stopTimeout,
+		// The signals follow the config of the current boot.
+		HaltSignal: func(pid int) syscall.Signal {
+			c := booter.Config()
+			return signals.HaltSignalFor(c.Signals.Halt, c.Signals.HaltSet, pid)
+		},
+		StopSignalFor:   func() syscall.Signal { return booter.Config().Signals.Stop },
+		RebootSignalFor: func() syscall.Signal { return booter.Config().Signals.Reboot },
+		Booter:          booter,
+		Consoles:        booter,
+		Reaper:          reaper,
+		Log:             log,
+		Notify:          supervise.Notifier{Log: log},
+		Ready:           ready,
+		OnExit:          func() { lock.Close() },
+	}
+	go s.Serve(l)
+	code := s.Run()
+	log.Info("shim exits", "code", code)
+	return code
+}
+
+// readyFunc reports the first boot's outcome on lxc-initd's ready pipe:
+// "ok" or the error, then closes it so the reader sees EOF.
+func readyFunc(fd int) func(error) {
+	if fd < 0 {
+		return func(error) {}
+	}
+	f := os.NewFile(uintptr(fd), "ready")
+	syscall.CloseOnExec(fd)
+	done := false
+	return func(err error) {
+		if done || f == nil {
+			return
+		}
+		done = true
+		if err == nil {
+			fmt.Fprintln(f, "ok")
+		} else {
+			fmt.Fprintln(f, err.Error())
+		}
+		f.Close()
+	}
 }

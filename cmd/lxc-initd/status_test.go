@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lxc-shim/lxc-shim/supervise"
+)
+
+// status maps what a state directory says (and whether its shim and init
+// live) to LSB codes: 0 running (also without a shim), 3 stopped/halted or
+// never started, 1 dead with state left, 4 unknown.
+func TestStatusLSBCodes(t *testing.T) {
+	dir := t.TempDir()
+	lxcpath := filepath.Join(dir, "lxc")
+	rundir := filepath.Join(dir, "run")
+	self := os.Getpid()
+	selfStart, err := supervise.ProcStartTime(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		config bool
+		state  *supervise.Status
+		code   int
+		says   string
+	}{
+		{name: "tlnone", code: 4, says: "no such container"},
+		{name: "tlnever", config: true, code: 3, says: "stopped"},
+		{name: "tlstopped", config: true, state: &supervise.Status{State: supervise.StateStopped, Reason: "stop requested"}, code: 3, says: "stopped: stop requested"},
+		{name: "tlhalted", config: true, state: &supervise.Status{State: supervise.StateHalted, LastExit: &supervise.LastExit{Meaning: "halt"}}, code: 3, says: "last exit: halt"},
+		{name: "tlfailed", config: true, state: &supervise.Status{State: supervise.StateFailed, Reason: "gave up after 10 restarts within 1m0s"}, code: 1, says: "gave up"},
+		// The shim died, the init lives on (this process stands in for it).
+		{name: "tlorphan", config: true, state: &supervise.Status{State: supervise.StateRunning, Pid: self, PidStart: selfStart, BootCount: 1}, code: 0, says: "no shim"},
+		// The shim died and the pid was reused by another process.
+		{name: "tlreused", config: true, state: &supervise.Status{State: supervise.StateRunning, Pid: self, PidStart: selfStart + 1}, code: 1, says: "dead"},
+		// State of a container whose config is gone is still reported.
+		{name: "tlnoconf", state: &supervise.Status{State: supervise.StateStopped}, code: 3, says: "stopped"},
+	}
+	for _, c := range cases {
+		if c.config {
+			p := filepath.Join(lxcpath, c.name, "config")
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			os.WriteFile(p, []byte("lxc.rootfs.path = dir:/nonexistent\n"), 0o644)
+		}
+		if c.state != nil {
+			paths := supervise.PathsFor(rundir, c.name)
+			os.MkdirAll(paths.Dir, 0o700)
+			c.state.Name = c.name
+			if err := supervise.WriteState(paths.State, c.state); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var out, errOut bytes.Buffer
+		code := run([]string{"-P", lxcpath, "--rundir", rundir, "status", c.name}, &out, &errOut)
+		if code != c.code {
+			t.Errorf("%s: exit %d, want %d (%s%s)", c.name, code, c.code, out.String(), errOut.String())
+		}
+		if !strings.Contains(out.String()+errOut.String(), c.says) {
+			t.Errorf("%s: said %q, want %q", c.name, out.String()+errOut.String(), c.says)
+		}
+	}
+	var out bytes.Buffer
+	if code := run([]string{"-P", lxcpath, "--rundir", rundir, "list", "--json"}, &out, &out); code != 0 {
+		t.Fatalf("list: %d %s", code, out.String())
+	}
+	for _, n := range []string{"tlnever", "tlorphan", "tlnoconf", "tlfailed"} {
+		if !strings.Contains(out.String(), `"name": "`+n+`"`) {
+			t.Errorf("list lacks %s:\n%s", n, out.String())
+		}
+	}
+}

@@ -1,0 +1,185 @@
+package supervise
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Listen creates the control socket at path (mode 0600), replacing a stale
+// one left by a dead shim. The caller must hold the shim's lock.
+func Listen(path string) (*net.UnixListener, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	// The umask keeps the socket private from its creation on; the chmod
+	// makes sure of it whatever the umask was.
+	old := unix.Umask(0o077)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	unix.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// Serve answers control connections on l until the shim's Run returns,
+// then closes l and removes the socket file. Call it in its own goroutine
+// after setting the Shim's fields.
+func (s *Shim) Serve(l *net.UnixListener) {
+	s.init()
+	s.mu.Lock()
+	s.listener = l
+	ended := s.ended
+	s.mu.Unlock()
+	if ended {
+		l.SetUnlinkOnClose(true)
+		l.Close()
+		return
+	}
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			select {
+			case <-s.done:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.Log.Warn("control accept", "err", err)
+			continue
+		}
+		go s.handle(c)
+	}
+}
+
+// peerUID is the uid of the process at the other end of c.
+func peerUID(c *net.UnixConn) (int, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	var cred *unix.Ucred
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, serr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return -1, err
+	}
+	if serr != nil {
+		return -1, serr
+	}
+	return int(cred.Uid), nil
+}
+
+func (s *Shim) handle(c *net.UnixConn) {
+	defer c.Close()
+	enc := json.NewEncoder(c)
+	// Only root may talk to the shim, whatever the socket's mode: the
+	// container's root is not root here (it cannot reach the socket
+	// anyway, it lives outside its mount namespace).
+	uid, err := peerUID(c)
+	if err != nil || uid != 0 {
+		_ = enc.Encode(Response{Error: fmt.Sprintf("permission denied (uid %d)", uid)})
+		return
+	}
+	// A client that never says what it wants must not hold a goroutine
+	// for ever.
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	line, err := br.ReadBytes('\n')
+	if err != nil && len(line) == 0 {
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	var req Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		_ = enc.Encode(Response{Error: "bad request: " + err.Error()})
+		return
+	}
+	switch req.Op {
+	case OpStatus:
+		st := s.snapshot()
+		_ = enc.Encode(Response{OK: true, Status: &st})
+	case OpStop, OpReboot:
+		reply := make(chan Response, 1)
+		ack := make(chan struct{})
+		written := sync.OnceFunc(func() { close(ack) })
+		defer written()
+		select {
+		case s.reqc <- ctlReq{req: req, reply: reply, ack: ack}:
+		case <-s.done:
+			_ = enc.Encode(Response{OK: true, Result: StopNotRunning})
+			return
+		}
+		var resp Response
+		select {
+		case resp = <-reply:
+		case <-s.done:
+			// The container ended on its own while the request was in
+			// flight (it halted): for a stop, that is success.
+			resp = Response{OK: req.Op == OpStop, Result: StopNotRunning}
+			if req.Op != OpStop {
+				resp.Error = "container ended"
+			}
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		_ = enc.Encode(resp)
+		_ = c.SetWriteDeadline(time.Time{})
+		written()
+		if req.Op == OpStop && resp.OK {
+			// Keep the connection until the shim is gone, so that the
+			// client's "stopped" means a new start will not find it.
+			<-s.done
+		}
+	case OpResize:
+		if s.Consoles == nil {
+			_ = enc.Encode(Response{Error: "resize: the container has no console"})
+			return
+		}
+		if err := s.Consoles.Resize(req); err != nil {
+			_ = enc.Encode(Response{Error: "resize: " + err.Error()})
+			return
+		}
+		_ = enc.Encode(Response{OK: true})
+	case OpConsole:
+		if st := s.snapshot(); st.State.Final() || s.Consoles == nil {
+			_ = enc.Encode(Response{Error: "console: container is not running or has no console"})
+			return
+		}
+		// The reader may hold bytes the client sent after its request
+		// line (keys typed at once): hand them on with the connection.
+		conn := net.Conn(c)
+		if br.Buffered() > 0 {
+			conn = &bufferedConn{UnixConn: c, r: br}
+		}
+		if err := s.Consoles.ServeConsole(conn, req); err != nil {
+			// ServeConsole answers {"ok":true} itself once it accepted
+			// the client; an error before that is the client's answer.
+			_ = enc.Encode(Response{Error: "console: " + err.Error()})
+		}
+	default:
+		_ = enc.Encode(Response{Error: fmt.Sprintf("unknown op %q", req.Op)})
+	}
+}
+
+// bufferedConn is a connection whose first bytes are already buffered.
+type bufferedConn struct {
+	*net.UnixConn
+	r *bufio.Reader
+}
+
+func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }

@@ -1,0 +1,64 @@
+package supervise
+
+// The control socket (RUNDIR/NAME/control.sock, mode 0600, root only by
+// SO_PEERCRED) speaks newline-delimited JSON. A client connects, writes one
+// Request line, and reads Response lines:
+//
+//	{"op":"status"}                         -> {"ok":true,"status":{...}}
+//	{"op":"stop","timeout":5,"kill":false}  -> {"ok":true,"result":"graceful"}
+//	                                           then EOF once the shim is gone
+//	{"op":"reboot"}                         -> {"ok":true,"signal":"SIGINT"}
+//	{"op":"console","tty":0,"rows":24,"cols":80}
+//	                                        -> {"ok":true}, then the
+//	                                           connection belongs to the
+//	                                           console multiplexer (package
+//	                                           console), which carries the
+//	                                           raw bytes both ways
+//	{"op":"resize","tty":0,"rows":50,"cols":132}
+//	                                        -> {"ok":true} (on a connection
+//	                                           of its own, e.g. on SIGWINCH)
+//
+// A refused request gets {"ok":false,"error":"..."} and the connection is
+// closed.
+
+// Op names of the control protocol.
+const (
+	OpStatus  = "status"
+	OpStop    = "stop"
+	OpReboot  = "reboot"
+	OpConsole = "console"
+	OpResize  = "resize"
+)
+
+// Request is one control request.
+type Request struct {
+	Op string `json:"op"`
+	// Timeout is the stop's grace period in seconds; absent means the
+	// shim's --stop-timeout (default 60 s).
+	Timeout *float64 `json:"timeout,omitempty"`
+	// Kill skips the grace period: lxc.signal.stop and the cgroup kill at
+	// once.
+	Kill bool `json:"kill,omitempty"`
+	// TTY is the console to attach: 0 for /dev/console, N for /dev/ttyN.
+	TTY  int    `json:"tty,omitempty"`
+	Rows uint16 `json:"rows,omitempty"`
+	Cols uint16 `json:"cols,omitempty"`
+}
+
+// Stop results.
+const (
+	StopGraceful   = "graceful"    // the init ended within the timeout
+	StopForced     = "forced"      // killed after the timeout (or --kill)
+	StopNotRunning = "not running" // nothing to stop
+)
+
+// Response is one control answer.
+type Response struct {
+	OK     bool    `json:"ok"`
+	Error  string  `json:"error,omitempty"`
+	Status *Status `json:"status,omitempty"`
+	// Result is a stop's outcome: graceful, forced or not running.
+	Result string `json:"result,omitempty"`
+	// Signal is the signal a stop or reboot sent first.
+	Signal string `json:"signal,omitempty"`
+}

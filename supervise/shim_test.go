@@ -1,0 +1,444 @@
+package supervise
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// fakeBooter "boots" a shell script per boot through the test reaper; the
+// script decides how the init ends.
+type fakeBooter struct {
+	scripts func(boot int) string
+	bootErr func(boot int) error
+	mu      sync.Mutex
+	pids    []int
+	tears   int
+}
+
+type fakeRun struct {
+	pid int
+	b   *fakeBooter
+}
+
+func (b *fakeBooter) Boot(boot int) (Run, error) {
+	if b.bootErr != nil {
+		if err := b.bootErr(boot); err != nil {
+			return nil, err
+		}
+	}
+	pid, err := testReaper.ForkExec("/bin/sh", []string{"sh", "-c", b.scripts(boot)}, &syscall.ProcAttr{
+		Env:   []string{"PATH=/usr/bin:/bin"},
+		Files: []uintptr{0, 1, 2},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.pids = append(b.pids, pid)
+	b.mu.Unlock()
+	return &fakeRun{pid: pid, b: b}, nil
+}
+
+func (r *fakeRun) Pid() int { return r.pid }
+
+// KillAll kills the script's process group, the fake's cgroup.
+func (r *fakeRun) KillAll() error {
+	if err := unix.Kill(-r.pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+		return err
+	}
+	return nil
+}
+
+func (r *fakeRun) Teardown() error {
+	r.b.mu.Lock()
+	r.b.tears++
+	r.b.mu.Unlock()
+	return nil
+}
+
+type shimResult struct {
+	code int
+	err  error
+}
+
+// newTestShim makes a shim over a fake booter in a temp state dir, with
+// its lock and control socket, and runs it. The returned channel gets
+// Run's exit code.
+func newTestShim(t *testing.T, b *fakeBooter, tune func(*Shim)) (*Shim, <-chan shimResult) {
+	t.Helper()
+	dir := t.TempDir()
+	paths := PathsFor(dir, "fake")
+	if err := os.MkdirAll(paths.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := AcquireLock(paths.Lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Listen(paths.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readyc := make(chan error, 1)
+	s := &Shim{
+		Name: "fake", Paths: paths, Booter: b, Reaper: testReaper,
+		Policy:      Policy{Mode: RestartOnFailure, Max: 3, Window: time.Minute, BackoffMin: 10 * time.Millisecond, BackoffMax: 40 * time.Millisecond},
+		StopTimeout: 5 * time.Second,
+		Ready:       func(err error) { readyc <- err },
+		OnExit:      func() { lock.Close() },
+	}
+	if tune != nil {
+		tune(s)
+	}
+	s.init()
+	go s.Serve(l)
+	res := make(chan shimResult, 1)
+	go func() { res <- shimResult{code: s.Run()} }()
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, p := range b.pids {
+			_ = unix.Kill(-p, unix.SIGKILL)
+		}
+	})
+	select {
+	case <-readyc:
+	case <-time.After(10 * time.Second):
+		t.Fatal("shim never became ready")
+	}
+	return s, res
+}
+
+func waitShim(t *testing.T, res <-chan shimResult) int {
+	t.Helper()
+	select {
+	case r := <-res:
+		return r.code
+	case <-time.After(20 * time.Second):
+		t.Fatal("shim did not end")
+	}
+	return -1
+}
+
+func readState(t *testing.T, s *Shim) *Status {
+	t.Helper()
+	st, err := ReadState(s.Paths.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// A reboot (init killed by SIGHUP) boots again with boot count 2 and a new
+// pid; a stop through the control socket then ends the shim with state
+// stopped and a graceful result.
+func TestShimRebootThenStop(t *testing.T) {
+	b := &fakeBooter{scripts: func(boot int) string {
+		if boot == 1 {
+			return "sleep 0.1; kill -HUP $$"
+		}
+		return "exec sleep 100"
+	}}
+	s, res := newTestShim(t, b, nil)
+	c := &Client{Name: "fake", Paths: s.Paths}
+	deadline := time.Now().Add(10 * time.Second)
+	var st *Status
+	for time.Now().Before(deadline) {
+		var err error
+		if st, err = c.Status(); err == nil && st.BootCount == 2 && st.State == StateRunning {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st == nil || st.BootCount != 2 || st.State != StateRunning {
+		t.Fatalf("status after reboot: %+v", st)
+	}
+	if st.LastExit == nil || st.LastExit.Meaning != "reboot" {
+		t.Errorf("last exit %+v, want reboot", st.LastExit)
+	}
+	if len(b.pids) != 2 || st.Pid != b.pids[1] || b.pids[0] == b.pids[1] {
+		t.Errorf("pids %v, status pid %d", b.pids, st.Pid)
+	}
+	resp, err := c.Stop(-1, false)
+	if err != nil || resp.Result != StopGraceful || resp.Signal != "SIGPWR" {
+		t.Fatalf("stop: %+v, %v", resp, err)
+	}
+	if code := waitShim(t, res); code != 0 {
+		t.Errorf("shim exit %d", code)
+	}
+	fst := readState(t, s)
+	if fst.State != StateStopped || fst.StopResult != StopGraceful || fst.LastExit.Meaning != "signal SIGPWR" {
+		t.Errorf("final state %+v, last %+v", fst, fst.LastExit)
+	}
+	if LockHeld(s.Paths.Lock) {
+		t.Error("lock still held after the shim ended")
+	}
+	if _, err := os.Stat(s.Paths.Socket); err == nil {
+		t.Error("control socket left behind")
+	}
+	if b.tears != 2 {
+		t.Errorf("%d teardowns, want 2", b.tears)
+	}
+}
+
+// Halt from inside (SIGINT): state halted, exit 0.
+func TestShimHalt(t *testing.T) {
+	b := &fakeBooter{scripts: func(int) string { return "sleep 0.1; kill -INT $$" }}
+	s, res := newTestShim(t, b, nil)
+	if code := waitShim(t, res); code != 0 {
+		t.Errorf("shim exit %d", code)
+	}
+	st := readState(t, s)
+	if st.State != StateHalted || st.LastExit.Meaning != "halt" || st.BootCount != 1 {
+		t.Errorf("state %+v last %+v", st, st.LastExit)
+	}
+}
+
+// An init that ignores the halt signal is killed at the timeout, with the
+// process that escaped into the background.
+func TestShimStopEscalates(t *testing.T) {
+	dir := t.TempDir()
+	b := &fakeBooter{scripts: func(int) string {
+		return "trap '' PWR; (trap '' PWR; exec sleep 100) & echo $! > " + dir + "/child; exec sleep 100"
+	}}
+	s, res := newTestShim(t, b, func(s *Shim) { s.StopTimeout = 300 * time.Millisecond })
+	c := &Client{Name: "fake", Paths: s.Paths}
+	for i := 0; i < 500; i++ {
+		if _, err := os.Stat(dir + "/child"); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the exec after the echo
+	start := time.Now()
+	resp, err := c.Stop(-1, false)
+	took := time.Since(start)
+	if err != nil || resp.Result != StopForced {
+		t.Fatalf("stop: %+v %v", resp, err)
+	}
+	if took < 300*time.Millisecond || took > 5*time.Second {
+		t.Errorf("stop took %v, want about the 300ms timeout", took)
+	}
+	waitShim(t, res)
+	st := readState(t, s)
+	if st.State != StateStopped || st.StopResult != StopForced || st.LastExit.Meaning != "killed after timeout" {
+		t.Errorf("state %+v last %+v", st, st.LastExit)
+	}
+	b2, _ := os.ReadFile(dir + "/child")
+	if pid := strings.TrimSpace(string(b2)); pid != "" {
+		if _, err := os.Stat("/proc/" + pid); err == nil {
+			if data, _ := os.ReadFile("/proc/" + pid + "/stat"); !strings.Contains(string(data), ") Z") {
+				t.Errorf("background child %s survived the stop", pid)
+			}
+		}
+	}
+}
+
+// A crash loop backs off and gives up; the reason is in state.json.
+func TestShimCrashLoopGivesUp(t *testing.T) {
+	b := &fakeBooter{scripts: func(int) string { return "exit 3" }}
+	start := time.Now()
+	s, res := newTestShim(t, b, nil)
+	if code := waitShim(t, res); code != 1 {
+		t.Errorf("shim exit %d, want 1", code)
+	}
+	st := readState(t, s)
+	if st.State != StateFailed || st.RestartCount != 3 || st.BootCount != 4 {
+		t.Errorf("state %+v", st)
+	}
+	if !strings.Contains(st.Reason, "gave up after 3 restarts") || !strings.Contains(st.Reason, "exit 3") {
+		t.Errorf("reason %q", st.Reason)
+	}
+	// Backoffs of 10+20+40 ms at least.
+	if took := time.Since(start); took < 70*time.Millisecond {
+		t.Errorf("crash loop took %v: no backoff", took)
+	}
+}
+
+// An init that exits 0 is a stop under on-failure.
+func TestShimExitZeroStops(t *testing.T) {
+	b := &fakeBooter{scripts: func(int) string { return "sleep 0.05; exit 0" }}
+	s, res := newTestShim(t, b, nil)
+	if code := waitShim(t, res); code != 0 {
+		t.Errorf("shim exit %d", code)
+	}
+	if st := readState(t, s); st.State != StateStopped || st.LastExit.Meaning != "exit 0" {
+		t.Errorf("state %+v", st)
+	}
+}
+
+// A first boot that fails reports the error through Ready and ends failed.
+func TestShimFirstBootFails(t *testing.T) {
+	dir := t.TempDir()
+	paths := PathsFor(dir, "fake")
+	os.MkdirAll(paths.Dir, 0o700)
+	var got error
+	s := &Shim{Name: "fake", Paths: paths, Reaper: testReaper,
+		Booter: &fakeBooter{bootErr: func(int) error { return errors.New("mount proc: no such file") }},
+		Ready:  func(err error) { got = err }}
+	if code := s.Run(); code != 1 {
+		t.Errorf("exit %d", code)
+	}
+	if got == nil || !strings.Contains(got.Error(), "mount proc") {
+		t.Errorf("ready got %v", got)
+	}
+	st, _ := ReadState(paths.State)
+	if st == nil || st.State != StateFailed || !strings.Contains(st.Reason, "mount proc") {
+		t.Errorf("state %+v", st)
+	}
+}
+
+// SIGTERM to the shim is a stop with the halt signal, never forwarded.
+func TestShimSIGTERMStops(t *testing.T) {
+	dir := t.TempDir()
+	b := &fakeBooter{scripts: func(int) string {
+		return "trap 'echo TERM >> " + dir + "/got; exit 9' TERM; trap 'echo PWR >> " + dir + "/got; exit 0' PWR; while :; do sleep 0.05; done"
+	}}
+	s, res := newTestShim(t, b, nil)
+	time.Sleep(200 * time.Millisecond) // let the script set its traps
+	s.sigc <- unix.SIGTERM
+	waitShim(t, res)
+	got, _ := os.ReadFile(filepath.Join(dir, "got"))
+	if strings.TrimSpace(string(got)) != "PWR" {
+		t.Errorf("init received %q, want only PWR", got)
+	}
+	if st := readState(t, s); st.State != StateStopped || st.StopResult != StopGraceful {
+		t.Errorf("state %+v", st)
+	}
+}
+
+// The control socket refuses garbage and unknown ops, and a stop with
+// --kill skips the grace period.
+func TestControlProtocol(t *testing.T) {
+	b := &fakeBooter{scripts: func(int) string { return "trap '' PWR; exec sleep 100" }}
+	s, res := newTestShim(t, b, nil)
+	fi, err := os.Stat(s.Paths.Socket)
+	if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("socket %v %v", fi, err)
+	}
+	for _, line := range []string{"garbage\n", "{\"op\":\"explode\"}\n"} {
+		conn, err := net.Dial("unix", s.Paths.Socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.Write([]byte(line))
+		buf := make([]byte, 512)
+		n, _ := conn.Read(buf)
+		conn.Close()
+		if !strings.Contains(string(buf[:n]), `"ok":false`) {
+			t.Errorf("%q answered %q", line, buf[:n])
+		}
+	}
+	c := &Client{Name: "fake", Paths: s.Paths}
+	if _, err := c.Console(0, 24, 80); err == nil {
+		t.Error("console on a container without one was accepted")
+	}
+	start := time.Now()
+	resp, err := c.Stop(-1, true)
+	if err != nil || resp.Result != StopForced {
+		t.Fatalf("stop --kill: %+v %v", resp, err)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Errorf("--kill took %v", time.Since(start))
+	}
+	waitShim(t, res)
+	if _, err := c.Status(); !errors.Is(err, ErrNoShim) {
+		t.Errorf("status after exit: %v, want ErrNoShim", err)
+	}
+	st, err := Inspect(filepath.Dir(s.Paths.Dir), "fake")
+	if err != nil || st.State != StateStopped || st.ShimAlive || st.Running() {
+		t.Errorf("inspect: %+v %v", st, err)
+	}
+}
+
+// slowBooter's boot hangs until aborted (or, without abort support, takes
+// a while and then starts an init).
+type slowBooter struct {
+	fakeBooter
+	abortable bool
+	aborted   chan struct{}
+	once      sync.Once
+}
+
+func (b *slowBooter) Boot(boot int) (Run, error) {
+	if b.abortable {
+		<-b.aborted
+		return nil, errors.New("stage killed")
+	}
+	time.Sleep(300 * time.Millisecond)
+	return b.fakeBooter.Boot(boot)
+}
+
+func (b *slowBooter) AbortBoot() {
+	if b.abortable {
+		b.once.Do(func() { close(b.aborted) })
+	}
+}
+
+// A stop while a boot hangs aborts the boot: stopped, not failed, and the
+// ready callback hears why.
+func TestShimStopAbortsHungBoot(t *testing.T) {
+	dir := t.TempDir()
+	paths := PathsFor(dir, "fake")
+	os.MkdirAll(paths.Dir, 0o700)
+	b := &slowBooter{abortable: true, aborted: make(chan struct{})}
+	readyc := make(chan error, 1)
+	s := &Shim{Name: "fake", Paths: paths, Reaper: testReaper, Booter: b, Ready: func(err error) { readyc <- err }}
+	s.init()
+	res := make(chan int, 1)
+	go func() { res <- s.Run() }()
+	time.Sleep(100 * time.Millisecond)
+	s.sigc <- unix.SIGTERM
+	select {
+	case code := <-res:
+		if code != 0 {
+			t.Errorf("exit %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a stop did not end a hung boot")
+	}
+	if err := <-readyc; err == nil || !strings.Contains(err.Error(), "stopped during boot") {
+		t.Errorf("ready got %v", err)
+	}
+	st, _ := ReadState(paths.State)
+	if st == nil || st.State != StateStopped || st.StopResult != StopNotRunning {
+		t.Errorf("state %+v", st)
+	}
+}
+
+// A stop that arrives while a boot completes kills the new init at once:
+// it has not had time to set up its handlers.
+func TestShimStopDuringBootKillsNewInit(t *testing.T) {
+	b := &slowBooter{fakeBooter: fakeBooter{scripts: func(int) string { return "trap '' PWR; exec sleep 100" }}}
+	dir := t.TempDir()
+	paths := PathsFor(dir, "fake")
+	os.MkdirAll(paths.Dir, 0o700)
+	s := &Shim{Name: "fake", Paths: paths, Reaper: testReaper, Booter: b, StopTimeout: time.Minute}
+	s.init()
+	res := make(chan int, 1)
+	go func() { res <- s.Run() }()
+	time.Sleep(100 * time.Millisecond)
+	s.sigc <- unix.SIGTERM
+	select {
+	case <-res:
+	case <-time.After(10 * time.Second):
+		t.Fatal("stop during boot waited for the grace period")
+	}
+	st, _ := ReadState(paths.State)
+	if st == nil || st.State != StateStopped || st.StopResult != StopForced || st.BootCount != 1 {
+		t.Errorf("state %+v", st)
+	}
+	if len(b.pids) != 1 {
+		t.Fatalf("pids %v", b.pids)
+	}
+}
