@@ -127,6 +127,16 @@ func (b *ContainerBooter) Boot(boot int) (Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The stage receives its config at Spawn, before Setup runs, so the
+	// names, MACs and "auto" gateways both sides use are settled here, on a
+	// copy: the loaded config stays as written for the next reload.
+	nets, err := netcleanup.Resolve(name, cfg.Net)
+	if err != nil {
+		return nil, err
+	}
+	resolved := *cfg
+	resolved.Net = nets
+	cfg = &resolved
 	cg, err := cgroup.New(name, cfg.Cgroup)
 	if err != nil {
 		return nil, err
