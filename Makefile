@@ -58,10 +58,14 @@ install: build
 		done; \
 	fi
 
+# uninstall keeps /etc/conf.d/lxc when it was edited, as a package manager
+# keeps a changed conffile.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/lxc-shim $(DESTDIR)$(SBINDIR)/lxc-initd
 	rm -f $(DESTDIR)$(SYSCONFDIR)/init.d/lxc
-	rm -f $(DESTDIR)$(SYSTEMDDIR)/lxc-shim@.service
+	for u in systemd/*.service; do rm -f $(DESTDIR)$(SYSTEMDDIR)/$$(basename $$u); done
+	for m in docs/man/*.[1-8]; do [ -e "$$m" ] && rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$(basename $$m); done; true
+	cmp -s init.d/conf.d/lxc $(DESTDIR)$(SYSCONFDIR)/conf.d/lxc && rm -f $(DESTDIR)$(SYSCONFDIR)/conf.d/lxc; true
 
 clean:
 	rm -rf $(BIN)

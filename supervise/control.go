@@ -129,11 +129,18 @@ func (s *Shim) handle(c *net.UnixConn) {
 		select {
 		case resp = <-reply:
 		case <-s.done:
-			// The container ended on its own while the request was in
-			// flight (it halted): for a stop, that is success.
-			resp = Response{OK: req.Op == OpStop, Result: StopNotRunning}
-			if req.Op != OpStop {
-				resp.Error = "container ended"
+			// finish() fills reply before the shim closes done, so both
+			// can be ready at once and select picks at random: an answer
+			// that is there wins.
+			select {
+			case resp = <-reply:
+			default:
+				// The container ended on its own while the request was
+				// in flight (it halted): for a stop, that is success.
+				resp = Response{OK: req.Op == OpStop, Result: StopNotRunning}
+				if req.Op != OpStop {
+					resp.Error = "container ended"
+				}
 			}
 		}
 		_ = c.SetWriteDeadline(time.Now().Add(2 * time.Second))
