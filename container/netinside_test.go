@@ -187,7 +187,23 @@ func TestInsideGatewayDevAndErrors(t *testing.T) {
 func inNetns(pid int, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		// The thread goes back to the pool only once it is back in its
+		// own netns. Letting it die with the goroutine instead is not
+		// enough: when the goroutine happens to run on the main thread,
+		// Go wedges that thread rather than ending it, and /proc/PID/ns
+		// then shows the test's netns for the rest of the process.
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer func() {
+			if netns.Set(orig) == nil {
+				runtime.UnlockOSThread()
+			}
+			orig.Close()
+		}()
 		ns, err := netns.GetFromPid(pid)
 		if err != nil {
 			errc <- err
@@ -210,11 +226,15 @@ func testNetns(t *testing.T) int {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var host syscall.Stat_t
-	syscall.Stat("/proc/self/ns/net", &host)
+	// Compare with a pool thread's netns, which is the host's (see
+	// threadNSInode); never hand back a process still in the host's.
+	host, err := threadNSInode("net")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 500; i++ {
 		var st syscall.Stat_t
-		if syscall.Stat("/proc/"+strconv.Itoa(cmd.Process.Pid)+"/ns/net", &st) == nil && st.Ino != host.Ino {
+		if syscall.Stat("/proc/"+strconv.Itoa(cmd.Process.Pid)+"/ns/net", &st) == nil && st.Ino != host {
 			return cmd.Process.Pid
 		}
 		time.Sleep(10 * time.Millisecond)
