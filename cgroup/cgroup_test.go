@@ -269,12 +269,6 @@ func TestTGRelativePaths(t *testing.T) {
 	}
 }
 
-func TestTGUnescapeMount(t *testing.T) {
-	if got := unescapeMount(`/a\040b\011c\134`); got != "/a b\tc\\" {
-		t.Errorf("unescapeMount = %q", got)
-	}
-}
-
 func TestTGCreateSeedLimits(t *testing.T) {
 	c := config.Cgroup{
 		V1: []config.CgroupSetting{

@@ -1,15 +1,15 @@
 package cgroup
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // Layouts, as Layout reports them.
@@ -46,30 +46,15 @@ func readMounts() ([]mount, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: read mounts: %w", err)
 	}
-	defer f.Close()
 	seen := map[string]int{}
 	var v1 []mount
 	var v2 *mount
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, f := range fields {
-			if f == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 6 || len(fields) < sep+4 {
-			continue
-		}
-		fstype, super := fields[sep+1], fields[sep+3]
-		root, point := unescapeMount(fields[3]), unescapeMount(fields[4])
+	for _, mi := range infos {
+		fstype, super, root, point := mi.FSType, mi.VFSOptions, mi.Root, mi.Mountpoint
 		switch fstype {
 		case "cgroup2":
 			if v2 != nil && (v2.root == "/" || root != "/") {
@@ -116,9 +101,6 @@ func readMounts() ([]mount, error) {
 			v1 = append(v1, m)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("cgroup: read mounts: %w", err)
-	}
 	sort.Slice(v1, func(i, j int) bool { return v1[i].key < v1[j].key })
 	if v2 != nil {
 		v1 = append(v1, *v2)
@@ -151,25 +133,6 @@ func knownControllers() (map[string]bool, error) {
 		known[f[0]] = true
 	}
 	return known, nil
-}
-
-// unescapeMount undoes mountinfo's octal escapes ("\040" for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // layoutOf says whether mounts hold v1 hierarchies, cgroup2, or both.

@@ -1,13 +1,13 @@
 package container
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path"
 	"sort"
 	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -102,29 +102,13 @@ type cgroupMount struct {
 // stage reads it before its first mount, when its table is still a copy of
 // the host's.
 func hostCgroupMounts() ([]cgroupMount, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var out []cgroupMount
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, f := range fields {
-			if f == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 5 || len(fields) < sep+4 {
-			continue
-		}
-		mp, fstype, super := fields[4], fields[sep+1], fields[sep+3]
-		if fstype != "cgroup" && fstype != "cgroup2" {
-			continue
-		}
+	for _, mi := range infos {
+		mp, fstype, super := mi.Mountpoint, mi.FSType, mi.VFSOptions
 		var rel string
 		switch {
 		case mp == "/sys/fs/cgroup":
@@ -146,7 +130,7 @@ func hostCgroupMounts() ([]cgroupMount, error) {
 		}
 		out = append(out, cgroupMount{Rel: rel, FSType: fstype, Data: strings.Join(data, ",")})
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // autoCgroup applies the cgroup part of lxc.mount.auto: a tmpfs on

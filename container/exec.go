@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lxc-shim/lxc-shim/config"
 )
 
 // defaultPath is the PATH the init gets unless lxc.environment sets one.
@@ -26,17 +28,7 @@ func (s *stager) initEnv() []string {
 		}
 		env = append(env, "container_ttys="+strings.Join(ttys, " "))
 	}
-	for _, kv := range s.cfg.Environment {
-		k, _, _ := strings.Cut(kv, "=")
-		out := env[:0]
-		for _, e := range env {
-			if ek, _, _ := strings.Cut(e, "="); ek != k {
-				out = append(out, e)
-			}
-		}
-		env = append(out, kv)
-	}
-	return env
+	return config.OverrideEnv(env, s.cfg.Environment)
 }
 
 func lookupEnv(env []string, key string) string {

@@ -1,12 +1,13 @@
 package kconfig
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // Hierarchy is one mounted cgroup hierarchy.
@@ -27,29 +28,16 @@ type CgroupLayout struct {
 	V2 *Hierarchy
 }
 
-// ReadCgroupLayout reads a mountinfo file (/proc/self/mountinfo). readFile
-// reads a v2 hierarchy's cgroup.controllers; it may be nil.
-func ReadCgroupLayout(mountinfo io.Reader, readFile func(string) ([]byte, error)) (CgroupLayout, error) {
+// ReadCgroupLayout reads a mountinfo file (/proc/self/mountinfo) from r.
+// readFile reads a v2 hierarchy's cgroup.controllers; it may be nil.
+func ReadCgroupLayout(r io.Reader, readFile func(string) ([]byte, error)) (CgroupLayout, error) {
 	var l CgroupLayout
-	sc := bufio.NewScanner(mountinfo)
-	for sc.Scan() {
-		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS
-		f := strings.Fields(sc.Text())
-		sep := -1
-		for i, x := range f {
-			if x == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 5 || sep+1 >= len(f) {
-			continue
-		}
-		fstype, mnt := f[sep+1], unescapeMount(f[4])
-		var super string
-		if sep+3 < len(f) {
-			super = f[sep+3]
-		}
+	infos, err := mountinfo.GetMountsFromReader(r, mountinfo.FSTypeFilter("cgroup", "cgroup2"))
+	if err != nil {
+		return l, fmt.Errorf("read mountinfo: %w", err)
+	}
+	for _, mi := range infos {
+		fstype, mnt, super := mi.FSType, mi.Mountpoint, mi.VFSOptions
 		switch fstype {
 		case "cgroup":
 			var ctrls []string
@@ -74,9 +62,6 @@ func ReadCgroupLayout(mountinfo io.Reader, readFile func(string) ([]byte, error)
 			}
 			l.V2 = &h
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return l, fmt.Errorf("read mountinfo: %w", err)
 	}
 	sort.Slice(l.V1, func(i, j int) bool { return l.V1[i].Mount < l.V1[j].Mount })
 	// Any v1 hierarchy beside cgroup2 is hybrid, even one that only names
@@ -111,24 +96,4 @@ func (l CgroupLayout) Print(w io.Writer) {
 	if l.Kind == "none" {
 		fmt.Fprintln(w, "no cgroup file system is mounted: containers cannot start")
 	}
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			o := s[i+1 : i+4]
-			if o[0] >= '0' && o[0] <= '3' && o[1] >= '0' && o[1] <= '7' && o[2] >= '0' && o[2] <= '7' {
-				b.WriteByte((o[0]-'0')<<6 | (o[1]-'0')<<3 | (o[2] - '0'))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

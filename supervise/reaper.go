@@ -138,18 +138,10 @@ func (r *Reaper) ForkExec(argv0 string, argv []string, attr *syscall.ProcAttr) (
 func (r *Reaper) Wait(pid int) <-chan unix.WaitStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if w, ok := r.waiters[pid]; ok {
-		w.taken = true
-		if w.delivered {
-			delete(r.waiters, pid)
-		}
-		return w.ch
+	if ch := r.takeLocked(pid); ch != nil {
+		return ch
 	}
 	ch := make(chan unix.WaitStatus, 1)
-	if ws, ok := r.exited[pid]; ok {
-		delete(r.exited, pid)
-		ch <- ws
-	}
 	close(ch)
 	return ch
 }
@@ -160,6 +152,19 @@ func (r *Reaper) Wait(pid int) <-chan unix.WaitStatus {
 func (r *Reaper) Watch(pid int) <-chan unix.WaitStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if ch := r.takeLocked(pid); ch != nil {
+		return ch
+	}
+	ch := make(chan unix.WaitStatus, 1)
+	r.waiters[pid] = &waiter{ch: ch, taken: true}
+	return ch
+}
+
+// takeLocked hands out the channel of a registered pid (marking it taken),
+// or a closed channel holding the status of a child that was collected
+// before anyone asked; nil when the reaper knows nothing of pid. r.mu is
+// held.
+func (r *Reaper) takeLocked(pid int) <-chan unix.WaitStatus {
 	if w, ok := r.waiters[pid]; ok {
 		w.taken = true
 		if w.delivered {
@@ -167,15 +172,14 @@ func (r *Reaper) Watch(pid int) <-chan unix.WaitStatus {
 		}
 		return w.ch
 	}
-	ch := make(chan unix.WaitStatus, 1)
 	if ws, ok := r.exited[pid]; ok {
 		delete(r.exited, pid)
+		ch := make(chan unix.WaitStatus, 1)
 		ch <- ws
 		close(ch)
 		return ch
 	}
-	r.waiters[pid] = &waiter{ch: ch, taken: true}
-	return ch
+	return nil
 }
 
 // Reaped is how many children the reaper has collected.

@@ -71,34 +71,22 @@ func newTK(t *testing.T, extra string) *tkEnv {
 	return e
 }
 
-func (e *tkEnv) args(a ...string) []string {
-	return append([]string{"-P", e.lxcpath, "--rundir", e.rundir, "--logdir", e.logdir}, a...)
+func (e *tkEnv) cli() initdCLI {
+	return initdCLI{bin: e.bins.Initd, lxcpath: e.lxcpath, rundir: e.rundir, logdir: e.logdir}
 }
+
+func (e *tkEnv) args(a ...string) []string { return e.cli().args(a...) }
 
 // initd runs lxc-initd (stdin from in, or /dev/null) and returns its
 // output and exit code.
 func (e *tkEnv) initd(in *os.File, a ...string) (stdout, stderr string, code int) {
 	e.t.Helper()
-	cmd := exec.Command(e.bins.Initd, e.args(a...)...)
-	var o, se bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = in, &o, &se
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("lxc-initd %v: %v", a, err)
-	}
-	return o.String(), se.String(), code
+	return e.cli().run(e.t, in, a...)
 }
 
 func (e *tkEnv) must(want int, a ...string) string {
 	e.t.Helper()
-	out, errOut, code := e.initd(nil, a...)
-	if code != want {
-		e.t.Fatalf("lxc-initd %v: exit %d, want %d\nstdout: %s\nstderr: %s", a, code, want, out, errOut)
-	}
-	return out
+	return e.cli().must(e.t, want, a...)
 }
 
 func (e *tkEnv) start() *supervise.Status {
@@ -125,7 +113,7 @@ type term struct {
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	out    bytes.Buffer
-	done   chan error
+	done   <-chan error
 }
 
 func startOnTerm(t *testing.T, rows, cols int, path string, args ...string) *term {
@@ -141,11 +129,9 @@ func startOnTerm(t *testing.T, rows, cols int, path string, args ...string) *ter
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.Env = append(os.Environ(), "TERM=dumb")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { master.Close() })
+	tm := &term{t: t, master: master, cmd: cmd, done: startCmd(t, cmd)}
 	slave.Close()
-	tm := &term{t: t, master: master, cmd: cmd, done: make(chan error, 1)}
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -158,14 +144,6 @@ func startOnTerm(t *testing.T, rows, cols int, path string, args ...string) *ter
 			}
 		}
 	}()
-	go func() { tm.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-tm.done
-		}
-		master.Close()
-	})
 	return tm
 }
 
@@ -409,17 +387,7 @@ func TestAttach(t *testing.T) {
 	// A long-running attached process, inspected from the host.
 	cmd := exec.Command(e.bins.Initd, e.args("attach", e.name, "--", "sleep", "1000")...)
 	cmd.Env = append(os.Environ(), "TK_HOST_ONLY=1")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-waited
-		}
-	})
+	waited := startCmd(t, cmd)
 	var sleeper int
 	testutil.WaitFor(t, 20*time.Second, "the attached sleep", func() error {
 		for _, waiter := range childrenOf(cmd.Process.Pid) {

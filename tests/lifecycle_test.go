@@ -3,7 +3,6 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -86,29 +85,17 @@ func (e *lcEnv) testinitConfig(lines string) {
 // initd runs lxc-initd with this container's directories.
 func (e *lcEnv) initd(args ...string) (stdout, stderr string, code int) {
 	e.t.Helper()
-	full := append([]string{"-P", e.lxcpath, "--rundir", e.rundir, "--logdir", e.logdir}, args...)
-	cmd := exec.Command(e.bins.Initd, full...)
-	var o, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &se
-	err := cmd.Run()
-	code = 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("lxc-initd %v: %v", args, err)
-	}
-	return o.String(), se.String(), code
+	return e.cli().run(e.t, nil, args...)
 }
 
 // mustInitd runs lxc-initd and fails the test unless it exits want.
 func (e *lcEnv) mustInitd(want int, args ...string) string {
 	e.t.Helper()
-	out, errOut, code := e.initd(args...)
-	if code != want {
-		e.t.Fatalf("lxc-initd %v: exit %d, want %d\nstdout: %s\nstderr: %s", args, code, want, out, errOut)
-	}
-	return out
+	return e.cli().must(e.t, want, args...)
+}
+
+func (e *lcEnv) cli() initdCLI {
+	return initdCLI{bin: e.bins.Initd, lxcpath: e.lxcpath, rundir: e.rundir, logdir: e.logdir}
 }
 
 func (e *lcEnv) state() *supervise.Status {

@@ -609,17 +609,7 @@ func TestOpenRCParallelRunlevelChangeStopsAllAtOnce(t *testing.T) {
 	cmd.Env = append(os.Environ(), "EINFO_COLOR=NO")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	done := startCmd(t, cmd)
 
 	for _, c := range cts {
 		testutil.WaitFor(t, 15*time.Second, c.name+" stopping alongside the others", func() error {

@@ -25,6 +25,7 @@ import (
 	"github.com/lxc-shim/lxc-shim/console"
 	"github.com/lxc-shim/lxc-shim/nsenter"
 	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/moby/sys/mountinfo"
 )
 
 // How `lxc-initd attach NAME [-- CMD ARGS...]` works:
@@ -249,17 +250,7 @@ func attachEnv(cfgEnv []string, withTerm bool) []string {
 	if t := os.Getenv("TERM"); withTerm && t != "" {
 		env = append(env, "TERM="+t)
 	}
-	for _, kv := range cfgEnv {
-		k, _, _ := strings.Cut(kv, "=")
-		out := env[:0]
-		for _, old := range env {
-			if ok, _, _ := strings.Cut(old, "="); ok != k {
-				out = append(out, old)
-			}
-		}
-		env = append(out, kv)
-	}
-	return env
+	return config.OverrideEnv(env, cfgEnv)
 }
 
 // capBnd reads the init's capability bounding set.
@@ -323,16 +314,16 @@ type cgroupMount struct {
 }
 
 func cgroupProcsPaths(pid int) ([]string, error) {
-	mi, err := os.ReadFile("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read mounts: %w", err)
 	}
 	cgPath := fmt.Sprintf("/proc/%d/cgroup", pid)
 	b, err := os.ReadFile(cgPath)
 	if err != nil {
 		return nil, err
 	}
-	out := procsFiles(string(b), cgroupMounts(string(mi)))
+	out := procsFiles(string(b), cgroupMounts(infos))
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no cgroup of the init is mounted on the host", cgPath)
 	}
@@ -389,44 +380,21 @@ func (m cgroupMount) matches(hid, ctrls string) bool {
 	return true
 }
 
-// cgroupMounts lists the cgroup and cgroup2 mounts of a mountinfo.
-func cgroupMounts(mountinfo string) []cgroupMount {
+// cgroupMounts turns the cgroup and cgroup2 mounts of a mount table into
+// what procsFiles matches against.
+func cgroupMounts(infos []*mountinfo.Info) []cgroupMount {
 	var out []cgroupMount
-	for _, line := range strings.Split(mountinfo, "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
+	for _, mi := range infos {
+		if mi.FSType != "cgroup" && mi.FSType != "cgroup2" {
 			continue
 		}
-		f, g := strings.Fields(pre), strings.Fields(post)
-		if len(f) < 5 || len(g) < 3 || (g[0] != "cgroup" && g[0] != "cgroup2") {
-			continue
-		}
-		m := cgroupMount{root: unescapeMount(f[3]), point: unescapeMount(f[4]), v2: g[0] == "cgroup2", opts: map[string]bool{}}
-		for _, o := range strings.Split(g[2], ",") {
+		m := cgroupMount{root: mi.Root, point: mi.Mountpoint, v2: mi.FSType == "cgroup2", opts: map[string]bool{}}
+		for _, o := range strings.Split(mi.VFSOptions, ",") {
 			m.opts[o] = true
 		}
 		out = append(out, m)
 	}
 	return out
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // containerPty allocates a pty from the container's own devpts instance

@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 func TestAttachEnv(t *testing.T) {
@@ -34,9 +37,13 @@ const tkMountinfo = `25 1 0:22 / / rw - ext4 /dev/sda1 rw
 `
 
 func TestProcsFiles(t *testing.T) {
+	infos, err := mountinfo.GetMountsFromReader(strings.NewReader(tkMountinfo), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	proc := "12:pids:/lxc-shim/tk1\n9:memory:/lxc-shim/tk1\n4:cpu,cpuacct:/lxc-shim/tk1\n" +
 		"3:rdma:/\n1:name=systemd:/lxc-shim/tk1\n0::/lxc-shim/tk1\n"
-	got := procsFiles(proc, cgroupMounts(tkMountinfo))
+	got := procsFiles(proc, cgroupMounts(infos))
 	want := []string{
 		"/mnt/pids bind/tk1/cgroup.procs",
 		"/sys/fs/cgroup/memory/lxc-shim/tk1/cgroup.procs",
@@ -48,7 +55,7 @@ func TestProcsFiles(t *testing.T) {
 		t.Errorf("procsFiles =\n%q\nwant\n%q", got, want)
 	}
 	// A path outside a bind mount's root is not reachable through it.
-	if got := procsFiles("12:pids:/lxc-shimX/tk1\n", cgroupMounts(tkMountinfo)); len(got) != 0 {
+	if got := procsFiles("12:pids:/lxc-shimX/tk1\n", cgroupMounts(infos)); len(got) != 0 {
 		t.Errorf("path outside the mount root mapped to %q", got)
 	}
 }

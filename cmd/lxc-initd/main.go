@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/lxc-shim/lxc-shim/config"
@@ -93,6 +94,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	e.lxcpath = config.SplitLXCPath(*lxcpath)
+	// The shim runs in /, so relative directories would name other
+	// places there: pass it (and use) absolute ones.
+	for i := range e.lxcpath {
+		e.lxcpath[i] = absPath(e.lxcpath[i])
+	}
+	e.rundir, e.logdir = absPath(e.rundir), absPath(e.logdir)
 	rest := fs.Args()
 	if len(rest) == 0 {
 		usage(stderr)
@@ -119,6 +126,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// absPath is p made absolute against the working directory (p itself if
+// that cannot be read).
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 const (

@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -117,6 +118,23 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	return o, nil
 }
 
+// absPaths makes -P's directories, --rundir and --logdir absolute against
+// the working directory (each left as is if that cannot be read).
+func (o *options) absPaths() {
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
+	}
+	dirs := config.SplitLXCPath(o.lxcpath)
+	for i := range dirs {
+		dirs[i] = abs(dirs[i])
+	}
+	o.lxcpath = strings.Join(dirs, ":")
+	o.rundir, o.logdir = abs(o.rundir), abs(o.logdir)
+}
+
 func run(args []string) int {
 	o, err := parse(args, os.Stderr)
 	if err != nil {
@@ -137,7 +155,10 @@ func run(args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	// Hold no directory busy (a rootfs that someone wants to unmount).
+	// Hold no directory busy (a rootfs that someone wants to unmount),
+	// after making the directories given relative to the caller's
+	// working directory absolute.
+	o.absPaths()
 	_ = os.Chdir("/")
 
 	paths := supervise.PathsFor(o.rundir, o.name)

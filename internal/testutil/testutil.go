@@ -9,7 +9,6 @@
 package testutil
 
 import (
-	"bufio"
 	"crypto/rand"
 	"fmt"
 	"os"
@@ -21,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // RequireRoot skips the test when not root, or fails it when
@@ -315,21 +316,19 @@ func CgroupDirs(name string) []string {
 }
 
 func cgroupMounts() []string {
-	var out []string
-	f, err := os.Open("/proc/self/mountinfo")
+	return mountPoints(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
+}
+
+// mountPoints lists the mount points of this mount namespace that filter
+// keeps (none if the table cannot be read).
+func mountPoints(filter mountinfo.FilterFunc) []string {
+	infos, err := mountinfo.GetMounts(filter)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS ... - FSTYPE SOURCE SUPER
-		fields := strings.Fields(sc.Text())
-		for i, f := range fields {
-			if f == "-" && i+1 < len(fields) && (fields[i+1] == "cgroup" || fields[i+1] == "cgroup2") {
-				out = append(out, unescape(fields[4]))
-			}
-		}
+	var out []string
+	for _, mi := range infos {
+		out = append(out, mi.Mountpoint)
 	}
 	return out
 }
@@ -384,42 +383,5 @@ func comm(pid int) string {
 
 // MountsUnder lists the host's mount points at or under dir.
 func MountsUnder(dir string) []string {
-	dir = filepath.Clean(dir)
-	var out []string
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		mp := unescape(fields[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
-		}
-	}
-	return out
-}
-
-// unescape undoes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return mountPoints(mountinfo.PrefixFilter(filepath.Clean(dir)))
 }

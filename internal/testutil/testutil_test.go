@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestBusyboxRootfsRunsAShell(t *testing.T) {
@@ -52,8 +54,26 @@ func TestNameIsShortAndUnique(t *testing.T) {
 	}
 }
 
-func TestUnescapeMountinfo(t *testing.T) {
-	if got := unescape(`/a\040b`); got != "/a b" {
-		t.Fatalf("unescape = %q", got)
+// A mount point with a space (mountinfo writes it \040) is found under its
+// parent and reported as a leak under its real name.
+func TestMountsUnderUnescapes(t *testing.T) {
+	RequireRoot(t)
+	dir := t.TempDir()
+	mp := filepath.Join(dir, "a b")
+	if err := os.Mkdir(mp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tu-tmpfs", mp, "tmpfs", 0, "size=64k"); err != nil {
+		t.Fatalf("mount tmpfs on %s: %v", mp, err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(mp, unix.MNT_DETACH) })
+	if got := MountsUnder(dir); len(got) != 1 || got[0] != mp {
+		t.Errorf("MountsUnder(%s) = %q, want [%q]", dir, got, mp)
+	}
+	if err := unix.Unmount(mp, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := MountsUnder(dir); len(got) != 0 {
+		t.Errorf("after unmount: %q", got)
 	}
 }
