@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -104,4 +105,69 @@ func ownerOf(others []liveContainer, name string, link netlink.Link) string {
 		}
 	}
 	return ""
+}
+
+// peerHolder names a live process, outside container self's own cgroup,
+// whose network namespace holds the peer of veth link: a container that
+// lxc-shim does not know (LXC's, or anything that made a netns), whose
+// network a stale-device cleanup must not cut. It returns "" when no process
+// is in that namespace (a dead run's namespace kept only by a mount or a
+// descriptor) or when every one belongs to self's cgroup (the dead run's own
+// leftovers, which its cgroup cleanup kills).
+func peerHolder(self string, link netlink.Link) string {
+	if _, ok := link.(*netlink.Veth); !ok || link.Attrs().NetNsID < 0 {
+		return ""
+	}
+	want := link.Attrs().NetNsID
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return ""
+	}
+	// One netlink query per namespace, not per process.
+	ids := map[nsIdent]int{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		nsPath := "/proc/" + e.Name() + "/ns/net"
+		ident, err := nsID(nsPath)
+		if err != nil {
+			continue
+		}
+		id, known := ids[ident]
+		if !known {
+			id = -1
+			if h, err := netns.GetFromPath(nsPath); err == nil {
+				if v, err := netlink.GetNetNsIdByFd(int(h)); err == nil {
+					id = v
+				}
+				h.Close()
+			}
+			ids[ident] = id
+		}
+		if id != want || inContainerCgroup(pid, self) {
+			continue
+		}
+		comm, _ := os.ReadFile("/proc/" + e.Name() + "/comm")
+		return fmt.Sprintf("process %d (%s)", pid, strings.TrimSpace(string(comm)))
+	}
+	return ""
+}
+
+// inContainerCgroup reports whether pid is in cgroup lxc-shim/NAME (or
+// below) in any hierarchy.
+func inContainerCgroup(pid int, name string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		return false
+	}
+	needle := "/lxc-shim/" + name
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 && (parts[2] == needle || strings.HasPrefix(parts[2], needle+"/")) {
+			return true
+		}
+	}
+	return false
 }

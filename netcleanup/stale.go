@@ -67,6 +67,12 @@ func RemoveStale(name string, nets []config.Network, stateDir string) ([]string,
 			slog.Warn("device is in use by a running container; left alone", "container", name, "device", dev, "owner", owner)
 			return nil
 		}
+		// A veth whose peer lives in a namespace that a process outside
+		// lxc-shim's containers is using belongs to someone else (an LXC
+		// container, say): refuse rather than cut its network.
+		if holder := peerHolder(name, l); holder != "" {
+			return fmt.Errorf("container %s: %s %s is not stale: its peer is in the network namespace of %s, which is not a container of lxc-shim; remove it yourself or choose another lxc.net.N.veth.pair", name, l.Type(), dev, holder)
+		}
 		if err := netlink.LinkDel(l); err != nil {
 			if errors.Is(err, unix.ENODEV) {
 				return nil // its namespace's death took it meanwhile

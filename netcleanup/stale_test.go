@@ -2,14 +2,17 @@ package netcleanup
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
 )
 
 // fakeRunning makes RUNDIR/name look like a running container whose init is
@@ -193,5 +196,49 @@ func TestCheckErrors(t *testing.T) {
 	}
 	if err := Check("tnnc7", nil, t.TempDir()); err != nil {
 		t.Errorf("no networks: %v", err)
+	}
+}
+
+// TestRemoveStaleSparesAForeignNamespace: a veth with the configured pair
+// name whose peer is in a namespace a live process uses (an LXC container,
+// say, which lxc-shim does not know) is not stale: RemoveStale refuses,
+// naming that process, and leaves the device; once that process is gone the
+// namespace dies with the veth, and nothing is left to remove.
+func TestRemoveStaleSparesAForeignNamespace(t *testing.T) {
+	setupTest(t)
+	rundir := t.TempDir()
+	state := filepath.Join(rundir, "tnnc7")
+	pid := newNetns(t)
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "tnnfor0"}, PeerName: "eth0", PeerNamespace: netlink.NsPid(pid)}
+	if err := netlink.LinkAdd(v); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName("tnnfor0"); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
+	nets := []config.Network{{Index: 0, Type: "veth", VethPair: "tnnfor0", Up: true}}
+	removed, err := RemoveStale("tnnc7", nets, state)
+	if err == nil {
+		t.Fatalf("RemoveStale cut a live foreign namespace's veth (removed %q)", removed)
+	}
+	for _, want := range []string{"tnnfor0", "not stale", fmt.Sprintf("process %d", pid), "veth.pair"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if !linkExists("tnnfor0") {
+		t.Fatal("the foreign veth was removed")
+	}
+	killNetns(t, pid)
+	testutil.WaitFor(t, 5*time.Second, "the veth to die with its namespace", func() error {
+		if linkExists("tnnfor0") {
+			return fmt.Errorf("tnnfor0 still exists")
+		}
+		return nil
+	})
+	if removed, err := RemoveStale("tnnc7", nets, state); err != nil || len(removed) != 0 {
+		t.Errorf("RemoveStale after the namespace died: %q, %v", removed, err)
 	}
 }

@@ -120,13 +120,6 @@ func (b *ContainerBooter) Boot(boot int) (Run, error) {
 	if err := netcleanup.Check(name, cfg.Net, b.RunDir); err != nil {
 		return nil, err
 	}
-	removed, err := netcleanup.RemoveStale(name, cfg.Net, b.Paths.Dir)
-	for _, r := range removed {
-		b.Log.Info("removed stale network device", "device", r)
-	}
-	if err != nil {
-		return nil, err
-	}
 	// The stage receives its config at Spawn, before Setup runs, so the
 	// names, MACs and "auto" gateways both sides use are settled here, on a
 	// copy: the loaded config stays as written for the next reload.
@@ -137,13 +130,22 @@ func (b *ContainerBooter) Boot(boot int) (Run, error) {
 	resolved := *cfg
 	resolved.Net = nets
 	cfg = &resolved
+	// A dead run's processes go first: their network namespace dies with
+	// them and takes its veths along, and what is left is then truly stale.
 	cg, err := cgroup.New(name, cfg.Cgroup)
 	if err != nil {
 		return nil, err
 	}
-	removed, err = cg.RemoveStale()
+	removed, err := cg.RemoveStale()
 	for _, r := range removed {
 		b.Log.Info("removed stale cgroup", "cgroup", r)
+	}
+	if err != nil {
+		return nil, err
+	}
+	removed, err = netcleanup.RemoveStale(name, cfg.Net, b.Paths.Dir)
+	for _, r := range removed {
+		b.Log.Info("removed stale network device", "device", r)
 	}
 	if err != nil {
 		return nil, err
