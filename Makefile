@@ -13,7 +13,7 @@ BIN     := bin
 all: build
 
 build:
-	$(GO) build -o $(BIN)/lxc-shim ./cmd/lxc-shim
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/lxc-shim ./cmd/lxc-shim
 	$(GO) build -o $(BIN)/lxc-initd ./cmd/lxc-initd
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/testinit ./tests/testinit
 

@@ -8,17 +8,14 @@
 // run left behind, which LXC would instead dodge with a "-1" suffix.
 //
 // Limits are written as raw controller files, the way LXC applies
-// lxc.cgroup.* keys: the config model carries file/value pairs, not the OCI
-// resource structure that github.com/containerd/cgroups/v3 takes, so going
-// through its cgroup1 resource setters would lose every file it has no field
-// for. Its managers also each see one world (cgroup1 the v1 subsystems it
-// knows, cgroup2 one unified tree), while a hybrid host needs the v1
-// controllers, name=systemd and the unified tree handled as one cgroup, and
-// their freeze loops wait without bound, where a task in D state must not
-// hang the supervisor. So directories, cgroup.procs, freezing and killing
-// are plain file operations here. The library is used where it fits: the
-// cgroup2 eBPF device filter and the enabling of controllers in the
-// parents' cgroup.subtree_control.
+// lxc.cgroup.* keys: the config model carries file/value pairs, and a
+// hybrid host needs the v1 controllers, name=systemd and the unified tree
+// handled as one cgroup. Directories, cgroup.procs, subtree_control,
+// freezing and killing are plain file operations; the cgroup2 device rules
+// are compiled here into a small eBPF program loaded with bpf(2). The
+// package deliberately links no cgroup library: containerd's cgroups
+// module alone (with cilium/ebpf, protobuf, godbus and logrus behind it)
+// tripled the supervisor's resident memory (bench/notes.md).
 package cgroup
 
 import (
@@ -216,7 +213,7 @@ func (g *Cgroup) Create() error {
 // containers and never removed), initialises cpuset values on v1, and on
 // cgroup2 enables the controllers the settings need in every ancestor's
 // cgroup.subtree_control.
-func (g *Cgroup) prepareParents(h *hier, enable []string) error {
+func (g *Cgroup) prepareParents(h *hier, enable []enableCtrl) error {
 	parent := filepath.Dir(h.dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("cgroup %s: create %s: %w", g.name, parent, err)

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/containerd/cgroups/v3/cgroup2"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/lxc-shim/lxc-shim/config"
@@ -71,25 +69,18 @@ func devNum(n int64) string {
 	return strconv.FormatInt(n, 10)
 }
 
-// attachDeviceFilter compiles the rules into a cgroup2 device program with
-// containerd's filter generator and attaches it to dir.
+// attachDeviceFilter compiles the rules into a cgroup2 device program
+// (devProgram) and attaches it to dir.
 //
-// The generator gives "last matching rule wins, no match denies". A v1
+// The program gives "last matching rule wins, no match denies". A v1
 // cgroup instead starts from its parent's list, which on a fresh cgroup
 // under an unrestricted parent allows everything, and a "deny a" resets it.
 // An allow-all rule in front of the config's rules gives the same result:
 // a later "a" rule overrides it, and a config of denies alone stays a
 // blacklist, as it is on v1.
-//
-// A rule matches when any of the requested accesses is in its access list
-// (the generator's semantics, as runc's): "c 1:3 r" lets an open for
-// read and write through, where v1 would refuse it.
 func attachDeviceFilter(dir string, rules []config.DeviceRule) error {
-	list := []specs.LinuxDeviceCgroup{ociRule(config.DeviceRule{Allow: true, Type: 'a', Major: -1, Minor: -1, Access: "rwm"})}
-	for _, r := range rules {
-		list = append(list, ociRule(r))
-	}
-	insts, license, err := cgroup2.DeviceFilter(list)
+	list := append([]config.DeviceRule{{Allow: true, Type: 'a', Major: -1, Minor: -1, Access: "rwm"}}, rules...)
+	prog, err := devProgram(list)
 	if err != nil {
 		return fmt.Errorf("%s: build the eBPF device filter: %w", ruleLabel(rules[0]), err)
 	}
@@ -98,24 +89,10 @@ func attachDeviceFilter(dir string, rules []config.DeviceRule) error {
 		return fmt.Errorf("open %s: %w", dir, err)
 	}
 	defer unix.Close(fd)
-	// The attachment holds the program: it stays in force after fd and
-	// the program's own descriptor are closed, until the cgroup is removed.
-	if _, err := cgroup2.LoadAttachCgroupDeviceFilter(insts, license, fd); err != nil {
+	if err := loadAttachDevProgram(prog, fd); err != nil {
 		return fmt.Errorf("%s: attach the eBPF device filter to %s: %w", ruleLabel(rules[0]), dir, err)
 	}
 	return nil
-}
-
-func ociRule(r config.DeviceRule) specs.LinuxDeviceCgroup {
-	major, minor := r.Major, r.Minor
-	access := r.Access
-	if r.Type == 'a' {
-		major, minor, access = -1, -1, "rwm"
-	}
-	if access == "" {
-		access = "rwm"
-	}
-	return specs.LinuxDeviceCgroup{Allow: r.Allow, Type: string(r.Type), Major: &major, Minor: &minor, Access: access}
 }
 
 // ruleLabel names a device rule for messages.

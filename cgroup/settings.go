@@ -4,11 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/containerd/cgroups/v3/cgroup2"
 
 	"github.com/lxc-shim/lxc-shim/config"
 )
@@ -20,12 +19,20 @@ type write struct {
 	value string
 }
 
+// enableCtrl is a cgroup2 controller a setting needs enabled in the
+// ancestors' cgroup.subtree_control.
+type enableCtrl struct {
+	ctrl  string
+	label string // the first needing setting's Pos, for messages
+}
+
 // plan is what Create will do, worked out before anything is made.
 type plan struct {
 	writes []write
 	// enable lists, per hierarchy index, the controllers to enable in the
-	// ancestors' cgroup.subtree_control (cgroup2 only).
-	enable [][]string
+	// ancestors' cgroup.subtree_control (cgroup2 only), each with the
+	// label of the first setting that needs it.
+	enable [][]enableCtrl
 	// devices is the hierarchy that takes the device rules (nil: none).
 	devices *hier
 }
@@ -35,7 +42,7 @@ type plan struct {
 // controller is mounted nowhere, or it exists only for the other hierarchy
 // (NoEquivalent) while this host runs its controller on this one.
 func (g *Cgroup) plan() (*plan, error) {
-	p := &plan{enable: make([][]string, len(g.hiers))}
+	p := &plan{enable: make([][]enableCtrl, len(g.hiers))}
 	for _, set := range []struct {
 		v2       bool
 		settings []config.CgroupSetting
@@ -59,8 +66,8 @@ func (g *Cgroup) plan() (*plan, error) {
 			case own >= 0:
 				h := &g.hiers[own]
 				p.writes = append(p.writes, write{label: label, path: filepath.Join(h.dir, s.File), value: s.Value})
-				if h.v2 && ctrl != "cgroup" && !contains(p.enable[own], ctrl) {
-					p.enable[own] = append(p.enable[own], ctrl)
+				if h.v2 && ctrl != "cgroup" && !enables(p.enable[own], ctrl) {
+					p.enable[own] = append(p.enable[own], enableCtrl{ctrl: ctrl, label: label})
 				}
 			case other >= 0 && !s.NoEquivalent:
 				// The host runs this controller on the other hierarchy,
@@ -116,19 +123,46 @@ func (g *Cgroup) v2Index() int {
 	return -1
 }
 
-// enableControllers writes +CTRL into cgroup.subtree_control of every
-// ancestor of h.dir below the mount point, so that h.dir gets the
-// controllers' files. containerd's cgroup2 manager does exactly this walk.
-func enableControllers(h *hier, ctrls []string) error {
-	group := "/" + strings.TrimPrefix(strings.TrimPrefix(h.dir, h.point), "/")
-	m, err := cgroup2.Load(group, cgroup2.WithMountpoint(h.point))
-	if err != nil {
-		return fmt.Errorf("enable controllers %s for %s: %w", strings.Join(ctrls, " "), h.dir, err)
+// enableControllers makes the controllers' files appear in h.dir: cgroup2
+// offers a cgroup a controller only when every ancestor has it enabled in
+// its cgroup.subtree_control. It walks from the mount point down to the
+// parent of h.dir, reads what each level already enables and writes
+// "+CTRL" for each one missing, one controller per write so that a failure
+// names the controller and the setting that needed it.
+func enableControllers(h *hier, ctrls []enableCtrl) error {
+	var levels []string
+	for d := filepath.Dir(h.dir); len(d) >= len(h.point); d = filepath.Dir(d) {
+		levels = append(levels, d)
+		if d == h.point {
+			break
+		}
 	}
-	if err := m.ToggleControllers(ctrls, cgroup2.Enable); err != nil {
-		return fmt.Errorf("enable controllers %s for %s: %w", strings.Join(ctrls, " "), h.dir, err)
+	for i := len(levels) - 1; i >= 0; i-- {
+		file := filepath.Join(levels[i], "cgroup.subtree_control")
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("%s: read %s: %w", ctrls[0].label, file, err)
+		}
+		on := strings.Fields(string(b))
+		for _, c := range ctrls {
+			if contains(on, c.ctrl) {
+				continue
+			}
+			if err := writeFile(file, "+"+c.ctrl); err != nil {
+				return fmt.Errorf("%s: enable the %s controller: write \"+%s\" to %s: %w", c.label, c.ctrl, c.ctrl, file, err)
+			}
+		}
 	}
 	return nil
+}
+
+func enables(list []enableCtrl, ctrl string) bool {
+	for _, c := range list {
+		if c.ctrl == ctrl {
+			return true
+		}
+	}
+	return false
 }
 
 // writeSetting writes one setting, naming the setting's Pos on failure.

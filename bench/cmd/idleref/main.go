@@ -3,7 +3,7 @@
 // PSS, measured beside the shim's, say how much of the shim's memory is the
 // Go runtime's floor and how much is what the shim links and runs.
 //
-// Build tags with_net, with_cgroup2, with_netlink, with_securejoin,
+// Build tags with_net, with_netlink, with_securejoin,
 // with_systemd and with_shim link more packages (unused, but their init
 // functions run), so the harness can measure what each one costs, in
 // memory and in start time (IDLEREF_EXIT=1).

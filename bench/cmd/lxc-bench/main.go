@@ -648,12 +648,11 @@ var refVariants = []refVariant{
 	{"idleref alone (no cgo: static)", "", "", ""},
 	{"+ net (cgo resolver: dynamic, libc and ld.so mapped)", "with_net", "", ""},
 	{"+ vishvananda/netlink", "with_netlink", "", ""},
-	{"+ containerd/cgroups/v3/cgroup2", "with_cgroup2", "", ""},
-	{"+ every third-party package lxc-shim links except containerd/cgroups", "with_net with_netlink with_securejoin with_systemd", "", ""},
+	{"+ every third-party package lxc-shim links", "with_net with_netlink with_securejoin with_systemd", "", ""},
 	{"  the same, CGO_ENABLED=0", "with_net with_netlink with_securejoin with_systemd", "0", ""},
-	{"+ every package lxc-shim links (as `make build` builds it)", "with_shim", "", ""},
-	{"  the same, CGO_ENABLED=0", "with_shim", "0", ""},
-	{"  the same, -ldflags '-s -w'", "with_shim", "", "-s -w"},
+	{"+ every package lxc-shim links (as `make build` builds it: CGO_ENABLED=0)", "with_shim", "0", ""},
+	{"  the same, with cgo (dynamic libc)", "with_shim", "", ""},
+	{"  the same, CGO_ENABLED=0 -ldflags '-s -w'", "with_shim", "0", "-s -w"},
 }
 
 // refResult is one variant's memory 500 ms after start, and the median
