@@ -78,9 +78,12 @@ step "lxc-initd start $name"
 initd start "$name"
 initd status "$name"
 
-step "reboot from inside: lxc-initd reboot sends SIGTERM; busybox init runs its shutdown and calls reboot(2)"
+step "inside the container: lxc-initd attach $name -- hostname"
+initd attach "$name" -- hostname
+
+step "reboot typed inside the container: busybox runs its shutdown and calls reboot(2); the shim sees the init die of SIGHUP and boots it again"
 pid1=$(initd status "$name" --json | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' | head -n1)
-initd reboot "$name"
+initd attach "$name" -- reboot
 i=0
 while :; do
 	st=$(initd status "$name" --json 2>/dev/null || true)
