@@ -174,7 +174,7 @@ func cmdAutostart(e *env, args []string) error {
 	pos, _, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(e.stdout, autostartHelp)
-		return err
+		return nil
 	}
 	if err != nil {
 		return &exitError{code: 2, err: err}

@@ -20,7 +20,7 @@ func cmdCheck(e *env, args []string) error {
 	asJSON := fs.Bool("json", false, "print the model (or the errors) as JSON")
 	pos, _, err := parseArgs(fs, args)
 	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("%v (usage: check NAME | --config FILE [--json])", err)}
+		return &exitError{code: 2, err: fmt.Errorf("%w (usage: check NAME | --config FILE [--json])", err)}
 	}
 	var name, path string
 	switch {

@@ -39,7 +39,7 @@ func cmdCheckconfig(e *env, args []string) error {
 	pos, _, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(e.stdout, checkconfigHelp)
-		return err
+		return nil
 	}
 	if err != nil {
 		return &exitError{code: 2, err: err}

@@ -17,7 +17,7 @@ func cmdHwaddr(e *env, args []string) error {
 	random := fs.Bool("random", false, "print a random locally administered MAC")
 	pos, _, err := parseArgs(fs, args)
 	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("%v (usage: hwaddr IPV4 | --random)", err)}
+		return &exitError{code: 2, err: fmt.Errorf("%w (usage: hwaddr IPV4 | --random)", err)}
 	}
 	switch {
 	case *random && len(pos) == 0:

@@ -112,15 +112,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := cmd.run(e, rest[1:]); err != nil {
+		// -h/--help: whatever the command wrapped it in, answer with its
+		// usage line, not with the flag package's "help requested".
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "usage: lxc-initd [-P LXCPATH] [--rundir DIR] [--logdir DIR] %s\n", cmd.usage)
+			return 0
+		}
 		var ee *exitError
 		if errors.As(err, &ee) {
 			if ee.err != nil {
 				fmt.Fprintf(stderr, "lxc-initd %s: %v\n", rest[0], ee.err)
 			}
 			return ee.code
-		}
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
 		}
 		fmt.Fprintf(stderr, "lxc-initd %s: %v\n", rest[0], err)
 		return 1

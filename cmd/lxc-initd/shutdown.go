@@ -106,7 +106,7 @@ func cmdShutdown(e *env, args []string) error {
 	pos, _, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(e.stdout, shutdownHelp)
-		return err
+		return nil
 	}
 	if err != nil {
 		return &exitError{code: 2, err: err}

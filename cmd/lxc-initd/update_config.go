@@ -16,7 +16,10 @@ func cmdUpdateConfig(e *env, args []string) error {
 	fs := flag.NewFlagSet("update-config", flag.ContinueOnError)
 	inPlace := fs.Bool("in-place", false, "rewrite FILE (saving FILE.backup first)")
 	pos, _, err := parseArgs(fs, args)
-	if err != nil || len(pos) != 1 {
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("%w (usage: update-config FILE [--in-place])", err)}
+	}
+	if len(pos) != 1 {
 		return &exitError{code: 2, err: errors.New("usage: update-config FILE [--in-place]")}
 	}
 	path := pos[0]

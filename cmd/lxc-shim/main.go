@@ -86,8 +86,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.foreground, "foreground", false, "log to stderr too (for systemd Type=notify and other supervisors)")
 	restart := fs.String("restart", string(supervise.RestartOnFailure), "restart policy after a crash: no, on-failure, always")
 	fs.IntVar(&o.policy.Max, "restart-max", o.policy.Max, "give up after this many restarts within --restart-window")
-	fs.Var(durationValue{&o.policy.Window}, "restart-window", "window of --restart-max (default 60s)")
-	fs.Var(durationValue{&o.stopTimeout}, "stop-timeout", "grace period of a stop before the kill (default 60s)")
+	fs.Var(durationValue{&o.policy.Window}, "restart-window", "window of --restart-max")
+	fs.Var(durationValue{&o.stopTimeout}, "stop-timeout", "grace period of a stop before the kill")
 	fs.IntVar(&o.readyFD, "ready-fd", -1, "internal: file descriptor of lxc-initd's ready pipe")
 	var pos []string
 	rest := args
