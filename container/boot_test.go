@@ -20,11 +20,7 @@ import (
 // mount entries, capability drops, pty.max, six ttys) plus cgroup:mixed, and
 // checks what the init sees from inside.
 func TestBootTestinitSeed(t *testing.T) {
-	testutil.RequireRoot(t)
-	bins := testutil.Binaries(t)
-	name := testutil.Name("tb")
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	testutil.TestinitRootfs(t, rootfs, bins)
+	name, rootfs, _ := testinitContainer(t)
 
 	cfg := baseConfig(name, rootfs)
 	cfg.Mounts = seedMounts()

@@ -81,11 +81,7 @@ func TestStageErrors(t *testing.T) {
 // TestOptionalMountsSkipped: optional entries whose source or target is
 // missing are skipped and the container boots.
 func TestOptionalMountsSkipped(t *testing.T) {
-	testutil.RequireRoot(t)
-	bins := testutil.Binaries(t)
-	name := testutil.Name("tb")
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	testutil.TestinitRootfs(t, rootfs, bins)
+	name, rootfs, _ := testinitContainer(t)
 	cfg := baseConfig(name, rootfs)
 	cfg.Mounts = []config.Mount{
 		mount(10, "/nonexistent/tbsrc", "mnt/x", "none", "bind,optional,create=dir", unix.MS_BIND, ""),
@@ -162,11 +158,7 @@ func (f *countingForker) ForkExec(string, []string, *syscall.ProcAttr) (int, err
 // TestStageExitsWhenShimDies: if the shim goes away before release (the
 // control pipe's write end closes), the stage exits on its own.
 func TestStageExitsWhenShimDies(t *testing.T) {
-	testutil.RequireRoot(t)
-	bins := testutil.Binaries(t)
-	name := testutil.Name("tb")
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	testutil.TestinitRootfs(t, rootfs, bins)
+	name, rootfs, _ := testinitContainer(t)
 	b := newBox(t, baseConfig(name, rootfs))
 	if err := b.spawn(); err != nil {
 		t.Fatalf("spawn: %v", err)
@@ -184,11 +176,7 @@ func TestStageExitsWhenShimDies(t *testing.T) {
 
 // TestAbort kills a stage that was never released.
 func TestAbort(t *testing.T) {
-	testutil.RequireRoot(t)
-	bins := testutil.Binaries(t)
-	name := testutil.Name("tb")
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	testutil.TestinitRootfs(t, rootfs, bins)
+	name, rootfs, _ := testinitContainer(t)
 	b := newBox(t, baseConfig(name, rootfs))
 	if err := b.spawn(); err != nil {
 		t.Fatalf("spawn: %v", err)

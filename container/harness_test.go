@@ -382,3 +382,16 @@ func seedMounts() []config.Mount {
 		mount(15, "tmpfs", "tmp", "tmpfs", "nosuid,nodev,noexec,mode=1777,size=1g", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=1g"),
 	}
 }
+
+// testinitContainer is what most launcher tests start from (as root): a
+// fresh container name with this package's prefix and a root file system
+// whose init is the project's test init.
+func testinitContainer(t *testing.T) (name, rootfs string, bins testutil.Bins) {
+	t.Helper()
+	testutil.RequireRoot(t)
+	bins = testutil.Binaries(t)
+	name = testutil.Name("tb")
+	rootfs = filepath.Join(t.TempDir(), "rootfs")
+	testutil.TestinitRootfs(t, rootfs, bins)
+	return name, rootfs, bins
+}

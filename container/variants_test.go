@@ -19,11 +19,7 @@ import (
 // TestBootMixedAutomountsKeepCaps boots the test init as a non-root user
 // with lxc.cap.keep, lxc.tty.dir, proc:mixed, sys:mixed and an i686 arch.
 func TestBootMixedAutomountsKeepCaps(t *testing.T) {
-	testutil.RequireRoot(t)
-	bins := testutil.Binaries(t)
-	name := testutil.Name("tb")
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	testutil.TestinitRootfs(t, rootfs, bins)
+	name, rootfs, _ := testinitContainer(t)
 	// The init runs as uid 1000 and must write its report.
 	if err := os.Chmod(filepath.Join(rootfs, "testinit"), 0o777); err != nil {
 		t.Fatal(err)
@@ -267,11 +263,7 @@ func TestSymlinkTargetsStayInRootfs(t *testing.T) {
 // TestBootNoConsole: lxc.console.path = none: no /dev/console, and the
 // init's stdio is /dev/null; the rootfs is given in its "dir:" form.
 func TestBootNoConsole(t *testing.T) {
-	testutil.RequireRoot(t)
-	bins := testutil.Binaries(t)
-	name := testutil.Name("tb")
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	testutil.TestinitRootfs(t, rootfs, bins)
+	name, rootfs, _ := testinitContainer(t)
 	cfg := baseConfig(name, rootfs)
 	cfg.Console.Path = "none"
 	cfg.MountAuto.Proc = "rw"
@@ -391,11 +383,7 @@ func TestCgroupNamespaceRootedAfterJoin(t *testing.T) {
 // network and UTS namespaces (and then leaves the host's hostname alone);
 // the others are still new. Also lxc.rootfs.options = ro.
 func TestKeepNamespaces(t *testing.T) {
-	testutil.RequireRoot(t)
-	bins := testutil.Binaries(t)
-	name := testutil.Name("tb")
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	testutil.TestinitRootfs(t, rootfs, bins)
+	name, rootfs, _ := testinitContainer(t)
 	hostname, err := os.Hostname()
 	if err != nil {
 		t.Fatal(err)
@@ -443,11 +431,7 @@ func TestKeepNamespaces(t *testing.T) {
 // TestBootNoAutodev: lxc.autodev = 0 keeps the rootfs's own /dev (here
 // one node) and adds only devpts, the ptmx link and the console.
 func TestBootNoAutodev(t *testing.T) {
-	testutil.RequireRoot(t)
-	bins := testutil.Binaries(t)
-	name := testutil.Name("tb")
-	rootfs := filepath.Join(t.TempDir(), "rootfs")
-	testutil.TestinitRootfs(t, rootfs, bins)
+	name, rootfs, _ := testinitContainer(t)
 	if err := unix.Mknod(filepath.Join(rootfs, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
 		t.Fatal(err)
 	}

@@ -2,55 +2,28 @@ package supervise
 
 import (
 	"fmt"
-	"net"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
 )
 
 // notifySocket listens on a real unixgram socket and points NOTIFY_SOCKET
 // at it, as systemd does for a Type=notify unit.
-func notifySocket(t *testing.T) <-chan string {
+func notifySocket(t *testing.T) *testutil.NotifyListener {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("NOTIFY_SOCKET", path)
-	msgs := make(chan string, 100)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				close(msgs)
-				return
-			}
-			msgs <- string(buf[:n])
-		}
-	}()
-	t.Cleanup(func() { conn.Close() })
-	return msgs
+	n := testutil.ListenNotify(t)
+	t.Setenv("NOTIFY_SOCKET", n.Path)
+	return n
 }
 
-func nextMsg(t *testing.T, msgs <-chan string, want string) string {
+func nextMsg(t *testing.T, msgs *testutil.NotifyListener, want string) string {
 	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case m := <-msgs:
-			if strings.Contains(m, want) {
-				return m
-			}
-		case <-timeout:
-			t.Fatalf("no sd_notify message with %q", want)
-		}
-	}
+	return msgs.Next(t, want, 10*time.Second)
 }
 
 func TestNotifier(t *testing.T) {

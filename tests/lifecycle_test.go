@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -408,13 +407,16 @@ func TestLifecycleHaltFromInsideForeground(t *testing.T) {
 	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
 }
 
-// An init that ignores the halt signal is killed at the timeout (1 s, so
-// within 1-3 s), together with a double-forked process that escaped into
-// its own session.
-func TestLifecycleStopTimeoutKillsEscaped(t *testing.T) {
+// startWithEscaper starts a test-init container whose init follows
+// initConfig (tests make it ignore its halt signal) and makes it leave a
+// double-forked process in its own session. It returns the environment,
+// the state at start and the pids of the container's processes other than
+// the init (at least one: the escaped one).
+func startWithEscaper(t *testing.T, initConfig string) (*lcEnv, *supervise.Status, []int) {
+	t.Helper()
 	// The escaper re-executes the test init through /proc/self/exe.
 	e := newLC(t, rootTestinit, testinitBase+"lxc.mount.entry = proc proc proc nodev,noexec,nosuid,create=dir 0 0\n")
-	e.testinitConfig("SIGPWR ignore\nSIGRTMIN+3 ignore\n")
+	e.testinitConfig(initConfig)
 	e.mustInitd(0, "start", e.name)
 	st := e.state()
 	e.waitReport()
@@ -429,6 +431,14 @@ func TestLifecycleStopTimeoutKillsEscaped(t *testing.T) {
 	if len(escaped) == 0 {
 		t.Fatalf("no escaped process in the cgroup (pids %v, init %d)", e.cgroupPids(), st.Pid)
 	}
+	return e, st, escaped
+}
+
+// An init that ignores the halt signal is killed at the timeout (1 s, so
+// within 1-3 s), together with a double-forked process that escaped into
+// its own session.
+func TestLifecycleStopTimeoutKillsEscaped(t *testing.T) {
+	e, st, escaped := startWithEscaper(t, "SIGPWR ignore\nSIGRTMIN+3 ignore\n")
 	start := time.Now()
 	out := e.mustInitd(0, "stop", e.name, "-t", "1")
 	took := time.Since(start)
@@ -675,40 +685,13 @@ func TestLifecycleBusybox(t *testing.T) {
 func TestLifecycleSIGTERMToForegroundShim(t *testing.T) {
 	e := newLC(t, rootTestinit, testinitBase)
 	e.testinitConfig("SIGTERM ignore\nSIGPWR slowhalt 300ms\n")
-	sock := filepath.Join(t.TempDir(), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	msgs := make(chan string, 64)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				close(msgs)
-				return
-			}
-			msgs <- string(buf[:n])
-		}
-	}()
+	notify := testutil.ListenNotify(t)
 	next := func(want string) string {
 		t.Helper()
-		deadline := time.After(15 * time.Second)
-		for {
-			select {
-			case m := <-msgs:
-				if strings.Contains(m, want) {
-					return m
-				}
-			case <-deadline:
-				t.Fatalf("no sd_notify message with %q", want)
-			}
-		}
+		return notify.Next(t, want, 15*time.Second)
 	}
 	cmd := exec.Command(e.bins.Shim, "-P", e.lxcpath, "--rundir", e.rundir, "--logdir", e.logdir, e.name, "--foreground", "--stop-timeout", "20")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify.Path)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -833,17 +816,8 @@ func TestLifecycleStartFailureReported(t *testing.T) {
 // still stopped: killed through its cgroup after -t, escaped process
 // included.
 func TestLifecycleShimKilledForcedStop(t *testing.T) {
-	e := newLC(t, rootTestinit, testinitBase+"lxc.mount.entry = proc proc proc nodev,noexec,nosuid,create=dir 0 0\n")
-	e.testinitConfig("SIGHUP ignore\nSIGPWR ignore\nSIGRTMIN+3 ignore\n")
-	e.mustInitd(0, "start", e.name)
-	st := e.state()
-	e.waitReport()
-	e.command("escape")
-	e.waitEvent(10*time.Second, "action escape", 1)
-	pids := e.cgroupPids()
-	if len(pids) < 2 {
-		t.Fatalf("cgroup holds %v, want the init and the escaped process", pids)
-	}
+	e, st, escaped := startWithEscaper(t, "SIGHUP ignore\nSIGPWR ignore\nSIGRTMIN+3 ignore\n")
+	pids := append(escaped, st.Pid)
 	if err := syscall.Kill(st.ShimPid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

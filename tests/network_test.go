@@ -376,6 +376,37 @@ func (c *twCT) insideLink(dev string) (netlink.Link, error) {
 	return nh.LinkByName(dev)
 }
 
+// dieUncleanly leaves the unclean death the seed's bug list is about: kill
+// -9 of the shim, then of the init, with the dead run's network namespace
+// held open (as a straggler would) so that its veth and its cgroup stay
+// behind. whileShimless, if not nil, runs between the two kills. The
+// namespace is let go by closing the returned file, or at cleanup.
+func (c *twCT) dieUncleanly(st *supervise.Status, whileShimless func()) *os.File {
+	t := c.h.t
+	t.Helper()
+	nsf, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", st.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nsf.Close() })
+	if err := syscall.Kill(st.ShimPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitDead(t, st.ShimPid, "shim")
+	if whileShimless != nil {
+		whileShimless()
+	}
+	if err := syscall.Kill(st.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitDead(t, st.Pid, "init")
+	hostLink(t, c.pair) // the dead run's veth, left behind
+	if len(testutil.CgroupDirs(c.name)) == 0 {
+		t.Fatal("the dead run left no cgroup")
+	}
+	return nsf
+}
+
 func (c *twCT) shimLog() string {
 	b, _ := os.ReadFile(filepath.Join(c.h.logdir, c.name+".log"))
 	return string(b)
@@ -914,27 +945,11 @@ func TestNetworkCleanupAfterKill(t *testing.T) {
 	if out, errOut, code := h.initd("cleanup", c.name); code == 0 || !strings.Contains(errOut, "running") {
 		t.Errorf("cleanup of a running container: exit %d\n%s%s", code, out, errOut)
 	}
-	// Hold the container's network namespace so its veth outlives it.
-	nsf, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", st.Pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nsf.Close()
-	if err := syscall.Kill(st.ShimPid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitDead(t, st.ShimPid, "shim")
-	if out, errOut, code := h.initd("cleanup", c.name); code == 0 || !strings.Contains(errOut, "running") {
-		t.Errorf("cleanup of a container running without its shim: exit %d\n%s%s", code, out, errOut)
-	}
-	if err := syscall.Kill(st.Pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitDead(t, st.Pid, "init")
-	hostLink(t, c.pair) // the dead run's veth, left for cleanup
-	if len(testutil.CgroupDirs(c.name)) == 0 {
-		t.Fatal("the dead run left no cgroup to clean up")
-	}
+	nsf := c.dieUncleanly(st, func() {
+		if out, errOut, code := h.initd("cleanup", c.name); code == 0 || !strings.Contains(errOut, "running") {
+			t.Errorf("cleanup of a container running without its shim: exit %d\n%s%s", code, out, errOut)
+		}
+	})
 	out := h.must(0, "cleanup", c.name)
 	t.Logf("cleanup after kill -9 of shim and init:\n%s", out)
 	for _, want := range []string{"veth " + c.pair, "cgroup"} {
@@ -968,23 +983,7 @@ func TestNetworkStartAfterDeadRun(t *testing.T) {
 	})
 	st := c.start()
 	old := hostLink(t, c.pair).Attrs().Index
-	nsf, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", st.Pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nsf.Close()
-	if err := syscall.Kill(st.ShimPid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitDead(t, st.ShimPid, "shim")
-	if err := syscall.Kill(st.Pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitDead(t, st.Pid, "init")
-	hostLink(t, c.pair)
-	if len(testutil.CgroupDirs(c.name)) == 0 {
-		t.Fatal("the dead run left no cgroup")
-	}
+	nsf := c.dieUncleanly(st, nil)
 	st2 := c.start()
 	if l := hostLink(t, c.pair); l.Attrs().Index == old || l.Attrs().MasterIndex != hostLink(t, br).Attrs().Index {
 		t.Errorf("%s after the start: ifindex %d (dead run's %d), master %d", c.pair, l.Attrs().Index, old, l.Attrs().MasterIndex)
