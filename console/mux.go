@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/lxc-shim/lxc-shim/config"
 )
 
@@ -40,13 +42,18 @@ var (
 //
 // The Mux holds its own descriptor of the slave, so the master does not
 // see a hang-up while the container restarts; the same Mux (and pty) can
-// serve every boot of the container.
+// serve every boot of the container, each boot on a fresh slave from
+// NewSlave (an init may hang up its terminals when it shuts down, as
+// systemd does, and a hung-up descriptor is dead for good).
 type Mux struct {
 	name   string
 	master *os.File
 	peer   *os.File
 	log    *logFile
 	logger *slog.Logger
+	// initial are the terminal's settings when the pty was allocated;
+	// NewSlave restores them for every boot.
+	initial unix.Termios
 
 	mu      sync.Mutex
 	ring    *ring
@@ -83,6 +90,13 @@ func NewMux(name string, master *os.File, cfg config.Console) (*Mux, error) {
 		m.master.Close()
 		return nil, fmt.Errorf("console %s: %w", name, err)
 	}
+	t, err := unix.IoctlGetTermios(int(m.peer.Fd()), unix.TCGETS)
+	if err != nil {
+		m.peer.Close()
+		m.master.Close()
+		return nil, fmt.Errorf("console %s: settings of %s: %w", name, m.peer.Name(), err)
+	}
+	m.initial = *t
 	if cfg.Logfile != "" {
 		if m.log, err = openLogFile(cfg.Logfile, cfg.Size, cfg.Rotate); err != nil {
 			m.peer.Close()
@@ -176,6 +190,43 @@ func (m *Mux) dispatch(p []byte) {
 	if m.client != nil {
 		m.client.enqueue(p)
 	}
+}
+
+// NewSlave prepares the terminal for a new boot and returns a fresh
+// descriptor of its slave, for the boot's init (the caller closes it once
+// the init has its copy).
+//
+// Whatever the previous boot did to the terminal is undone first: the
+// Mux's own slave descriptor, hung up by a vhangup(2) or TIOCVHANGUP
+// (systemd does both when it shuts down), is replaced; the settings
+// (termios: echo, raw mode, line discipline flags) and any locked settings
+// go back to what they were when the pty was allocated; unread input is
+// discarded, so keystrokes meant for the old boot's getty do not reach
+// the new boot. The master, the ring, the log and an attached client stay:
+// the client goes on seeing the new boot's output.
+func (m *Mux) NewSlave() (*os.File, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, fmt.Errorf("console %s: %w", m.name, ErrClosed)
+	}
+	peer, err := openPeer(m.master)
+	if err != nil {
+		return nil, fmt.Errorf("console %s: %w", m.name, err)
+	}
+	if err := resetTerminal(peer, &m.initial); err != nil {
+		peer.Close()
+		return nil, fmt.Errorf("console %s: %w", m.name, err)
+	}
+	slave, err := openPeer(m.master)
+	if err != nil {
+		peer.Close()
+		return nil, fmt.Errorf("console %s: %w", m.name, err)
+	}
+	old := m.peer
+	m.peer = peer
+	old.Close()
+	return slave, nil
 }
 
 // Buffer returns what the ring holds: the last output of the terminal,

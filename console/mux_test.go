@@ -448,3 +448,95 @@ func TestNewPtyIsPollable(t *testing.T) {
 		t.Errorf("slave is not a character device: %v", err)
 	}
 }
+
+// runOnTerminal runs sh -c script as a session leader whose controlling
+// terminal and stdio are tty, as the container's init gets its console.
+func runOnTerminal(tty *os.File, script string) error {
+	pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", script}, &syscall.ProcAttr{
+		Env:   []string{"PATH=/usr/bin:/bin"},
+		Files: []uintptr{tty.Fd(), tty.Fd(), tty.Fd()},
+		Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
+	})
+	if err != nil {
+		return err
+	}
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+		return err
+	}
+	if ws.ExitStatus() != 0 {
+		return fmt.Errorf("sh exited %v", ws)
+	}
+	return nil
+}
+
+// A boot's init that hangs up its terminal and changes its settings (as
+// systemd does when it shuts down) leaves the next boot a working one:
+// NewSlave gives a descriptor that can become a controlling terminal,
+// with the settings the pty had, on the same master (the ring keeps both
+// boots' output). The hung-up descriptor itself is dead: handing it to
+// the next boot is what failed with EIO before.
+func TestNewSlaveAfterHangup(t *testing.T) {
+	if os.Geteuid() != 0 {
+		// TIOCVHANGUP needs CAP_SYS_ADMIN.
+		if os.Getenv("LXC_SHIM_REQUIRE_ROOT") == "1" {
+			t.Fatal("needs root")
+		}
+		t.Skip("needs root")
+	}
+	checkNoFdLeak(t)
+	master, slave := rawPty(t)
+	m, err := NewMux("tkhup", master, config.Console{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	slave.Close()
+	initial := m.initial
+
+	s1, err := m.NewSlave()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	if err := runOnTerminal(s1, "printf boot1"); err != nil {
+		t.Fatalf("first boot: %v", err)
+	}
+	waitBuffer(t, m, "boot1")
+	// The old init's last acts: other settings, then a hang-up.
+	changed := initial
+	changed.Lflag |= unix.ECHO | unix.ICANON
+	changed.Oflag |= unix.OPOST | unix.ONLCR
+	if err := unix.IoctlSetTermios(int(s1.Fd()), unix.TCSETS, &changed); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetInt(int(s1.Fd()), unix.TIOCVHANGUP, 0); err != nil {
+		t.Fatalf("TIOCVHANGUP: %v", err)
+	}
+	if _, err := s1.Write([]byte("x")); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("write to the hung-up slave: %v, want EIO", err)
+	}
+	if err := runOnTerminal(s1, "true"); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("hung-up slave as a controlling terminal: %v, want EIO", err)
+	}
+
+	s2, err := m.NewSlave()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	got, err := unix.IoctlGetTermios(int(s2.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Lflag != initial.Lflag || got.Oflag != initial.Oflag || got.Iflag != initial.Iflag || got.Cflag != initial.Cflag {
+		t.Errorf("settings not restored: lflag %#x oflag %#x, want %#x %#x", got.Lflag, got.Oflag, initial.Lflag, initial.Oflag)
+	}
+	if err := runOnTerminal(s2, "printf boot2"); err != nil {
+		t.Fatalf("boot after the hang-up: %v", err)
+	}
+	waitBuffer(t, m, "boot2")
+	if !bytes.Contains(m.Buffer(), []byte("boot1")) {
+		t.Errorf("the ring lost the first boot's output: %q", m.Buffer())
+	}
+}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -119,3 +120,22 @@ func peerFd(fd int) (int, error) {
 // container's devpts instance). The slave is close-on-exec and not made
 // the caller's controlling terminal.
 func OpenSlave(master *os.File) (*os.File, error) { return openPeer(master) }
+
+// resetTerminal gives the terminal of f (a fresh slave descriptor) the
+// settings t, unlocks every setting (a process with CAP_SYS_ADMIN may have
+// locked them with TIOCSLCKTRMIOS) and discards pending input and output.
+func resetTerminal(f *os.File, t *unix.Termios) error {
+	fd := int(f.Fd())
+	if err := unix.IoctlSetTermios(fd, unix.TIOCSLCKTRMIOS, &unix.Termios{}); err != nil && !errors.Is(err, unix.EPERM) {
+		// EPERM: not ours to unlock (no CAP_SYS_ADMIN, as in tests run
+		// by a user); nothing can have locked them with more rights.
+		return fmt.Errorf("unlock settings of %s: %w", f.Name(), err)
+	}
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
+		return fmt.Errorf("reset settings of %s: %w", f.Name(), err)
+	}
+	if err := unix.IoctlSetInt(fd, unix.TCFLSH, unix.TCIOFLUSH); err != nil {
+		return fmt.Errorf("flush %s: %w", f.Name(), err)
+	}
+	return nil
+}

@@ -28,6 +28,11 @@ const (
 	fdFirst  = 5
 )
 
+// ErrClone is wrapped by Spawn's error when the stage could not be cloned
+// at all (the kernel refused the fork, the namespaces or a descriptor
+// handed to it), as opposed to a refusal of the config.
+var ErrClone = errors.New("clone stage")
+
 // Forker starts a process. The shim's reaper implements it, so that the
 // reaper is the only code that waits for children.
 type Forker interface {
@@ -162,7 +167,7 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 	closeAll(null, ctlR, repW)
 	if err != nil {
 		closeAll(ctlW, repR)
-		return nil, fmt.Errorf("spawn %s: clone stage: %w", cfg.Name, err)
+		return nil, fmt.Errorf("spawn %s: %w: %w", cfg.Name, ErrClone, err)
 	}
 	st := &Stage{name: cfg.Name, pid: pid, ctl: ctlW, report: repR}
 	// The stage reads the plan as soon as it runs, so this write cannot

@@ -43,11 +43,11 @@ type ContainerBooter struct {
 	ttys     []*terminal // /dev/tty1..N
 }
 
-// terminal is one pty: the slave handed to each boot, the Mux on the
-// master.
+// terminal is one pty, the Mux on its master. The master (so the console
+// log, the ring and an attached client) lives as long as the shim; every
+// boot gets a fresh slave descriptor from the Mux.
 type terminal struct {
-	slave *os.File
-	mux   *console.Mux
+	mux *console.Mux
 }
 
 // NewBooter allocates the container's terminals. Close releases them.
@@ -76,12 +76,14 @@ func newTerminal(name string, cfg config.Console) (*terminal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: console: %w", name, err)
 	}
+	// The Mux opens its own slave descriptors; this one was only needed
+	// to allocate the pair.
+	slave.Close()
 	mux, err := console.NewMux(name, master, cfg)
 	if err != nil {
-		slave.Close()
 		return nil, err
 	}
-	return &terminal{slave: slave, mux: mux}, nil
+	return &terminal{mux: mux}, nil
 }
 
 // Close closes the terminals.
@@ -91,7 +93,6 @@ func (b *ContainerBooter) Close() {
 	for _, t := range append([]*terminal{b.console}, b.ttys...) {
 		if t != nil {
 			t.mux.Close()
-			t.slave.Close()
 		}
 	}
 	b.console, b.ttys = nil, nil
@@ -152,12 +153,16 @@ func (b *ContainerBooter) Boot(boot int) (Run, error) {
 	}
 
 	opts := container.SpawnOptions{Fork: b.Reaper, LogFile: b.StageLog}
+	slaves, err := b.slaves()
+	if err != nil {
+		return nil, err
+	}
+	// The stage has its own copies once Spawn returned.
+	defer closeFiles(slaves)
 	if b.console != nil {
-		opts.Console = b.console.slave
+		opts.Console, slaves = slaves[0], slaves[1:]
 	}
-	for _, t := range b.ttys {
-		opts.TTYs = append(opts.TTYs, t.slave)
-	}
+	opts.TTYs = slaves
 	b.mu.Lock()
 	if b.aborted {
 		b.aborted = false
@@ -167,6 +172,9 @@ func (b *ContainerBooter) Boot(boot int) (Run, error) {
 	b.mu.Unlock()
 	stage, err := container.Spawn(cfg, opts)
 	if err != nil {
+		if errors.Is(err, container.ErrClone) && !transient(err) {
+			return nil, &ShimError{Op: "spawn the container's stage", Err: err}
+		}
 		return nil, err
 	}
 	pid := stage.Pid()
@@ -209,6 +217,45 @@ func (b *ContainerBooter) Boot(boot int) (Run, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// slaves returns a fresh slave descriptor of each terminal for one boot:
+// the console first (if any), then tty1..N. A failure here is the shim's
+// own (its ptys), reported as a *ShimError.
+func (b *ContainerBooter) slaves() ([]*os.File, error) {
+	b.mu.Lock()
+	var terms []*terminal
+	var names []string
+	if b.console != nil {
+		terms, names = append(terms, b.console), append(names, "console")
+	}
+	for i, t := range b.ttys {
+		terms, names = append(terms, t), append(names, fmt.Sprintf("tty%d", i+1))
+	}
+	b.mu.Unlock()
+	var out []*os.File
+	for i, t := range terms {
+		f, err := t.mux.NewSlave()
+		if err != nil {
+			closeFiles(out)
+			return nil, &ShimError{Op: "prepare the " + names[i] + " for a new boot", Err: err}
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
+
+// transient says whether a clone failure may go away by itself (the host
+// is short of processes or memory for a moment): that one is retried as
+// a failed boot, anything else is the shim's own error.
+func transient(err error) bool {
+	return errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.ENOMEM)
 }
 
 // AbortBoot implements BootAborter: the stage of the boot in progress is

@@ -36,6 +36,18 @@ type Run interface {
 	Teardown() error
 }
 
+// ShimError is a boot that failed because of the shim's own resources (its
+// ptys, the descriptors it hands to the stage, the clone itself), not
+// because of the container: retrying it as if the container had crashed
+// would only fail the same way, so the shim gives up at once and says so.
+type ShimError struct {
+	Op  string // what the shim was doing: "prepare the console for a new boot"
+	Err error
+}
+
+func (e *ShimError) Error() string { return "shim error: " + e.Op + ": " + e.Err.Error() }
+func (e *ShimError) Unwrap() error { return e.Err }
+
 // Consoles are the container's terminals, which live as long as the shim
 // (the same ptys serve every boot).
 type Consoles interface {
@@ -194,6 +206,11 @@ func (s *Shim) loop() int {
 		}
 		if out.bootErr != nil {
 			s.Log.Error("boot failed", "boot", boot, "err", out.bootErr)
+			var se *ShimError
+			if errors.As(out.bootErr, &se) {
+				s.readyOnce.Do(func() { s.Ready(out.bootErr) })
+				return s.finish(StateFailed, out.bootErr.Error(), nil)
+			}
 			if boot == 1 {
 				s.readyOnce.Do(func() { s.Ready(out.bootErr) })
 				return s.finish(StateFailed, "boot failed: "+out.bootErr.Error(), nil)

@@ -442,3 +442,41 @@ func TestShimStopDuringBootKillsNewInit(t *testing.T) {
 		t.Fatalf("pids %v", b.pids)
 	}
 }
+
+// A boot after a reboot that fails on the shim's own resources (its ptys)
+// is not retried as a crash: the shim ends failed at once, with the cause,
+// while a boot failure of the container itself goes through the backoff.
+func TestShimOwnErrorIsNotRetried(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		err       error
+		wantBoots int
+		reason    string
+	}{
+		{"shim's pty", &ShimError{Op: "prepare the console for a new boot", Err: unix.EIO}, 2, "shim error: prepare the console for a new boot: input/output error"},
+		{"container's mount", errors.New("mount proc: no such file"), 5, "gave up after 3 restarts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &fakeBooter{
+				scripts: func(int) string { return "sleep 0.05; kill -HUP $$" },
+				bootErr: func(boot int) error {
+					if boot > 1 {
+						return tc.err
+					}
+					return nil
+				},
+			}
+			s, res := newTestShim(t, b, nil)
+			if code := waitShim(t, res); code != 1 {
+				t.Errorf("shim exit %d, want 1", code)
+			}
+			st := readState(t, s)
+			if st.State != StateFailed || st.BootCount != tc.wantBoots || !strings.Contains(st.Reason, tc.reason) {
+				t.Errorf("state %s, boots %d (want %d), reason %q (want %q)", st.State, st.BootCount, tc.wantBoots, st.Reason, tc.reason)
+			}
+			if tc.wantBoots == 2 && st.RestartCount != 0 {
+				t.Errorf("%d restarts after the shim's own error", st.RestartCount)
+			}
+		})
+	}
+}

@@ -150,19 +150,25 @@ func (e *lcEnv) waitReport() {
 	})
 }
 
-// bootHostname is the hostname the test init reported.
-func (e *lcEnv) bootHostname() string {
+// bootReport decodes the test init's boot.json into v.
+func (e *lcEnv) bootReport(v any) {
 	e.t.Helper()
 	b, err := os.ReadFile(filepath.Join(e.rootfs, "testinit", "boot.json"))
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	if err := json.Unmarshal(b, v); err != nil {
+		e.t.Fatalf("boot.json: %v", err)
+	}
+}
+
+// bootHostname is the hostname the test init reported.
+func (e *lcEnv) bootHostname() string {
+	e.t.Helper()
 	var r struct {
 		Hostname string `json:"hostname"`
 	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		e.t.Fatalf("boot.json: %v", err)
-	}
+	e.bootReport(&r)
 	return r.Hostname
 }
 

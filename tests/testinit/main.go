@@ -50,11 +50,24 @@ type report struct {
 	Rlimits     map[string][2]uint64 `json:"rlimits"`
 	Personality int                  `json:"personality"`
 	Links       []string             `json:"links"`
+	// ConsoleLflag is the local-mode flags of the init's terminal (stdin,
+	// the console): a boot after one that changed them must see the same.
+	ConsoleLflag uint32 `json:"console_lflag"`
 }
 
 func main() {
 	_ = os.MkdirAll(dir, 0o755)
 	logEvent("boot %d", os.Getpid())
+	// On the console (stdout) and every tty, so tests can see each boot
+	// there.
+	fmt.Printf("testinit: boot\n")
+	ttys, _ := filepath.Glob("/dev/tty[0-9]*")
+	for _, p := range ttys {
+		if f, err := os.OpenFile(p, os.O_WRONLY|unix.O_NOCTTY, 0); err == nil {
+			fmt.Fprintf(f, "testinit: %s boot\r\n", filepath.Base(p))
+			f.Close()
+		}
+	}
 
 	actions, timers := readConfig()
 	// Ask for every signal the config names, plus the defaults; the rest keep
@@ -179,9 +192,44 @@ func do(action string) {
 		do("halt")
 	case "escape":
 		escape()
+	case "hangup":
+		// What systemd does to its terminals when it shuts down; the
+		// rest of the line is the action that follows (e.g. reboot).
+		hangup()
+		do(strings.Join(f[1:], " "))
 	default:
 		logEvent("unknown action %q", action)
 	}
+}
+
+// hangup leaves the terminals as systemd's shutdown leaves them: other
+// settings (echo and canonical mode off), then every descriptor of
+// /dev/console and /dev/tty1..N hung up (TIOCVHANGUP, and vhangup(2) on the
+// controlling terminal, which is the console).
+func hangup() {
+	// The hang-up sends SIGHUP to the session (ours: the console is our
+	// controlling terminal); Go would exit on it, an init must not.
+	signal.Ignore(unix.SIGHUP)
+	ttys, _ := filepath.Glob("/dev/tty[0-9]*")
+	for _, p := range append([]string{"/dev/console"}, ttys...) {
+		fd, err := unix.Open(p, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			logEvent("hangup %s: %v", p, err)
+			continue
+		}
+		if t, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
+			t.Lflag &^= unix.ECHO | unix.ICANON
+			_ = unix.IoctlSetTermios(fd, unix.TCSETS, t)
+		}
+		if err := unix.IoctlSetInt(fd, unix.TIOCVHANGUP, 0); err != nil {
+			logEvent("hangup %s: %v", p, err)
+		}
+		unix.Close(fd)
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_VHANGUP, 0, 0, 0); errno != 0 {
+		logEvent("vhangup: %v", errno)
+	}
+	logEvent("action hangup")
 }
 
 // escape leaves a process behind that is no longer a child of the init: a
@@ -297,6 +345,9 @@ func writeReport() {
 		for _, e := range ents {
 			r.Links = append(r.Links, e.Name())
 		}
+	}
+	if t, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+		r.ConsoleLflag = t.Lflag
 	}
 	b, _ := json.MarshalIndent(r, "", "  ")
 	tmp := filepath.Join(dir, ".boot.json.tmp")
