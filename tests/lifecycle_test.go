@@ -16,6 +16,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/lxc-shim/lxc-shim/internal/distro"
 	"github.com/lxc-shim/lxc-shim/internal/testutil"
 	"github.com/lxc-shim/lxc-shim/supervise"
 )
@@ -39,7 +40,8 @@ const (
 )
 
 // newLC makes a container whose config is base (lxc.rootfs.path and
-// lxc.uts.name are added) on a root file system of kind root.
+// lxc.uts.name are added) on a root file system of kind root: rootTestinit,
+// rootBusybox or a distro.Init.
 func newLC(t *testing.T, root, base string) *lcEnv {
 	t.Helper()
 	testutil.RequireRoot(t)
@@ -53,10 +55,21 @@ func newLC(t *testing.T, root, base string) *lcEnv {
 		logdir:  filepath.Join(dir, "log"),
 		rootfs:  filepath.Join(dir, "rootfs"),
 	}
-	if root == rootBusybox {
+	switch root {
+	case rootBusybox:
 		testutil.BusyboxRootfs(t, e.rootfs)
-	} else {
+	case rootTestinit:
 		testutil.TestinitRootfs(t, e.rootfs, e.bins)
+	default:
+		// A real distribution's (internal/distro): a copy of the cached
+		// tree, which the init writes to.
+		src, err := distro.Rootfs(distro.Init(root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := distro.Copy(src, e.rootfs); err != nil {
+			t.Fatal(err)
+		}
 	}
 	testutil.WriteConfig(t, e.lxcpath, e.name, fmt.Sprintf("lxc.uts.name = %s\nlxc.rootfs.path = dir:%s\n%s", e.name, e.rootfs, base))
 	// Whatever happened, leave nothing behind; then say if anything was.
