@@ -275,6 +275,9 @@ type bootReport struct {
 	Cgroup      []string             `json:"cgroup"`
 	Rlimits     map[string][2]uint64 `json:"rlimits"`
 	Personality int                  `json:"personality"`
+	// SessionKeyring and Keys: see tests/testinit.
+	SessionKeyring int               `json:"session_keyring"`
+	Keys           map[string]string `json:"keys"`
 }
 
 func (b *box) bootReport() *bootReport {

@@ -50,6 +50,11 @@ type report struct {
 	Rlimits     map[string][2]uint64 `json:"rlimits"`
 	Personality int                  `json:"personality"`
 	Links       []string             `json:"links"`
+	// SessionKeyring is the serial of the init's session keyring; Keys
+	// what reading each key serial listed in /testinit/keys gave (the
+	// payload, or "error: ..."): tests check whose keys the init reaches.
+	SessionKeyring int               `json:"session_keyring"`
+	Keys           map[string]string `json:"keys,omitempty"`
 }
 
 func main() {
@@ -298,11 +303,41 @@ func writeReport() {
 			r.Links = append(r.Links, e.Name())
 		}
 	}
+	r.SessionKeyring, r.Keys = keyrings()
 	b, _ := json.MarshalIndent(r, "", "  ")
 	tmp := filepath.Join(dir, ".boot.json.tmp")
 	if err := os.WriteFile(tmp, b, 0o644); err == nil {
 		_ = os.Rename(tmp, filepath.Join(dir, "boot.json"))
 	}
+}
+
+// keyrings reports the session keyring and tries to read every key serial
+// listed in /testinit/keys.
+func keyrings() (int, map[string]string) {
+	id, err := unix.KeyctlGetKeyringID(unix.KEY_SPEC_SESSION_KEYRING, false)
+	if err != nil {
+		id = -1
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "keys"))
+	if err != nil {
+		return id, nil
+	}
+	keys := map[string]string{}
+	for _, f := range strings.Fields(string(b)) {
+		serial, err := strconv.Atoi(f)
+		if err != nil {
+			keys[f] = "error: not a serial"
+			continue
+		}
+		buf := make([]byte, 4096)
+		n, err := unix.KeyctlBuffer(unix.KEYCTL_READ, serial, buf, 0)
+		if err != nil {
+			keys[f] = "error: " + err.Error()
+			continue
+		}
+		keys[f] = string(buf[:min(n, len(buf))])
+	}
+	return id, keys
 }
 
 func lines(path string) []string {
