@@ -26,6 +26,10 @@ func cmdCheck(e *env, args []string) error {
 	switch {
 	case *file != "" && len(pos) == 0:
 		path, name = *file, nameFromPath(*file)
+		// The container would get this name: check it as start will.
+		if err := config.ValidName(name); err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("%s: the name from its path: %w", path, err)}
+		}
 	case *file == "" && len(pos) == 1:
 		name = pos[0]
 		path, err = config.Find(name, e.lxcpath)
