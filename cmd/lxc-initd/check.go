@@ -55,7 +55,11 @@ func cmdCheck(e *env, args []string) error {
 		}
 		return &exitError{code: 1, err: fmt.Errorf("%s: %d error(s)", path, len(errs.List))}
 	}
-	printWarnings(e, cfg.Warnings)
+	warnings := cfg.Warnings
+	if d, ok := cfg.HostExposure(); ok {
+		warnings = append(warnings[:len(warnings):len(warnings)], d)
+	}
+	printWarnings(e, warnings)
 	if *asJSON {
 		out, err := cfg.JSON()
 		if err != nil {
@@ -64,7 +68,7 @@ func cmdCheck(e *env, args []string) error {
 		_, err = e.stdout.Write(out)
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: valid (%d warning(s))\n", path, len(cfg.Warnings))
+	fmt.Fprintf(e.stdout, "%s: valid (%d warning(s))\n", path, len(warnings))
 	return nil
 }
 
