@@ -142,3 +142,49 @@ func TestBindOptionsApplied(t *testing.T) {
 		t.Errorf("wrote into the submount of an rbind,ro entry")
 	}
 }
+
+// TestRemountOption: "remount" mounts the entry, then remounts it with its
+// options (as LXC); it never remounts what was mounted there before. An
+// entry "none mnt/h none remount,ro" on top of a bind of a host file system
+// used to remount that file system read-only for the host too.
+func TestRemountOption(t *testing.T) {
+	name, rootfs, _ := testinitContainer(t)
+	host := filepath.Join(t.TempDir(), "tbhostfs")
+	if err := os.MkdirAll(host, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tbhostfs", host, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(host, unix.MNT_DETACH) })
+	cfg := loadEntries(t, name, rootfs,
+		"lxc.mount.entry = "+host+" mnt/h none bind,create=dir 0 0",
+		"lxc.mount.entry = none mnt/h none remount,ro 0 0")
+	b := newBox(t, cfg)
+	if err := b.spawn(); err != nil {
+		t.Fatal(err)
+	}
+	err := b.st.Release()
+	if err != nil {
+		b.reap()
+	} // else the init runs: the box's cleanup kills it
+	var st unix.Statfs_t
+	if serr := unix.Statfs(host, &st); serr != nil {
+		t.Fatal(serr)
+	}
+	if st.Flags&unix.ST_RDONLY != 0 {
+		t.Errorf("the container's remount entry made the host's %s read-only", host)
+	}
+	if err == nil || !strings.Contains(err.Error(), `"none mnt/h none remount,ro"`) {
+		t.Errorf("release error = %v, want the remount entry to fail (nothing named none to mount)", err)
+	}
+
+	// A real entry with remount is mounted, then remounted with its options.
+	name2 := testutil.Name("tb")
+	b2 := newBox(t, loadEntries(t, name2, rootfs, "lxc.mount.entry = tmpfs mnt/t tmpfs remount,ro,size=1m,create=dir 0 0"))
+	b2.start()
+	r := b2.bootReport()
+	if o := mountOpts(r.Mountinfo, "/mnt/t"); !strings.HasPrefix(o, "ro,") {
+		t.Errorf("/mnt/t mounted %q, want ro", o)
+	}
+}
