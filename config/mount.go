@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -65,8 +64,9 @@ var refusedOptions = map[string]string{
 }
 
 // superblockFlags belong to the file system, not to one mount of it: a
-// bind mount cannot set them (it would have to change the source's file
-// system for the host too), so a bind entry naming one is refused.
+// bind mount cannot set or clear them (it would have to change the
+// source's file system for the host too), so a bind entry naming one
+// (sync, async, dirsync, mand, nomand, lazytime, nolazytime) is refused.
 const superblockFlags = unix.MS_SYNCHRONOUS | unix.MS_DIRSYNC | unix.MS_MANDLOCK | unix.MS_LAZYTIME
 
 var propagationFlags = map[string]uintptr{
@@ -78,18 +78,6 @@ var propagationFlags = map[string]uintptr{
 	"rshared":     unix.MS_SHARED | unix.MS_REC,
 	"unbindable":  unix.MS_UNBINDABLE,
 	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
-}
-
-// flagNames names the options that set flags, for messages.
-func flagNames(flags uintptr) string {
-	var names []string
-	for name, fl := range mountFlags {
-		if !fl.clear && fl.flag != 0 && flags&fl.flag == fl.flag {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	return strings.Join(names, ",")
 }
 
 // unescapeFstab decodes the octal escapes fstab uses for white space in
@@ -137,6 +125,7 @@ func parseMount(line string) (Mount, error) {
 	}
 	var data []string
 	var propagation string
+	var superblock []string // options naming superblockFlags
 	for _, o := range strings.Split(m.Options, ",") {
 		switch {
 		case o == "":
@@ -158,6 +147,9 @@ func parseMount(line string) (Mount, error) {
 			return m, fmt.Errorf("mount option %q is not supported: %s", o, refusedOptions[o])
 		default:
 			if fl, ok := mountFlags[o]; ok {
+				if fl.flag&superblockFlags != 0 {
+					superblock = append(superblock, o)
+				}
 				// The last of "ro" and "rw" wins; ClearFlags keeps what was
 				// asked to be off, so a bind can clear it on its source.
 				if fl.clear {
@@ -187,8 +179,8 @@ func parseMount(line string) (Mount, error) {
 		if m.Data != "" {
 			return m, fmt.Errorf("invalid mount options %q: %q: a bind mount takes no file system options (unknown option, or one for a file system)", m.Options, m.Data)
 		}
-		if f := m.Flags & superblockFlags; f != 0 {
-			return m, fmt.Errorf("invalid mount options %q: %s: a file system flag, which a bind mount cannot set", m.Options, flagNames(f))
+		if len(superblock) > 0 {
+			return m, fmt.Errorf("invalid mount options %q: %s: file system flags, which a bind mount cannot change", m.Options, strings.Join(superblock, ","))
 		}
 	}
 	if m.Target == "" {

@@ -82,8 +82,9 @@ func TestMountFstab(t *testing.T) {
 func TestMountOptionsRefused(t *testing.T) {
 	tests := []struct{ entry, want string }{
 		{"/srv/x mnt none bind,mode=0755 0 0", `invalid mount options "bind,mode=0755": "mode=0755": a bind mount takes no file system options`},
-		{"/srv/x mnt none bind,sync 0 0", `invalid mount options "bind,sync": sync: a file system flag, which a bind mount cannot set`},
-		{"/srv/x mnt none rbind,dirsync,lazytime 0 0", `invalid mount options "rbind,dirsync,lazytime": dirsync,lazytime: a file system flag`},
+		{"/srv/x mnt none bind,sync 0 0", `invalid mount options "bind,sync": sync: file system flags, which a bind mount cannot change`},
+		{"/srv/x mnt none rbind,dirsync,lazytime 0 0", `invalid mount options "rbind,dirsync,lazytime": dirsync,lazytime: file system flags`},
+		{"/srv/x mnt none bind,async,nomand 0 0", `invalid mount options "bind,async,nomand": async,nomand: file system flags`},
 		{"/srv/x mnt none bind,rslave,private 0 0", `invalid mount options "bind,rslave,private": two propagation options (rslave and private); give one`},
 		{"/dev/sdb1 mnt ext4 noauto 0 0", `mount option "noauto" is not supported: lxc-shim mounts every entry`},
 		{"/dev/sdb1 mnt ext4 user 0 0", `mount option "user" is not supported`},
