@@ -1282,3 +1282,19 @@ func (b *builder) finishMounts() {
 		c.Mounts = append(c.Mounts, m)
 	}
 }
+
+// HostExposure is the warning `lxc-initd check` gives a privileged
+// container (no lxc.idmap) that keeps CAP_SYS_ADMIN and has no seccomp
+// profile: nothing but the device rules and masked paths then stands
+// between root inside and the host (mount, bpf, kernel keyrings, ...).
+// It names lxc.cap.drop/keep when the file sets them, else the file.
+func (c *Config) HostExposure() (Diagnostic, bool) {
+	if len(c.Security.IDMap) > 0 || c.Security.SeccompProfile != "" || !c.keepsCap(unix.CAP_SYS_ADMIN) {
+		return Diagnostic{}, false
+	}
+	p := c.Caps.Pos
+	if p.File == "" {
+		p = Pos{File: c.File}
+	}
+	return Diagnostic{Pos: p, Message: "privileged container keeps sys_admin and has no seccomp: root inside can reach the host where nothing else stops it (lxc.cap.drop = sys_admin unless it needs it)"}, true
+}

@@ -174,16 +174,25 @@ type Mount struct {
 	FSType string `json:"fstype"`
 	// Flags are the mount(2) flags the options name (MS_BIND, MS_RDONLY, ...)
 	// and Data the options left for the file system ("mode=1777,size=1g").
-	Flags     uintptr `json:"flags"`
-	Data      string  `json:"data,omitempty"`
-	Options   string  `json:"options"` // as written, for messages
-	CreateDir bool    `json:"create_dir,omitempty"`
-	CreateFil bool    `json:"create_file,omitempty"`
-	Optional  bool    `json:"optional,omitempty"`
+	// A bind mount takes no Data and no file system flags (sync, dirsync,
+	// mand, lazytime): the reader refuses them there.
+	Flags uintptr `json:"flags"`
+	// ClearFlags are the flags an option turned off ("rw", "suid", "dev",
+	// "exec", "atime", ...) and no later option turned on again. A bind
+	// mount keeps its source's per-mount flags (nosuid, nodev, noexec, ro,
+	// atime) except those the options set or clear.
+	ClearFlags uintptr `json:"clear_flags,omitempty"`
+	Data       string  `json:"data,omitempty"`
+	Options    string  `json:"options"` // as written, for messages
+	CreateDir  bool    `json:"create_dir,omitempty"`
+	CreateFil  bool    `json:"create_file,omitempty"`
+	Optional   bool    `json:"optional,omitempty"`
 	// Propagation is MS_PRIVATE, MS_SLAVE, MS_SHARED (with MS_REC) or 0.
 	Propagation uintptr `json:"propagation,omitempty"`
 	// SourceRelative is LXC's "relative" option: Source is a path inside
-	// the rootfs rather than on the host.
+	// the rootfs rather than on the host. The launcher resolves it in the
+	// rootfs as the container would see it: a symlink or ".." in it never
+	// leads out of the rootfs.
 	SourceRelative bool `json:"source_relative,omitempty"`
 	Pos            Pos  `json:"-"`
 }

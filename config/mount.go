@@ -45,12 +45,29 @@ var mountFlags = map[string]struct {
 	"rbind":         {false, unix.MS_BIND | unix.MS_REC},
 	"silent":        {false, unix.MS_SILENT},
 	"loud":          {true, unix.MS_SILENT},
-	// fstab-only words with no mount(2) meaning.
+	// fstab words that state mount(8)'s defaults: nothing to do. Their
+	// opposites ("noauto": do not mount; "user": let users mount, with
+	// noexec,nosuid,nodev) have no mount(2) meaning and are refused.
 	"auto":   {false, 0},
-	"noauto": {false, 0},
-	"user":   {false, 0},
 	"nouser": {false, 0},
 }
+
+// refusedOptions are fstab words lxc-shim cannot honour: dropping them
+// would mount something other than what the line asks for.
+var refusedOptions = map[string]string{
+	"noauto": "lxc-shim mounts every entry (remove the line instead)",
+	"user":   "it lets users mount from fstab; give noexec,nosuid,nodev instead",
+	"users":  "it lets users mount from fstab; give noexec,nosuid,nodev instead",
+	"owner":  "it lets users mount from fstab; give noexec,nosuid,nodev instead",
+	"group":  "it lets users mount from fstab; give noexec,nosuid,nodev instead",
+	"move":   "moving a mount is not a mount entry",
+}
+
+// superblockFlags belong to the file system, not to one mount of it: a
+// bind mount cannot set or clear them (it would have to change the
+// source's file system for the host too), so a bind entry naming one
+// (sync, async, dirsync, mand, nomand, lazytime, nolazytime) is refused.
+const superblockFlags = unix.MS_SYNCHRONOUS | unix.MS_DIRSYNC | unix.MS_MANDLOCK | unix.MS_LAZYTIME
 
 var propagationFlags = map[string]uintptr{
 	"private":     unix.MS_PRIVATE,
@@ -107,6 +124,8 @@ func parseMount(line string) (Mount, error) {
 		m.Options = f[3]
 	}
 	var data []string
+	var propagation string
+	var superblock []string // options naming superblockFlags
 	for _, o := range strings.Split(m.Options, ",") {
 		switch {
 		case o == "":
@@ -124,15 +143,27 @@ func parseMount(line string) (Mount, error) {
 			m.SourceRelative = true
 		case strings.HasPrefix(o, "idmap="):
 			return m, fmt.Errorf("mount option %q (id-mapped mounts) is not supported", o)
+		case refusedOptions[o] != "":
+			return m, fmt.Errorf("mount option %q is not supported: %s", o, refusedOptions[o])
 		default:
 			if fl, ok := mountFlags[o]; ok {
+				if fl.flag&superblockFlags != 0 {
+					superblock = append(superblock, o)
+				}
+				// The last of "ro" and "rw" wins; ClearFlags keeps what was
+				// asked to be off, so a bind can clear it on its source.
 				if fl.clear {
 					m.Flags &^= fl.flag
+					m.ClearFlags |= fl.flag
 				} else {
 					m.Flags |= fl.flag
+					m.ClearFlags &^= fl.flag
 				}
 			} else if p, ok := propagationFlags[o]; ok {
-				m.Propagation = p
+				if propagation != "" && propagation != o {
+					return m, fmt.Errorf("invalid mount options %q: two propagation options (%s and %s); give one", m.Options, propagation, o)
+				}
+				propagation, m.Propagation = o, p
 			} else {
 				data = append(data, o)
 			}
@@ -142,6 +173,16 @@ func parseMount(line string) (Mount, error) {
 		return m, fmt.Errorf("invalid mount options %q: both create=dir and create=file", m.Options)
 	}
 	m.Data = strings.Join(data, ",")
+	if m.Flags&unix.MS_BIND != 0 {
+		// A bind mount takes no file system options and only per-mount
+		// flags; refuse what it would silently ignore.
+		if m.Data != "" {
+			return m, fmt.Errorf("invalid mount options %q: %q: a bind mount takes no file system options (unknown option, or one for a file system)", m.Options, m.Data)
+		}
+		if len(superblock) > 0 {
+			return m, fmt.Errorf("invalid mount options %q: %s: file system flags, which a bind mount cannot change", m.Options, strings.Join(superblock, ","))
+		}
+	}
 	if m.Target == "" {
 		return m, fmt.Errorf("invalid mount entry %q: empty target", line)
 	}

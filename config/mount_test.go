@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -73,5 +74,52 @@ func TestMountFstab(t *testing.T) {
 	}
 	if p := c.Mounts[1].Pos; p.File != dir+"/fstab" || p.Line != 4 || p.Key != "lxc.mount.fstab" {
 		t.Errorf("fstab pos %+v", p)
+	}
+}
+
+// TestMountOptionsRefused: an option the launcher would not apply is an
+// error naming the line, never dropped.
+func TestMountOptionsRefused(t *testing.T) {
+	tests := []struct{ entry, want string }{
+		{"/srv/x mnt none bind,mode=0755 0 0", `invalid mount options "bind,mode=0755": "mode=0755": a bind mount takes no file system options`},
+		{"/srv/x mnt none bind,sync 0 0", `invalid mount options "bind,sync": sync: file system flags, which a bind mount cannot change`},
+		{"/srv/x mnt none rbind,dirsync,lazytime 0 0", `invalid mount options "rbind,dirsync,lazytime": dirsync,lazytime: file system flags`},
+		{"/srv/x mnt none bind,async,nomand 0 0", `invalid mount options "bind,async,nomand": async,nomand: file system flags`},
+		{"/srv/x mnt none bind,rslave,private 0 0", `invalid mount options "bind,rslave,private": two propagation options (rslave and private); give one`},
+		{"/dev/sdb1 mnt ext4 noauto 0 0", `mount option "noauto" is not supported: lxc-shim mounts every entry`},
+		{"/dev/sdb1 mnt ext4 user 0 0", `mount option "user" is not supported`},
+		{"/srv/x mnt none bind,move 0 0", `mount option "move" is not supported`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.entry, func(t *testing.T) {
+			_, err, _ := loadText(t, "lxc.rootfs.path = /srv/c1/rootfs\nlxc.mount.entry = "+tc.entry, nil, hostNoLSM)
+			if err == nil || !strings.Contains(err.Error(), "config:2: lxc.mount.entry: "+tc.want) {
+				t.Errorf("error %v\nwant it to contain config:2: lxc.mount.entry: %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestMountClearFlags: what an option turns off is kept apart from what
+// was never mentioned, so a bind can clear it on its source.
+func TestMountClearFlags(t *testing.T) {
+	tests := []struct {
+		options      string
+		flags, clear uintptr
+	}{
+		{"bind", unix.MS_BIND, 0},
+		{"bind,suid,dev", unix.MS_BIND, unix.MS_NOSUID | unix.MS_NODEV},
+		{"bind,rw,ro", unix.MS_BIND | unix.MS_RDONLY, 0},
+		{"bind,ro,rw,exec,noexec", unix.MS_BIND | unix.MS_NOEXEC, unix.MS_RDONLY},
+		{"bind,atime", unix.MS_BIND, unix.MS_NOATIME},
+	}
+	for _, tc := range tests {
+		c, err, _ := loadText(t, "lxc.rootfs.path = /srv/c1/rootfs\nlxc.mount.entry = /srv/x mnt none "+tc.options, nil, hostNoLSM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := c.Mounts[0]; m.Flags != tc.flags || m.ClearFlags != tc.clear {
+			t.Errorf("%s: flags %#x clear %#x, want %#x %#x", tc.options, m.Flags, m.ClearFlags, tc.flags, tc.clear)
+		}
 	}
 }

@@ -115,6 +115,7 @@ func TestRefusedConfigs(t *testing.T) {
 	}{
 		{"seccomp", func(c *config.Config) { c.Security.SeccompProfile = "/etc/lxc/tb.seccomp" }, "lxc.seccomp.profile"},
 		{"selinux", func(c *config.Config) { c.Security.SELinuxContext = "system_u:system_r:tb_t" }, "lxc.selinux.context"},
+		{"selinux keyring", func(c *config.Config) { c.Security.SELinuxKeyringContext = "system_u:object_r:tb_t" }, "lxc.selinux.context.keyring"},
 		{"apparmor", func(c *config.Config) { c.Security.AppArmorProfile = "lxc-container-default" }, "lxc.apparmor.profile"},
 		{"idmap", func(c *config.Config) {
 			c.Security.IDMap = []config.IDMap{{Kind: 'u', Container: 0, Host: 100000, Count: 65536}}

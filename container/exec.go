@@ -94,6 +94,11 @@ func (s *stager) execInit(report *os.File, lastCap int) error {
 	if err := dropBounding(keep, lastCap); err != nil {
 		return s.fail("capabilities", "caps", "lxc.cap.drop", "", err)
 	}
+	if !cfg.Security.NoKeyringSession {
+		if err := s.newSessionKeyring(); err != nil {
+			return s.fail("session keyring", "", "lxc.keyring.session", "1", err)
+		}
+	}
 	uid, gid := cfg.Init.UID, cfg.Init.GID
 	if err := setIDs(uid, gid); err != nil {
 		return s.fail("set uid/gid", "init", "lxc.init.uid", fmt.Sprintf("%d:%d", uid, gid), err)
@@ -125,6 +130,29 @@ func (s *stager) execInit(report *os.File, lastCap int) error {
 	}
 	err = unix.Exec(bin, argv, env)
 	return initFail("exec", err)
+}
+
+// newSessionKeyring gives the init a new, empty session keyring, as LXC
+// does unless lxc.keyring.session = 0: otherwise the init and everything
+// in the container could read and use the keys of whoever started the
+// shim (keys grant their possessor access through the session keyring).
+// Credentials are per thread; this is the thread that execs the init, and
+// it is still root here, before the capabilities are dropped. Where keyctl
+// is missing or denied (ENOSYS, EACCES, EPERM: a seccomp filter, a nested
+// container) the container cannot reach the caller's keys through it
+// either, so the boot goes on, as LXC's; any other failure stops the boot
+// rather than hand the caller's keys on (LXC only warns).
+func (s *stager) newSessionKeyring() error {
+	// A NULL name: a new anonymous keyring (an empty name is EINVAL).
+	_, _, e := unix.RawSyscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
+	switch e {
+	case 0:
+		return nil
+	case unix.ENOSYS, unix.EACCES, unix.EPERM:
+		s.log.Info("no new session keyring; going on as LXC does", "err", e)
+		return nil
+	}
+	return fmt.Errorf("keyctl join session keyring: %w (lxc.keyring.session = 0 keeps the caller's)", e)
 }
 
 // setIDs drops supplementary groups and switches to uid/gid, keeping the

@@ -184,16 +184,13 @@ func (b *box) cleanup() {
 		_ = unix.Kill(b.pid, unix.SIGKILL)
 		b.reap()
 	}
-	slaveNames := []string{}
+	slaves := b.slaves
 	if b.slave != nil {
-		slaveNames = append(slaveNames, b.slave.Name())
-	}
-	for _, s := range b.slaves {
-		slaveNames = append(slaveNames, s.Name())
+		slaves = append([]*os.File{b.slave}, slaves...)
 	}
 	// While this process still holds the ptys their numbers cannot be
-	// reused, so a name names our pty: no other process may hold one.
-	if holders := ptyHolders(slaveNames); len(holders) > 0 {
+	// reused: no other process may hold one.
+	if holders := ptyHolders(slaves); len(holders) > 0 {
 		t.Errorf("ptys still open after the container died: %v", holders)
 	}
 	for _, f := range append(append([]*os.File{b.console, b.slave}, b.ttys...), b.slaves...) {
@@ -230,11 +227,17 @@ func pidsInNS(ino uint64) []int {
 }
 
 // ptyHolders lists processes other than this one with an fd open on one
-// of the named ptys.
-func ptyHolders(names []string) []string {
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
+// of the ptys. A pty is known by its device and inode, not its name: a
+// process in another devpts instance (another engineer's container, say)
+// may hold a /dev/pts/1 of its own.
+func ptyHolders(ptys []*os.File) []string {
+	type id struct{ dev, ino uint64 }
+	want := map[id]string{}
+	for _, f := range ptys {
+		var st unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &st) == nil {
+			want[id{st.Dev, st.Ino}] = f.Name()
+		}
 	}
 	var out []string
 	ents, _ := os.ReadDir("/proc")
@@ -244,9 +247,13 @@ func ptyHolders(names []string) []string {
 		}
 		fds, _ := os.ReadDir("/proc/" + e.Name() + "/fd")
 		for _, fd := range fds {
-			l, err := os.Readlink("/proc/" + e.Name() + "/fd/" + fd.Name())
-			if err == nil && want[l] {
-				out = append(out, fmt.Sprintf("pid %s fd %s -> %s", e.Name(), fd.Name(), l))
+			var st unix.Stat_t
+			p := "/proc/" + e.Name() + "/fd/" + fd.Name()
+			if unix.Stat(p, &st) != nil {
+				continue
+			}
+			if name, ok := want[id{st.Dev, st.Ino}]; ok {
+				out = append(out, fmt.Sprintf("pid %s fd %s -> %s", e.Name(), fd.Name(), name))
 			}
 		}
 	}
@@ -275,6 +282,9 @@ type bootReport struct {
 	Cgroup      []string             `json:"cgroup"`
 	Rlimits     map[string][2]uint64 `json:"rlimits"`
 	Personality int                  `json:"personality"`
+	// SessionKeyring and Keys: see tests/testinit.
+	SessionKeyring int               `json:"session_keyring"`
+	Keys           map[string]string `json:"keys"`
 }
 
 func (b *box) bootReport() *bootReport {

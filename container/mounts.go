@@ -99,7 +99,7 @@ func describeSource(source, fstype string) string {
 
 // remountableFlags are the per-mount flags a bind remount can set.
 const remountableFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC |
-	unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
+	unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_STRICTATIME | unix.MS_NOSYMFOLLOW
 
 // bindAt bind-mounts source (a host path or /proc/self/fd/N) on target
 // inside the rootfs, then applies flags by a bind remount, which is the
@@ -203,14 +203,29 @@ func (s *stager) mountEntry(i int, m config.Mount) error {
 		s.log.Info("optional mount skipped", "entry", entryText(m), "err", err)
 		return nil
 	}
+	failOrSkip := func(err error) error {
+		if m.Optional {
+			return skip(err)
+		}
+		return fail(err)
+	}
 	bind := m.Flags&unix.MS_BIND != 0
-	if bind || (strings.HasPrefix(m.Source, "/") && !pseudoFS[m.FSType]) {
+	source := m.Source
+	switch {
+	case m.SourceRelative:
+		// LXC's "relative": the source is a path in the rootfs. It is
+		// resolved there as the container would resolve it (a symlink
+		// or ".." never leads out) and mounted through its handle, so
+		// nothing can swap the path in between.
+		src, err := s.root.open(m.Source)
+		if err != nil {
+			return failOrSkip(fmt.Errorf("source %s (relative to the rootfs): %w", m.Source, unwrapPath(err)))
+		}
+		defer src.Close()
+		source = fdPath(src)
+	case bind || (strings.HasPrefix(m.Source, "/") && !pseudoFS[m.FSType]):
 		if _, err := os.Stat(m.Source); err != nil {
-			err = fmt.Errorf("source %s: %w", m.Source, unwrapPath(err))
-			if m.Optional {
-				return skip(err)
-			}
-			return fail(err)
+			return failOrSkip(fmt.Errorf("source %s: %w", m.Source, unwrapPath(err)))
 		}
 	}
 	f, err := s.root.open(m.Target)
@@ -223,28 +238,120 @@ func (s *stager) mountEntry(i int, m config.Mount) error {
 		}
 	}
 	if err != nil {
-		err = fmt.Errorf("target /%s: %w", clean(m.Target), unwrapPath(err))
-		if m.Optional {
-			return skip(err)
-		}
-		return fail(err)
+		return failOrSkip(fmt.Errorf("target /%s: %w", clean(m.Target), unwrapPath(err)))
 	}
 	f.Close()
 	if bind {
-		err = s.bindAt(m.Target, m.Source, m.Flags)
+		err = s.bindEntry(m, source)
 	} else {
-		err = s.mountAt(m.Target, m.Source, m.FSType, m.Flags, m.Data)
+		// "remount" (as LXC): mount, then remount with the same flags
+		// and data, never a remount of whatever was there before.
+		err = s.mountAt(m.Target, source, m.FSType, m.Flags&^unix.MS_REMOUNT, m.Data)
+		if err == nil && m.Flags&unix.MS_REMOUNT != 0 {
+			err = s.mountAt(m.Target, source, m.FSType, m.Flags, m.Data)
+		}
 	}
 	if err == nil && m.Propagation != 0 {
 		err = s.mountAt(m.Target, "", "", m.Propagation, "")
 	}
 	if err != nil {
-		if m.Optional {
-			return skip(err)
-		}
-		return fail(err)
+		return failOrSkip(err)
 	}
 	return nil
+}
+
+// bindEntry bind-mounts source on m.Target (rbind: with its submounts)
+// and applies the options' per-mount flags to every mount it made: what
+// the options set or clear changes, the rest stays as on the source (a
+// nosuid source stays nosuid unless "suid" is given), as LXC keeps it.
+func (s *stager) bindEntry(m config.Mount, source string) error {
+	rec := m.Flags & unix.MS_REC
+	if err := s.mountAt(m.Target, source, "", unix.MS_BIND|rec|m.Flags&unix.MS_SILENT, ""); err != nil {
+		return err
+	}
+	attr := bindAttr(m.Flags, m.ClearFlags)
+	if attr.Attr_set == 0 && attr.Attr_clr == 0 {
+		return nil
+	}
+	// A new handle: the old one names the directory under the mount.
+	f, err := s.root.open(m.Target)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	at := uint(unix.AT_EMPTY_PATH)
+	if rec != 0 {
+		// A remount would change the top mount only: the submounts of
+		// an "rbind,ro" would stay writable.
+		at |= unix.AT_RECURSIVE
+	}
+	err = unix.MountSetattr(int(f.Fd()), "", at, attr)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.ENOSYS) && rec == 0:
+		return s.bindRemount(m, source)
+	case errors.Is(err, unix.ENOSYS):
+		return fmt.Errorf("set %s on every mount of an rbind on /%s: this kernel has no mount_setattr (Linux 5.12); use bind, or drop the options: %w",
+			m.Options, clean(m.Target), err)
+	}
+	return fmt.Errorf("set %s on /%s: %w", m.Options, clean(m.Target), err)
+}
+
+// bindRemount is bindEntry's per-mount flags on a kernel without
+// mount_setattr: a bind remount sets exactly the flags it is given, so the
+// source's nosuid, nodev, noexec and ro are added unless cleared.
+func (s *stager) bindRemount(m config.Mount, source string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(source, &st); err != nil {
+		return fmt.Errorf("statfs %s: %w", m.Source, err)
+	}
+	const kept = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC // ST_* share these values
+	flags := m.Flags | uintptr(st.Flags)&kept&^m.ClearFlags
+	return s.mountAt(m.Target, "", "", unix.MS_BIND|unix.MS_REMOUNT|flags&remountableFlags, "")
+}
+
+// mountAttrs maps per-mount mount(2) flags to mount_setattr attributes.
+var mountAttrs = []struct {
+	flag uintptr
+	attr uint64
+}{
+	{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY},
+	{unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+	{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV},
+	{unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+	{unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
+	{unix.MS_NOSYMFOLLOW, unix.MOUNT_ATTR_NOSYMFOLLOW},
+}
+
+const atimeFlags = unix.MS_NOATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
+
+// bindAttr is the mount_setattr change that applies set and cleared
+// per-mount flags. The atime mode is one setting: when an option names
+// it, it is computed as mount(2) does (strictatime over noatime over the
+// default relatime).
+func bindAttr(set, cleared uintptr) *unix.MountAttr {
+	a := &unix.MountAttr{}
+	for _, m := range mountAttrs {
+		switch {
+		case set&m.flag != 0:
+			a.Attr_set |= m.attr
+		case cleared&m.flag != 0:
+			a.Attr_clr |= m.attr
+		}
+	}
+	if (set|cleared)&atimeFlags != 0 {
+		a.Attr_clr |= unix.MOUNT_ATTR__ATIME
+		switch {
+		case set&unix.MS_STRICTATIME != 0:
+			a.Attr_set |= unix.MOUNT_ATTR_STRICTATIME
+		case set&unix.MS_NOATIME != 0:
+			a.Attr_set |= unix.MOUNT_ATTR_NOATIME
+		default:
+			a.Attr_set |= unix.MOUNT_ATTR_RELATIME
+		}
+	}
+	return a
 }
 
 // pivot makes the rootfs "/" and detaches the host's root from the

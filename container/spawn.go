@@ -288,6 +288,8 @@ func refuseUnsupported(cfg *config.Config) error {
 		return fmt.Errorf("lxc.seccomp.profile %q: seccomp is not supported by lxc-shim; remove the key to run without it", sec.SeccompProfile)
 	case sec.SELinuxContext != "":
 		return fmt.Errorf("lxc.selinux.context %q: SELinux is not supported by lxc-shim", sec.SELinuxContext)
+	case sec.SELinuxKeyringContext != "":
+		return fmt.Errorf("lxc.selinux.context.keyring %q: SELinux is not supported by lxc-shim", sec.SELinuxKeyringContext)
 	case sec.AppArmorProfile != "" && sec.AppArmorProfile != "unconfined":
 		return fmt.Errorf("lxc.apparmor.profile %q: AppArmor is not supported by lxc-shim (only \"unconfined\")", sec.AppArmorProfile)
 	case len(sec.IDMap) > 0:

@@ -26,6 +26,10 @@ func cmdCheck(e *env, args []string) error {
 	switch {
 	case *file != "" && len(pos) == 0:
 		path, name = *file, nameFromPath(*file)
+		// The container would get this name: check it as start will.
+		if err := config.ValidName(name); err != nil {
+			return &exitError{code: 1, err: fmt.Errorf("%s: the name from its path: %w", path, err)}
+		}
 	case *file == "" && len(pos) == 1:
 		name = pos[0]
 		path, err = config.Find(name, e.lxcpath)
@@ -51,7 +55,11 @@ func cmdCheck(e *env, args []string) error {
 		}
 		return &exitError{code: 1, err: fmt.Errorf("%s: %d error(s)", path, len(errs.List))}
 	}
-	printWarnings(e, cfg.Warnings)
+	warnings := cfg.Warnings
+	if d, ok := cfg.HostExposure(); ok {
+		warnings = append(warnings[:len(warnings):len(warnings)], d)
+	}
+	printWarnings(e, warnings)
 	if *asJSON {
 		out, err := cfg.JSON()
 		if err != nil {
@@ -60,7 +68,7 @@ func cmdCheck(e *env, args []string) error {
 		_, err = e.stdout.Write(out)
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: valid (%d warning(s))\n", path, len(cfg.Warnings))
+	fmt.Fprintf(e.stdout, "%s: valid (%d warning(s))\n", path, len(warnings))
 	return nil
 }
 

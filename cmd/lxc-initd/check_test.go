@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,11 +38,13 @@ func TestCheckValidByName(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errb)
 	}
-	if out != cfg+": valid (2 warning(s))\n" {
+	// The third: checkLegacy keeps sys_admin, with no seccomp.
+	if out != cfg+": valid (3 warning(s))\n" {
 		t.Errorf("stdout %q", out)
 	}
 	want := "warning: " + cfg + ":1: lxc.uts.name: legacy (LXC 1.x/2.x) keys in use; `lxc-initd update-config " + cfg + "` rewrites them to LXC 3+ keys\n" +
-		"warning: " + cfg + `:3: lxc.tty.max: trailing comment stripped; LXC would take "2 # two consoles" as the value` + "\n"
+		"warning: " + cfg + `:3: lxc.tty.max: trailing comment stripped; LXC would take "2 # two consoles" as the value` + "\n" +
+		"warning: " + cfg + ": " + exposureWarning + "\n"
 	if errb != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", errb, want)
 	}
@@ -174,5 +177,41 @@ func TestUpdateConfigInPlace(t *testing.T) {
 	}
 	if code, _, _ := runCmd("update-config", filepath.Join(dir, "missing")); code != 1 {
 		t.Errorf("update-config of a missing file: exit %d, want 1", code)
+	}
+}
+
+const exposureWarning = "privileged container keeps sys_admin and has no seccomp: root inside can reach the host where nothing else stops it (lxc.cap.drop = sys_admin unless it needs it)"
+
+// TestCheckWarnsPrivilegedSysAdmin: check warns, in one line, about a
+// privileged container that keeps CAP_SYS_ADMIN without seccomp, naming the
+// capability line when there is one; not when sys_admin is dropped or not
+// kept.
+func TestCheckWarnsPrivilegedSysAdmin(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		config string
+		want   string // the warning's prefix before the message; "" for none
+	}{
+		{"lxc.uts.name = c1\n", "CONFIG: "},
+		{"lxc.uts.name = c1\nlxc.cap.drop = sys_module mknod\n", "CONFIG:2: lxc.cap.drop: "},
+		{"lxc.uts.name = c1\nlxc.cap.keep = sys_admin chown\n", "CONFIG:2: lxc.cap.keep: "},
+		{"lxc.uts.name = c1\nlxc.cap.drop = sys_module sys_admin\n", ""},
+		{"lxc.uts.name = c1\nlxc.cap.keep = chown kill\n", ""},
+		{"lxc.uts.name = c1\nlxc.cap.keep = none\n", ""},
+	}
+	for i, tc := range cases {
+		cfg := filepath.Join(dir, fmt.Sprintf("c%d.conf", i))
+		checkWrite(t, cfg, tc.config)
+		code, out, errb := runCmd("check", "--config", cfg)
+		if code != 0 {
+			t.Fatalf("%q: exit %d: %s", tc.config, code, errb)
+		}
+		n := strings.Count(errb, exposureWarning)
+		switch {
+		case tc.want == "" && (n != 0 || out != cfg+": valid (0 warning(s))\n"):
+			t.Errorf("%q: stdout %q stderr %q, want no warning", tc.config, out, errb)
+		case tc.want != "" && (errb != "warning: "+strings.ReplaceAll(tc.want, "CONFIG", cfg)+exposureWarning+"\n" || out != cfg+": valid (1 warning(s))\n"):
+			t.Errorf("%q: stdout %q stderr %q, want one warning at %s", tc.config, out, errb, tc.want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/lxc-shim/lxc-shim/config"
 )
@@ -141,14 +142,34 @@ func absPath(p string) string {
 }
 
 const (
-	defaultRundir = "/run/lxc-shim"
+	defaultRundir = config.DefaultRunDir
 	defaultLogdir = "/var/log/lxc-shim"
 )
 
 // parseArgs parses flags that may come before or after positional arguments
 // ("stop NAME -t 5" as well as "stop -t 5 NAME"). Everything after the first
 // "--" is returned untouched as tail (attach's command).
+//
+// fs is named for its command: when that command's usage starts with NAME,
+// the first positional argument is a container name and parseArgs refuses
+// it unless config.ValidName accepts it. Every command parses its
+// arguments here, so every one checks a NAME the same way, before it
+// touches anything ("status ../run/x" must not read another directory).
 func parseArgs(fs *flag.FlagSet, args []string) (pos, tail []string, err error) {
+	pos, tail, err = parseFlags(fs, args)
+	if err == nil && len(pos) > 0 && takesName(fs.Name()) {
+		err = config.ValidName(pos[0])
+	}
+	return pos, tail, err
+}
+
+// takesName reports whether command's first positional argument is NAME.
+func takesName(command string) bool {
+	c, ok := commands()[command]
+	return ok && strings.HasPrefix(c.usage, command+" NAME")
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) (pos, tail []string, err error) {
 	fs.SetOutput(io.Discard)
 	head := args
 	for i, a := range args {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/supervise"
 )
 
@@ -35,6 +36,9 @@ func cmdStart(e *env, args []string) error {
 	name := pos[0]
 	// Validate before anything is created: a config error names its
 	// file, line and key here, not in the shim's log.
+	if err := config.CheckRunDir(e.rundir, name); err != nil {
+		return err
+	}
 	cfg, err := loadConfig(e, name)
 	if err != nil {
 		return err

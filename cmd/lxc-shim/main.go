@@ -81,7 +81,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.lxcpath, "P", config.DefaultLXCPath, "colon-separated list of directories holding NAME/config")
-	fs.StringVar(&o.rundir, "rundir", "/run/lxc-shim", "state directory")
+	fs.StringVar(&o.rundir, "rundir", config.DefaultRunDir, "state directory")
 	fs.StringVar(&o.logdir, "logdir", "/var/log/lxc-shim", "directory of the shim's log NAME.log")
 	fs.BoolVar(&o.foreground, "foreground", false, "log to stderr too (for systemd Type=notify and other supervisors)")
 	restart := fs.String("restart", string(supervise.RestartOnFailure), "restart policy after a crash: no, on-failure, always")
@@ -160,6 +160,9 @@ func run(args []string) int {
 	// working directory absolute.
 	o.absPaths()
 	_ = os.Chdir("/")
+	if err := config.CheckRunDir(o.rundir, o.name); err != nil {
+		return fail(err)
+	}
 
 	paths := supervise.PathsFor(o.rundir, o.name)
 	if err := os.MkdirAll(paths.Dir, 0o700); err != nil {

@@ -53,6 +53,11 @@ type report struct {
 	// ConsoleLflag is the local-mode flags of the init's terminal (stdin,
 	// the console): a boot after one that changed them must see the same.
 	ConsoleLflag uint32 `json:"console_lflag"`
+	// SessionKeyring is the serial of the init's session keyring; Keys
+	// what reading each key serial listed in /testinit/keys gave (the
+	// payload, or "error: ..."): tests check whose keys the init reaches.
+	SessionKeyring int               `json:"session_keyring"`
+	Keys           map[string]string `json:"keys,omitempty"`
 }
 
 func main() {
@@ -349,11 +354,41 @@ func writeReport() {
 	if t, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
 		r.ConsoleLflag = t.Lflag
 	}
+	r.SessionKeyring, r.Keys = keyrings()
 	b, _ := json.MarshalIndent(r, "", "  ")
 	tmp := filepath.Join(dir, ".boot.json.tmp")
 	if err := os.WriteFile(tmp, b, 0o644); err == nil {
 		_ = os.Rename(tmp, filepath.Join(dir, "boot.json"))
 	}
+}
+
+// keyrings reports the session keyring and tries to read every key serial
+// listed in /testinit/keys.
+func keyrings() (int, map[string]string) {
+	id, err := unix.KeyctlGetKeyringID(unix.KEY_SPEC_SESSION_KEYRING, false)
+	if err != nil {
+		id = -1
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "keys"))
+	if err != nil {
+		return id, nil
+	}
+	keys := map[string]string{}
+	for _, f := range strings.Fields(string(b)) {
+		serial, err := strconv.Atoi(f)
+		if err != nil {
+			keys[f] = "error: not a serial"
+			continue
+		}
+		buf := make([]byte, 4096)
+		n, err := unix.KeyctlBuffer(unix.KEYCTL_READ, serial, buf, 0)
+		if err != nil {
+			keys[f] = "error: " + err.Error()
+			continue
+		}
+		keys[f] = string(buf[:min(n, len(buf))])
+	}
+	return id, keys
 }
 
 func lines(path string) []string {
