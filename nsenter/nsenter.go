@@ -23,6 +23,7 @@ const (
 	EnvPid       = "_LXC_SHIM_ATTACH_PID"
 	EnvErrFd     = "_LXC_SHIM_ATTACH_ERRFD"
 	EnvCgroupFds = "_LXC_SHIM_ATTACH_CGROUP_FDS"
+	EnvKeyring   = "_LXC_SHIM_ATTACH_KEYRING" // "new": a new session keyring
 )
 
 // Available reports whether this build has the constructor (cgo).
