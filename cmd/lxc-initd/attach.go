@@ -144,7 +144,7 @@ func cmdAttach(e *env, args []string) error {
 		err = stdio.openPty(pid)
 		spec.Setctty = true
 	} else {
-		err = stdio.openPipes()
+		err = stdio.openPipes([3]*os.File{os.Stdin, os.Stdout, os.Stderr})
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -279,10 +279,10 @@ func (a *attachIO) openPty(initPid int) error {
 	return nil
 }
 
-// openPipes passes the caller's stdio as it is, except a terminal, which
-// is replaced by a pipe.
-func (a *attachIO) openPipes() error {
-	for i, f := range [3]*os.File{os.Stdin, os.Stdout, os.Stderr} {
+// openPipes passes the caller's stdio (std) as it is, except a terminal,
+// which is replaced by a pipe.
+func (a *attachIO) openPipes(std [3]*os.File) error {
+	for i, f := range std {
 		a.child[i] = f
 		if !term.IsTerminal(int(f.Fd())) {
 			continue
@@ -303,7 +303,7 @@ func (a *attachIO) openPipes() error {
 	return nil
 }
 
-// started closes the command's ends we hold and starts copying.
+// started closes the command's ends we created and starts copying.
 func (a *attachIO) started() {
 	closeAll(a.theirs)
 	a.theirs = nil

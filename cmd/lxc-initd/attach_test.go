@@ -11,10 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
+	"github.com/lxc-shim/lxc-shim/console"
 	"github.com/lxc-shim/lxc-shim/nsenter"
 )
 
@@ -193,5 +196,52 @@ func TestLookPath(t *testing.T) {
 	}
 	if _, err := lookPath(filepath.Join(dir, "tk-data"), env); err == nil || errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("lookPath of a non-executable file: %v, want 'not executable'", err)
+	}
+}
+
+// Without a terminal on both stdin and stdout, a terminal among the
+// caller's stdio is replaced by a pipe copied through; a file is passed
+// as it is.
+func TestAttachPipesStandForTerminals(t *testing.T) {
+	master, slave, err := console.NewPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	file, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	var a attachIO
+	if err := a.openPipes([3]*os.File{slave, file, slave}); err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	if a.child[1] != file {
+		t.Errorf("stdout, a file, was replaced by %s", a.child[1].Name())
+	}
+	for _, i := range []int{0, 2} {
+		if term.IsTerminal(int(a.child[i].Fd())) || a.child[i] == slave {
+			t.Errorf("the command's fd %d is the caller's terminal", i)
+		}
+	}
+	// What the command writes on stderr reaches the caller's terminal.
+	errW, err := unix.Dup(int(a.child[2].Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.started()
+	if _, err := unix.Write(errW, []byte("tk-through-the-pipe\n")); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(errW)
+	a.finish()
+	buf := make([]byte, 256)
+	_ = master.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _ := master.Read(buf)
+	if !strings.Contains(string(buf[:n]), "tk-through-the-pipe") {
+		t.Errorf("the terminal shows %q", buf[:n])
 	}
 }
