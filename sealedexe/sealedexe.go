@@ -51,6 +51,10 @@ func Copy(src *os.File, name string) (*os.File, error) {
 		return nil, fmt.Errorf("sealed copy of %s: %w", src.Name(), err)
 	}
 	fd, err := memfd(name)
+	if errors.Is(err, unix.EACCES) {
+		// Linux 6.6 and later refuse MFD_EXEC under vm.memfd_noexec = 2.
+		return nil, fmt.Errorf("sealed copy of %s: memfd_create: %w (sysctl vm.memfd_noexec is 2: executable memfds are forbidden)", src.Name(), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sealed copy of %s: memfd_create: %w", src.Name(), err)
 	}
