@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/sealedexe"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,7 +22,8 @@ const StageEnv = "LXC_SHIM_STAGE"
 
 // The stage's file descriptors: 0 is /dev/null, 1 and 2 the log file, then
 // the control pipe (plan and release), the report pipe (errors, and EOF on
-// exec), and the console and ttys.
+// exec), the console and ttys, and last the sealed copy of the binary the
+// stage runs from.
 const (
 	fdCtl    = 3
 	fdReport = 4
@@ -157,14 +159,25 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 		p.TTYFDs = append(p.TTYFDs, len(files))
 		files = append(files, opts.TTYs[i].Fd())
 	}
+	// The stage runs from a sealed copy of this binary, never from the
+	// host's file: if the container's init is "/proc/self/exe" (or a script
+	// whose interpreter it is), what the container gets is that copy. The
+	// copy is the stage's last descriptor, which the stage closes on exec;
+	// the shim's own is closed at once, so a running shim holds none.
+	exe, err := sealedexe.Self("lxc-shim")
+	if err != nil {
+		closeAll(null, ctlR, ctlW, repR, repW)
+		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
+	}
+	files = append(files, exe.Fd())
 	attr := &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   []string{StageEnv + "=1"},
 		Files: files,
 		Sys:   sys,
 	}
-	pid, err := opts.Fork.ForkExec("/proc/self/exe", []string{"lxc-shim-stage", cfg.Name}, attr)
-	closeAll(null, ctlR, repW)
+	pid, err := opts.Fork.ForkExec(sealedexe.ChildPath(len(files)-1), []string{"lxc-shim-stage", cfg.Name}, attr)
+	closeAll(null, ctlR, repW, exe)
 	if err != nil {
 		closeAll(ctlW, repR)
 		return nil, fmt.Errorf("spawn %s: %w: %w", cfg.Name, ErrClone, err)

@@ -10,14 +10,26 @@
 //   _LXC_SHIM_ATTACH_ERRFD       descriptor for error messages (else 2)
 //   _LXC_SHIM_ATTACH_CGROUP_FDS  comma-separated descriptors of the init's
 //                                cgroup.procs files, opened by the caller
+//   _LXC_SHIM_ATTACH_KEYRING     "new": the child gets a new session keyring
+//                                (lxc.keyring.session, on by default)
 //
-// It moves itself into those cgroups, joins the init's namespaces (user
-// first, mount last, skipping any it already shares), forks once, and lets
-// the child (now PID n inside the container) go on into Go. The parent stays
-// outside as a waiter: it forwards signals sent to it with kill(2), ignores
-// the ones a terminal sends to the whole process group (the child got those
-// itself), and exits with the child's status (128+N for signal N).
+// Before anything else it makes itself non-dumpable and closes every
+// descriptor but stdio and the ones above (the error pipe is marked
+// close-on-exec): from the moment it joins the container's PID namespace,
+// a process in the container may look at it through /proc, and must find
+// neither a descriptor of the caller's (CVE-2024-21626) nor anything it
+// may ptrace or read. (The binary itself is a sealed copy, see package
+// sealedexe, so /proc/PID/exe leads to nothing writable: CVE-2019-5736.)
+//
+// It then moves itself into those cgroups, joins the init's namespaces (user
+// first, mount last, skipping any it already shares; joining the mount
+// namespace puts root and cwd at the container's root), forks once, and
+// lets the child (now PID n inside the container) go on into Go. The parent
+// stays outside as a waiter: it forwards signals sent to it with kill(2),
+// ignores the ones a terminal sends to the whole process group, and exits
+// with the child's status (128+N for signal N).
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -28,9 +40,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* <linux/keyctl.h> is not installed everywhere. */
+#define KEYCTL_JOIN_SESSION_KEYRING 1
 
 static int lxc_shim_entered;
 static int errfd = 2;
@@ -57,31 +73,97 @@ static void die(int code, const char *fmt, ...)
 	_exit(code);
 }
 
-static void join_cgroups(const char *list)
+/* The descriptors the protocol passes: the error pipe and the cgroup.procs
+ * files. Everything else above 2 is closed. */
+#define MAXKEEP 64
+
+static int parse_fds(const char *list, int *fds, int max)
 {
 	const char *p = list;
+	int n = 0;
 
-	while (*p) {
+	while (list != NULL && *p) {
 		char *end;
 		long fd = strtol(p, &end, 10);
 
-		if (end == p || fd < 0)
+		if (end == p || fd < 0 || fd > 0x7fffffff || n == max)
 			die(1, "bad cgroup descriptor list \"%s\"", list);
-		/* "0" moves the writing process itself. */
-		if (write((int)fd, "0", 1) < 0) {
-			char link[64], path[256];
-			ssize_t n;
-			int e = errno;
-
-			snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
-			n = readlink(link, path, sizeof(path) - 1);
-			path[n < 0 ? 0 : n] = '\0';
-			die(1, "join the container's cgroup: write %s: %s", n < 0 ? link : path, strerror(e));
-		}
-		close((int)fd);
+		fds[n++] = (int)fd;
 		p = end;
 		if (*p == ',')
 			p++;
+		else if (*p)
+			die(1, "bad cgroup descriptor list \"%s\"", list);
+	}
+	return n;
+}
+
+static int kept(int fd, const int *keep, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (keep[i] == fd)
+			return 1;
+	return 0;
+}
+
+static void close_all_but(const int *keep, int n)
+{
+	unsigned int lo = 3;
+	int i, next;
+	DIR *d;
+	struct dirent *de;
+	int fds[1024], nfds = 0;
+
+	/* close_range(2) over the gaps between the kept descriptors. */
+	for (;;) {
+		next = -1;
+		for (i = 0; i < n; i++)
+			if (keep[i] >= (int)lo && (next < 0 || keep[i] < next))
+				next = keep[i];
+		if (next < 0) {
+			if (syscall(SYS_close_range, lo, ~0U, 0) < 0)
+				break;
+			return;
+		}
+		if (next > (int)lo && syscall(SYS_close_range, lo, (unsigned int)next - 1, 0) < 0)
+			break;
+		lo = (unsigned int)next + 1;
+	}
+	/* Kernels before 5.9: what /proc/self/fd lists (collected first, the
+	 * directory's own descriptor among them). */
+	d = opendir("/proc/self/fd");
+	if (d == NULL)
+		die(1, "close inherited descriptors: /proc/self/fd: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL && nfds < (int)(sizeof(fds) / sizeof(fds[0]))) {
+		int fd = atoi(de->d_name);
+
+		if (de->d_name[0] != '.' && fd > 2 && fd != dirfd(d) && !kept(fd, keep, n))
+			fds[nfds++] = fd;
+	}
+	closedir(d);
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+}
+
+static void join_cgroups(const int *fds, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		/* "0" moves the writing process itself. */
+		if (write(fds[i], "0", 1) < 0) {
+			char link[64], path[256];
+			ssize_t len;
+			int e = errno;
+
+			snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[i]);
+			len = readlink(link, path, sizeof(path) - 1);
+			path[len < 0 ? 0 : len] = '\0';
+			die(1, "join the container's cgroup: write %s: %s", len < 0 ? link : path, strerror(e));
+		}
+		close(fds[i]);
 	}
 }
 
@@ -184,18 +266,33 @@ __attribute__((constructor)) static void lxc_shim_nsenter(void)
 	const char *s;
 	pid_t child;
 
+	int keep[MAXKEEP], ncg;
+
 	if (pid == NULL || *pid == '\0')
 		return;
+	/* From here on nothing of this process may be read or traced by a
+	 * process of the container without CAP_SYS_PTRACE (runc's nsexec
+	 * does the same); exec makes the command dumpable again. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		die(1, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
 	s = getenv("_LXC_SHIM_ATTACH_ERRFD");
 	if (s != NULL && *s != '\0')
 		errfd = atoi(s);
 	if (strspn(pid, "0123456789") != strlen(pid))
 		die(1, "bad PID \"%s\"", pid);
 
-	s = getenv("_LXC_SHIM_ATTACH_CGROUP_FDS");
-	if (s != NULL)
-		join_cgroups(s);
+	ncg = parse_fds(getenv("_LXC_SHIM_ATTACH_CGROUP_FDS"), keep, MAXKEEP - 1);
+	keep[ncg] = errfd;
+	close_all_but(keep, ncg + 1);
+	if (errfd > 2 && fcntl(errfd, F_SETFD, FD_CLOEXEC) < 0)
+		die(1, "error pipe: %s", strerror(errno));
+
+	join_cgroups(keep, ncg);
 	join_namespaces(pid);
+	/* setns(CLONE_NEWNS) already moved root and cwd to the container's
+	 * root; say so, so no path of the host's is ever our cwd in there. */
+	if (chdir("/") < 0)
+		die(1, "chdir / in the container: %s", strerror(errno));
 
 	child = fork();
 	if (child < 0)
@@ -204,7 +301,16 @@ __attribute__((constructor)) static void lxc_shim_nsenter(void)
 		child_pid = child;
 		wait_child(); /* never returns */
 	}
+	/* A new session keyring, as LXC gives an attached process: a key in
+	 * the caller's session keyring is possessed by whoever has that
+	 * keyring, and must not be by the container. Only a kernel without
+	 * keys (ENOSYS) has nothing to replace. */
+	s = getenv("_LXC_SHIM_ATTACH_KEYRING");
+	if (s != NULL && strcmp(s, "new") == 0 && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 &&
+	    errno != ENOSYS)
+		die(1, "lxc.keyring.session: join a new session keyring: %s", strerror(errno));
 	unsetenv("_LXC_SHIM_ATTACH_PID");
 	unsetenv("_LXC_SHIM_ATTACH_CGROUP_FDS");
+	unsetenv("_LXC_SHIM_ATTACH_KEYRING");
 	lxc_shim_entered = 1;
 }

@@ -1,9 +1,11 @@
 // Package nsenter is the part of `lxc-initd attach` that must run before
 // the Go runtime starts: a C constructor that, when the process was started
-// with _LXC_SHIM_ATTACH_PID in its environment, moves into the container's
-// cgroups, joins the namespaces of the container's init and forks once, so
-// that the Go code that follows runs as a process inside the container (its
-// PID namespace included). See nsenter.c for the protocol.
+// with _LXC_SHIM_ATTACH_PID in its environment, makes itself non-dumpable,
+// closes every descriptor the protocol does not need, moves into the
+// container's cgroups, joins the namespaces of the container's init and
+// forks once (the child with a new session keyring when asked), so that the
+// Go code that follows runs as a process inside the container (its PID
+// namespace included). See nsenter.c for the protocol.
 //
 // A program opts in by importing this package; without the variable the
 // constructor does nothing.
@@ -23,6 +25,7 @@ const (
 	EnvPid       = "_LXC_SHIM_ATTACH_PID"
 	EnvErrFd     = "_LXC_SHIM_ATTACH_ERRFD"
 	EnvCgroupFds = "_LXC_SHIM_ATTACH_CGROUP_FDS"
+	EnvKeyring   = "_LXC_SHIM_ATTACH_KEYRING" // "new": a new session keyring
 )
 
 // Available reports whether this build has the constructor (cgo).

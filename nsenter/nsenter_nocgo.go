@@ -7,6 +7,7 @@ const (
 	EnvPid       = "_LXC_SHIM_ATTACH_PID"
 	EnvErrFd     = "_LXC_SHIM_ATTACH_ERRFD"
 	EnvCgroupFds = "_LXC_SHIM_ATTACH_CGROUP_FDS"
+	EnvKeyring   = "_LXC_SHIM_ATTACH_KEYRING"
 )
 
 // Available is false: without cgo there is no constructor, and a Go

@@ -24,24 +24,41 @@ import (
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/console"
 	"github.com/lxc-shim/lxc-shim/nsenter"
+	"github.com/lxc-shim/lxc-shim/sealedexe"
 	"github.com/lxc-shim/lxc-shim/supervise"
 	"github.com/moby/sys/mountinfo"
 )
 
 // How `lxc-initd attach NAME [-- CMD ARGS...]` works:
 //
-//  1. Here, on the host: find the init (state.json, checked against
-//     /proc), the container's config (lxc.environment, lxc.no_new_privs),
-//     the init's capability bounding set and cgroups; open the init's
-//     cgroup.procs files; allocate a pty in the container's devpts when the
-//     caller is on a terminal.
-//  2. Re-execute this binary with the nsenter variables set. Its C
-//     constructor (package nsenter), before the Go runtime starts threads,
+//  1. Here, on the host: mark every inherited descriptor above 2
+//     close-on-exec (none of the caller's may reach the container); find
+//     the init (state.json, checked against /proc), the container's config
+//     (lxc.environment, lxc.no_new_privs, lxc.keyring.session), the init's
+//     capability bounding set and cgroups; open the init's cgroup.procs
+//     files; set up the command's stdio (below); make a sealed copy of
+//     this binary (package sealedexe).
+//  2. Execute that copy with the nsenter variables set. Its C constructor
+//     (package nsenter), before the Go runtime starts threads, makes itself
+//     non-dumpable, closes every descriptor the protocol does not need,
 //     joins the cgroups and namespaces and forks: the parent waits and
-//     passes on the exit status, the child continues into Go.
+//     passes on the exit status, the child (with a new session keyring
+//     unless lxc.keyring.session = 0) continues into Go. Nothing in the
+//     container can reach the host's lxc-initd through /proc/PID/exe: it
+//     is the copy, which no one can write.
 //  3. The child, inside the container, comes back to cmdAttach
-//     (nsenter.Entered) and runs attachInside: session and controlling
-//     terminal, cwd /, capabilities, then exec of the command.
+//     (nsenter.Entered) and runs attachInside: a new session (so no
+//     terminal of the host's is its controlling terminal), the pty as
+//     controlling terminal when there is one, cwd /, capabilities, then
+//     exec of the command.
+//
+// Stdio: a container process must never hold a terminal of the host's,
+// from which it could type into the admin's shell (ioctl TIOCSTI). When
+// stdin and stdout are both terminals, the command gets a pty of the
+// container's own devpts that this process proxies (as lxc-attach and
+// docker exec -t); else each of stdin, stdout and stderr that is a
+// terminal is replaced by a pipe this process copies through (as docker
+// exec without -t), and the others are passed as they are.
 //
 // Setup errors of steps 2 and 3 come back on a pipe, so they are told apart
 // from the command's own exit status.
@@ -75,6 +92,13 @@ const (
 func cmdAttach(e *env, args []string) error {
 	if nsenter.Entered() {
 		attachInside() // never returns
+	}
+	// What the caller left open (a shell's `exec 40</etc`) must not pass
+	// into the child: it would be in the container's PID namespace, its
+	// descriptors readable through /proc/PID/fd. Go's own descriptors are
+	// close-on-exec already. (The constructor closes them again.)
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("attach: close inherited descriptors: %w", err)
 	}
 	fs := flag.NewFlagSet("attach", flag.ContinueOnError)
 	pos, argv, err := parseArgs(fs, args)
@@ -115,19 +139,23 @@ func cmdAttach(e *env, args []string) error {
 	}
 	defer func() { closeAll(cgFiles) }()
 
-	var master, slave *os.File
+	var stdio attachIO
 	if usePty {
-		if master, slave, err = containerPty(pid); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		defer master.Close()
-		defer slave.Close()
-		if rows, cols, err := console.Size(os.Stdout); err == nil && rows > 0 && cols > 0 {
-			_ = console.SetSize(master, rows, cols)
-		}
+		err = stdio.openPty(pid)
 		spec.Setctty = true
+	} else {
+		err = stdio.openPipes([3]*os.File{os.Stdin, os.Stdout, os.Stderr})
 	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	defer stdio.close()
 
+	exe, err := sealedexe.Self("lxc-initd")
+	if err != nil {
+		return fmt.Errorf("%s: attach: %w", name, err)
+	}
+	defer exe.Close()
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		return err
@@ -138,9 +166,13 @@ func cmdAttach(e *env, args []string) error {
 		errW.Close()
 		return err
 	}
-	cmd := exec.Command("/proc/self/exe", "attach")
-	cmd.Args[0] = "lxc-initd"
-	cmd.ExtraFiles = append([]*os.File{errW}, cgFiles...)
+	// Descriptors of the child: 3 the error pipe, then the cgroup.procs
+	// files, then the sealed copy it runs from (which the constructor
+	// closes first thing).
+	extra := append(append([]*os.File{errW}, cgFiles...), exe)
+	cmd := exec.Command(sealedexe.ChildPath(2 + len(extra)))
+	cmd.Args = []string{"lxc-initd", "attach"}
+	cmd.ExtraFiles = extra
 	fds := make([]string, len(cgFiles))
 	for i := range cgFiles {
 		fds[i] = strconv.Itoa(4 + i)
@@ -151,29 +183,28 @@ func cmdAttach(e *env, args []string) error {
 		nsenter.EnvCgroupFds + "=" + strings.Join(fds, ","),
 		envAttachSpec + "=" + string(specJSON),
 	}
-	if usePty {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	} else {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if !cfg.Security.NoKeyringSession {
+		cmd.Env = append(cmd.Env, nsenter.EnvKeyring+"=new")
 	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.child[0], stdio.child[1], stdio.child[2]
 
-	// Signals for us go to the command. Ctrl-c and Ctrl-\ on a terminal
-	// that is not ours to proxy reached the whole process group (the
-	// command too), so they are only swallowed here.
+	// Signals for us go to the command (through the waiter, which passes
+	// on only what was sent to it alone). The command is in a session of
+	// its own: a terminal's Ctrl-c reaches it only this way, or as a byte
+	// through its pty.
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
 
 	err = cmd.Start()
 	errW.Close()
+	exe.Close()
 	closeAll(cgFiles)
 	cgFiles = nil
 	if err != nil {
 		return fmt.Errorf("%s: attach: %w", name, err)
 	}
-	if slave != nil {
-		slave.Close()
-	}
+	stdio.started()
 	errText := make(chan string, 1)
 	go func() {
 		b, _ := io.ReadAll(errR)
@@ -181,28 +212,12 @@ func cmdAttach(e *env, args []string) error {
 	}()
 	go func() {
 		for s := range sigs {
-			if !usePty && (s == syscall.SIGINT || s == syscall.SIGQUIT) {
-				continue
-			}
 			_ = cmd.Process.Signal(s)
 		}
 	}()
 
-	proxied := make(chan error, 1)
-	if usePty {
-		go func() {
-			proxied <- console.Attach(master, os.Stdin, os.Stdout, 0, func(r, c int) error {
-				return console.SetSize(master, r, c)
-			})
-		}()
-	}
 	waitErr := cmd.Wait()
-	if usePty {
-		// The command is done; take what it printed last, but do not wait
-		// for a background process that still holds the terminal.
-		_ = master.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
-		<-proxied
-	}
+	stdio.finish()
 	code := 0
 	if waitErr != nil {
 		var ee *exec.ExitError
@@ -224,6 +239,149 @@ func cmdAttach(e *env, args []string) error {
 		return &exitError{code: code}
 	}
 	return nil
+}
+
+// drainAfterExit is how long the output of a command that exited is still
+// copied: what it printed last arrives, but a background process of the
+// container that keeps the terminal or pipe open does not hold attach.
+const drainAfterExit = 300 * time.Millisecond
+
+// attachIO is the attached command's stdin, stdout and stderr and the
+// copying between them and the caller's.
+type attachIO struct {
+	child  [3]*os.File // what the command gets as 0, 1, 2
+	theirs []*os.File  // the command's ends we created, closed once it runs
+	master *os.File    // the pty's master, when there is one
+	pipes  []pipeCopy  // our ends of the pipes that stand for terminals
+	drains []chan struct{}
+}
+
+// pipeCopy is one pipe that stands for one of the caller's terminals.
+type pipeCopy struct {
+	ours   *os.File // our end
+	caller *os.File // the caller's terminal
+	stdin  bool     // ours is the write end of the command's stdin
+}
+
+// openPty gives the command a pty of the container's devpts (see
+// containerPty) with the caller's window size.
+func (a *attachIO) openPty(initPid int) error {
+	master, slave, err := containerPty(initPid)
+	if err != nil {
+		return err
+	}
+	a.master = master
+	a.child = [3]*os.File{slave, slave, slave}
+	a.theirs = []*os.File{slave}
+	if rows, cols, err := console.Size(os.Stdout); err == nil && rows > 0 && cols > 0 {
+		_ = console.SetSize(master, rows, cols)
+	}
+	return nil
+}
+
+// openPipes passes the caller's stdio (std) as it is, except a terminal,
+// which is replaced by a pipe.
+func (a *attachIO) openPipes(std [3]*os.File) error {
+	for i, f := range std {
+		a.child[i] = f
+		if !term.IsTerminal(int(f.Fd())) {
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			a.close()
+			return err
+		}
+		if i == 0 {
+			a.child[i], a.theirs = r, append(a.theirs, r)
+			a.pipes = append(a.pipes, pipeCopy{ours: w, caller: f, stdin: true})
+		} else {
+			a.child[i], a.theirs = w, append(a.theirs, w)
+			a.pipes = append(a.pipes, pipeCopy{ours: r, caller: f})
+		}
+	}
+	return nil
+}
+
+// started closes the command's ends we created and starts copying.
+func (a *attachIO) started() {
+	closeAll(a.theirs)
+	a.theirs = nil
+	if a.master != nil {
+		proxied := make(chan struct{})
+		go func() {
+			_ = console.Attach(a.master, os.Stdin, os.Stdout, 0, func(r, c int) error {
+				return console.SetSize(a.master, r, c)
+			})
+			close(proxied)
+		}()
+		a.drains = append(a.drains, proxied)
+	}
+	for _, p := range a.pipes {
+		if p.stdin {
+			// Not waited for: a read of the terminal may block until the
+			// user types; EOF (Ctrl-d) closes the command's stdin.
+			go func() {
+				_, _ = copyOut(p.ours, p.caller)
+				p.ours.Close()
+			}()
+			continue
+		}
+		done := make(chan struct{})
+		go func() {
+			_, _ = copyOut(p.caller, p.ours)
+			close(done)
+		}()
+		a.drains = append(a.drains, done)
+	}
+}
+
+// finish, once the command exited, takes what it printed last, but does
+// not wait for a background process of the container that still holds
+// the terminal or pipe.
+func (a *attachIO) finish() {
+	deadline := time.Now().Add(drainAfterExit)
+	if a.master != nil {
+		_ = a.master.SetReadDeadline(deadline)
+	}
+	for _, p := range a.pipes {
+		if !p.stdin {
+			_ = p.ours.SetReadDeadline(deadline)
+		}
+	}
+	for _, d := range a.drains {
+		<-d
+	}
+}
+
+func (a *attachIO) close() {
+	closeAll(a.theirs)
+	if a.master != nil {
+		a.master.Close()
+	}
+	for _, p := range a.pipes {
+		p.ours.Close()
+	}
+}
+
+// copyOut copies src to dst with plain reads, so that a read deadline on
+// src ends it (io.Copy may splice, which no deadline interrupts).
+func copyOut(dst io.Writer, src *os.File) (int64, error) {
+	var n int64
+	buf := make([]byte, 32*1024)
+	for {
+		k, err := src.Read(buf)
+		if k > 0 {
+			w, werr := dst.Write(buf[:k])
+			n += int64(w)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // runningInit returns the host PID of the container's init, checked to be
@@ -456,10 +614,13 @@ func attachInside() {
 	// All that follows is per thread (capabilities, no_new_privs) and must
 	// hold for the thread that calls execve.
 	runtime.LockOSThread()
+	// A session of its own, always: the caller's session has the caller's
+	// terminal as its controlling terminal, which the container's /dev/tty
+	// would open.
+	if _, err := unix.Setsid(); err != nil {
+		fail(exitCannotExec, "setsid: %v", err)
+	}
 	if spec.Setctty {
-		if _, err := unix.Setsid(); err != nil {
-			fail(exitCannotExec, "setsid: %v", err)
-		}
 		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
 			fail(exitCannotExec, "make the pty the controlling terminal: %v", err)
 		}
