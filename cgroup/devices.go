@@ -72,15 +72,19 @@ func devNum(n int64) string {
 // attachDeviceFilter compiles the rules into a cgroup2 device program
 // (devProgram) and attaches it to dir.
 //
-// The program gives "last matching rule wins, no match denies". A v1
-// cgroup instead starts from its parent's list, which on a fresh cgroup
-// under an unrestricted parent allows everything, and a "deny a" resets it.
-// An allow-all rule in front of the config's rules gives the same result:
-// a later "a" rule overrides it, and a config of denies alone stays a
-// blacklist, as it is on v1.
+// The program reads its list "last matching rule wins, no match denies";
+// the rules are first reduced to the state a v1 devices cgroup would hold
+// after them (normalizeV1), so that the same config grants the same access
+// on v1 and on v2, whatever the order of its rules.
 func attachDeviceFilter(dir string, rules []config.DeviceRule) error {
-	list := append([]config.DeviceRule{{Allow: true, Type: 'a', Major: -1, Minor: -1, Access: "rwm"}}, rules...)
-	prog, err := devProgram(list)
+	for _, r := range rules {
+		// Also the rules the reduction drops: a bad one is an error
+		// wherever it stands, as a v1 cgroup would refuse it.
+		if err := checkRule(r); err != nil {
+			return err
+		}
+	}
+	prog, err := devProgram(normalizeV1(rules))
 	if err != nil {
 		return fmt.Errorf("%s: build the eBPF device filter: %w", ruleLabel(rules[0]), err)
 	}
