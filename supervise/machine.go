@@ -34,13 +34,15 @@ const (
 
 // transitions is the allow-list: a state change that is not here is a bug
 // in the shim, and Machine refuses it rather than record a lie.
+// It is exactly what the lifecycle (lifecycle.go) does; TestLifecycle-
+// TakesEveryTransition checks that each one is taken.
 var transitions = map[State][]State{
 	"":             {StateBooting},
 	StateBooting:   {StateRunning, StateBackoff, StateFailed, StateStopped},
 	StateRunning:   {StateStopping, StateRebooting, StateBackoff, StateStopped, StateHalted, StateFailed},
-	StateStopping:  {StateStopped, StateHalted},
-	StateRebooting: {StateBooting, StateStopped},
-	StateBackoff:   {StateBooting, StateStopped, StateFailed},
+	StateStopping:  {StateStopped},
+	StateRebooting: {StateBooting},
+	StateBackoff:   {StateBooting, StateStopped},
 	StateStopped:   nil,
 	StateHalted:    nil,
 	StateFailed:    nil,

@@ -9,10 +9,9 @@ func TestMachineAllowed(t *testing.T) {
 	paths := [][]State{
 		{StateBooting, StateRunning, StateStopping, StateStopped},
 		{StateBooting, StateRunning, StateRebooting, StateBooting, StateRunning, StateHalted},
-		{StateBooting, StateRunning, StateBackoff, StateBooting, StateRunning, StateBackoff, StateFailed},
+		{StateBooting, StateRunning, StateBackoff, StateBooting, StateRunning, StateFailed},
 		{StateBooting, StateFailed},
 		{StateBooting, StateRunning, StateBackoff, StateStopped},
-		{StateBooting, StateRunning, StateStopping, StateHalted},
 	}
 	for _, p := range paths {
 		var m Machine
@@ -38,6 +37,12 @@ func TestMachineRefused(t *testing.T) {
 		{StateStopping, StateRebooting},
 		{StateBooting, StateRebooting},
 		{StateRunning, StateRunning},
+		// A stop's end is "stopped" whatever the init did; a reboot is
+		// passed through to the next boot, and a backoff ends in a boot
+		// or a stop.
+		{StateStopping, StateHalted},
+		{StateRebooting, StateStopped},
+		{StateBackoff, StateFailed},
 	}
 	for _, b := range bad {
 		m := Machine{cur: b[0]}

@@ -68,7 +68,6 @@ func (r *fakeRun) Teardown() error {
 
 type shimResult struct {
 	code int
-	err  error
 }
 
 // newTestShim makes a shim over a fake booter in a temp state dir, with
@@ -478,5 +477,155 @@ func TestShimOwnErrorIsNotRetried(t *testing.T) {
 				t.Errorf("%d restarts after the shim's own error", st.RestartCount)
 			}
 		})
+	}
+}
+
+// Every transition of the allow-list is one the lifecycle takes: each
+// scenario below drives a shim over the fake booter, and together they
+// take them all (and nothing else, or Machine would have refused it).
+func TestLifecycleTakesEveryTransition(t *testing.T) {
+	type edge struct{ from, to State }
+	var mu sync.Mutex
+	taken := map[edge]bool{}
+	trace := func(s *Shim) {
+		s.trace = func(from, to State) {
+			mu.Lock()
+			taken[edge{from, to}] = true
+			mu.Unlock()
+		}
+	}
+	stop := func(t *testing.T, s *Shim) {
+		t.Helper()
+		c := &Client{Name: "fake", Paths: s.Paths}
+		if _, err := c.Stop(-1, false); err != nil {
+			t.Fatalf("stop: %v", err)
+		}
+	}
+	waitFor := func(t *testing.T, s *Shim, st State, boot int) {
+		t.Helper()
+		for i := 0; i < 1000; i++ {
+			if cur := s.snapshot(); cur.State == st && cur.BootCount >= boot {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("never reached %s (boot %d): %+v", st, boot, s.snapshot())
+	}
+	scenarios := []struct {
+		name  string
+		b     *fakeBooter
+		tune  func(*Shim)
+		drive func(t *testing.T, s *Shim)
+	}{
+		{"reboot then stop", &fakeBooter{scripts: func(boot int) string {
+			if boot == 1 {
+				return "sleep 0.05; kill -HUP $$"
+			}
+			return "exec sleep 100"
+		}}, nil, func(t *testing.T, s *Shim) { waitFor(t, s, StateRunning, 2); stop(t, s) }},
+		{"halt", &fakeBooter{scripts: func(int) string { return "sleep 0.05; kill -INT $$" }}, nil, nil},
+		{"exit 0", &fakeBooter{scripts: func(int) string { return "sleep 0.05; exit 0" }}, nil, nil},
+		{"crash loop", &fakeBooter{scripts: func(int) string { return "sleep 0.05; exit 3" }}, nil, nil},
+		{"later boot fails, then stop in backoff", &fakeBooter{
+			scripts: func(int) string { return "sleep 0.05; exit 3" },
+			bootErr: func(boot int) error {
+				if boot > 1 {
+					return errors.New("mount proc: no such file")
+				}
+				return nil
+			},
+		}, func(s *Shim) { s.Policy.BackoffMin, s.Policy.BackoffMax = 200*time.Millisecond, 30*time.Second }, func(t *testing.T, s *Shim) {
+			// Boot 2 failed: the backoff before boot 3 (400 ms).
+			waitFor(t, s, StateBackoff, 2)
+			stop(t, s)
+		}},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			s, res := newTestShim(t, sc.b, func(s *Shim) {
+				trace(s)
+				if sc.tune != nil {
+					sc.tune(s)
+				}
+			})
+			if sc.drive != nil {
+				sc.drive(t, s)
+			}
+			waitShim(t, res)
+		})
+	}
+	// A first boot that fails, and a stop that aborts a hung boot: no
+	// ready init for newTestShim to wait for.
+	for _, abortable := range []bool{false, true} {
+		dir := t.TempDir()
+		paths := PathsFor(dir, "fake")
+		os.MkdirAll(paths.Dir, 0o700)
+		var b Booter = &fakeBooter{bootErr: func(int) error { return errors.New("no rootfs") }}
+		if abortable {
+			b = &slowBooter{abortable: true, aborted: make(chan struct{})}
+		}
+		s := &Shim{Name: "fake", Paths: paths, Reaper: testReaper, Booter: b}
+		trace(s)
+		s.init()
+		res := make(chan int, 1)
+		go func() { res <- s.Run() }()
+		if abortable {
+			time.Sleep(100 * time.Millisecond)
+			s.sigc <- unix.SIGTERM
+		}
+		select {
+		case <-res:
+		case <-time.After(10 * time.Second):
+			t.Fatal("shim did not end")
+		}
+	}
+	for from, tos := range transitions {
+		for _, to := range tos {
+			if !taken[edge{from, to}] {
+				t.Errorf("allowed transition %q -> %q never taken", from, to)
+			}
+		}
+	}
+	for e := range taken {
+		if !CanTransition(e.from, e.to) {
+			t.Errorf("transition %q -> %q taken but not allowed", e.from, e.to)
+		}
+	}
+}
+
+// A transition the allow-list refuses is an error and changes nothing:
+// neither the state, nor the status, nor state.json.
+func TestShimRefusedTransitionChangesNothing(t *testing.T) {
+	all := []State{"", StateBooting, StateRunning, StateStopping, StateRebooting, StateBackoff, StateStopped, StateHalted, StateFailed}
+	refused := 0
+	for _, from := range all {
+		for _, to := range all[1:] {
+			if CanTransition(from, to) {
+				continue
+			}
+			refused++
+			dir := t.TempDir()
+			s := &Shim{Name: "fake", Paths: PathsFor(dir, "fake")}
+			os.MkdirAll(s.Paths.Dir, 0o700)
+			s.m = Machine{cur: from}
+			s.st = Status{Name: "fake", State: from, BootCount: 7}
+			if err := WriteState(s.Paths.State, &s.st); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := os.ReadFile(s.Paths.State)
+			applied := false
+			err := s.to(to, func(st *Status) { applied = true; st.BootCount = 8 })
+			if !errors.Is(err, errRefused) {
+				t.Errorf("%q -> %q: %v, want a refusal", from, to, err)
+			}
+			after, _ := os.ReadFile(s.Paths.State)
+			if applied || s.m.State() != from || s.st.BootCount != 7 || string(before) != string(after) {
+				t.Errorf("%q -> %q refused but applied: update %v, state %q, boot %d, state.json changed %v",
+					from, to, applied, s.m.State(), s.st.BootCount, string(before) != string(after))
+			}
+		}
+	}
+	if refused < 50 {
+		t.Errorf("only %d refused pairs tried", refused)
 	}
 }

@@ -31,7 +31,6 @@ type Status struct {
 	StopResult   string    `json:"stop_result,omitempty"` // graceful or forced
 	ShimPid      int       `json:"shim_pid,omitempty"`
 	ShimStart    uint64    `json:"shim_start,omitempty"`
-	Cgroup       string    `json:"cgroup,omitempty"`
 	// Shim is filled by readers, not by the shim: whether the shim still
 	// holds its lock, and whether Pid is still the recorded init.
 	ShimAlive bool      `json:"shim_alive"`

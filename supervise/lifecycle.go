@@ -1,0 +1,521 @@
+package supervise
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/lxc-shim/lxc-shim/signals"
+)
+
+// The container's whole life under one shim, in one place: events come in
+// (a boot finished, the init died, a control request, SIGTERM or SIGINT to
+// the shim, a timer), and the handler of the current state says what each
+// one means there. Every state change goes through Machine's allow-list
+// (Shim.to); a refused one is logged as the bug it is and changes nothing.
+//
+//	booting   --boot done------------------> running
+//	booting   --boot failed (boot 1, or the shim's own error)--> failed
+//	booting   --boot failed (later boot)---> backoff | failed (policy)
+//	booting   --stop, boot then fails------> stopped
+//	booting   --stop, boot then done-------> running -> stopping (kill: no handlers yet)
+//	running   --init killed by SIGHUP------> rebooting -> booting
+//	running   --init killed by SIGINT------> halted
+//	running   --init exit 0----------------> stopped | backoff (policy always)
+//	running   --init crashed---------------> backoff | failed (policy)
+//	running   --stop request, SIGTERM------> stopping (halt signal, timer)
+//	running   --reboot request-------------> running (reboot signal sent)
+//	stopping  --timer----------------------> stopping (escalated: kill)
+//	stopping  --init died------------------> stopped
+//	backoff   --timer----------------------> booting
+//	backoff   --stop request, SIGTERM------> stopped
+//
+// Booter.Boot runs on a goroutine of its own, so that the loop answers
+// requests while a boot is under way (a stop aborts it through
+// BootAborter); everything else runs on the loop's goroutine.
+
+// evKind says what happened.
+type evKind int
+
+const (
+	evBooted  evKind = iota // a boot finished: run, or err
+	evExited                // the init died: status
+	evRequest               // a control request (stop, reboot)
+	evSignal                // SIGTERM or SIGINT to the shim
+	evTimer                 // the stop timeout or the backoff delay ran out
+)
+
+type event struct {
+	kind   evKind
+	run    Run
+	err    error
+	status unix.WaitStatus
+	req    ctlReq
+	sig    syscall.Signal
+}
+
+// lifecycle is the event loop's own state; only the loop's goroutine
+// touches it.
+type lifecycle struct {
+	s      *Shim
+	boot   int        // the current boot's number (1, 2, ...)
+	bootc  chan event // evBooted from the boot goroutine
+	run    Run        // the current run (running, stopping)
+	pid    int        // its init's host pid
+	waitc  <-chan unix.WaitStatus
+	stop   *stopping   // a stop in progress (asked during a boot: early)
+	timer  *time.Timer // stop timeout or backoff delay
+	timerc <-chan time.Time
+	ended  bool
+	code   int // the shim's exit code once ended
+}
+
+// loop runs the container's life and returns the shim's exit code.
+func (s *Shim) loop() int {
+	l := &lifecycle{s: s, bootc: make(chan event, 1)}
+	defer l.stopTimer()
+	l.startBoot()
+	for !l.ended {
+		var ev event
+		select {
+		case ev = <-l.bootc:
+		case ws := <-l.waitc:
+			ev = event{kind: evExited, status: ws}
+		case r := <-s.reqc:
+			ev = event{kind: evRequest, req: r}
+		case sig := <-s.sigc:
+			ev = event{kind: evSignal, sig: sig.(syscall.Signal)}
+		case <-l.timerc:
+			l.timerc = nil
+			ev = event{kind: evTimer}
+		}
+		l.handle(ev)
+	}
+	return l.code
+}
+
+// handle dispatches ev to the current state's handler.
+func (l *lifecycle) handle(ev event) {
+	st := l.s.state()
+	switch st {
+	case StateBooting:
+		l.onBooting(ev)
+	case StateRunning:
+		l.onRunning(ev)
+	case StateStopping:
+		l.onStopping(ev)
+	case StateBackoff:
+		l.onBackoff(ev)
+	default:
+		// Rebooting is passed through within one handler, and the final
+		// states end the loop: an event here is a bug.
+		l.s.Log.Error("event in a state that takes none", "state", string(st), "event", int(ev.kind))
+		if ev.kind == evRequest {
+			ev.req.reply <- Response{Error: fmt.Sprintf("%s: container is %s", ev.req.req.Op, st)}
+		}
+	}
+}
+
+// onBooting: a boot is under way.
+func (l *lifecycle) onBooting(ev event) {
+	s := l.s
+	switch ev.kind {
+	case evBooted:
+		if ev.err != nil {
+			l.bootFailed(ev.err)
+			return
+		}
+		l.running(ev.run)
+	case evRequest:
+		if ev.req.req.Op != OpStop {
+			ev.req.reply <- Response{Error: fmt.Sprintf("%s: container is booting", ev.req.req.Op)}
+			return
+		}
+		if l.stop == nil {
+			l.stop = &stopping{}
+			l.abortBoot("control socket")
+		}
+		l.stop.waiters = append(l.stop.waiters, ev.req)
+	case evSignal:
+		if l.stop == nil {
+			l.stop = &stopping{}
+			l.abortBoot(signals.Name(ev.sig))
+		}
+	default:
+		s.Log.Error("unexpected event while booting", "event", int(ev.kind))
+	}
+}
+
+// onRunning: the init runs.
+func (l *lifecycle) onRunning(ev event) {
+	s := l.s
+	switch ev.kind {
+	case evExited:
+		l.initDied(ev.status)
+	case evRequest:
+		switch ev.req.req.Op {
+		case OpStop:
+			l.stop = &stopping{waiters: []ctlReq{ev.req}}
+			timeout, kill := l.stopTimeout(ev.req.req)
+			l.beginStop(timeout, kill, "control socket")
+		case OpReboot:
+			sig := s.rebootSignal()
+			if err := unix.Kill(l.pid, sig); err != nil {
+				ev.req.reply <- Response{Error: fmt.Sprintf("reboot: signal %s to %d: %v", signals.Name(sig), l.pid, err)}
+				return
+			}
+			s.Log.Info("signal sent", "signal", signals.Name(sig), "pid", l.pid, "for", "reboot")
+			ev.req.reply <- Response{OK: true, Signal: signals.Name(sig)}
+		default:
+			ev.req.reply <- Response{Error: "unknown op " + ev.req.req.Op}
+		}
+	case evSignal:
+		l.stop = &stopping{}
+		l.beginStop(s.StopTimeout, false, signals.Name(ev.sig))
+	default:
+		s.Log.Error("unexpected event while running", "event", int(ev.kind))
+	}
+}
+
+// onStopping: the halt signal was sent (or the stop escalated); the loop
+// waits for the init's death.
+func (l *lifecycle) onStopping(ev event) {
+	s := l.s
+	switch ev.kind {
+	case evExited:
+		l.initDied(ev.status)
+	case evTimer:
+		s.Log.Warn("stop timeout reached, escalating", "pid", l.pid, "signal", l.stop.signal)
+		l.escalate()
+	case evRequest:
+		switch ev.req.req.Op {
+		case OpStop:
+			l.stop.waiters = append(l.stop.waiters, ev.req)
+			// A second request may only shorten the stop.
+			timeout, kill := l.stopTimeout(ev.req.req)
+			switch {
+			case l.stop.escalated:
+			case kill || timeout <= 0:
+				l.stopTimer()
+				l.escalate()
+			case time.Now().Add(timeout).Before(l.stop.deadline):
+				l.stop.deadline = time.Now().Add(timeout)
+				l.startTimer(timeout)
+			}
+		case OpReboot:
+			ev.req.reply <- Response{Error: "reboot: container is stopping"}
+		default:
+			ev.req.reply <- Response{Error: "unknown op " + ev.req.req.Op}
+		}
+	case evSignal:
+		// Already stopping: a second SIGTERM changes nothing.
+	default:
+		s.Log.Error("unexpected event while stopping", "event", int(ev.kind))
+	}
+}
+
+// onBackoff: the init crashed (or a later boot failed); the loop waits
+// before the next boot.
+func (l *lifecycle) onBackoff(ev event) {
+	s := l.s
+	switch ev.kind {
+	case evTimer:
+		l.startBoot()
+	case evRequest:
+		if ev.req.req.Op != OpStop {
+			ev.req.reply <- Response{Error: fmt.Sprintf("%s: container is in backoff", ev.req.req.Op)}
+			return
+		}
+		s.Log.Info("stop requested", "state", string(StateBackoff))
+		l.stopTimer()
+		l.finish(StateStopped, "stop requested during backoff", &stopping{waiters: []ctlReq{ev.req}})
+	case evSignal:
+		s.Log.Info("stop requested", "by", signals.Name(ev.sig), "state", string(StateBackoff))
+		l.stopTimer()
+		l.finish(StateStopped, "stop requested during backoff", &stopping{})
+	default:
+		s.Log.Error("unexpected event in backoff", "event", int(ev.kind))
+	}
+}
+
+// startBoot enters booting with the next boot's number and runs
+// Booter.Boot on its own goroutine.
+func (l *lifecycle) startBoot() {
+	s := l.s
+	l.boot++
+	boot := l.boot
+	if !l.move(StateBooting, func(st *Status) { st.BootCount = boot; st.Pid, st.PidStart = 0, 0 }) {
+		l.finish(StateFailed, "internal error: cannot boot from state "+string(s.state()), nil)
+		return
+	}
+	s.Notify.Booting(boot)
+	go func() {
+		r, err := s.Booter.Boot(boot)
+		l.bootc <- event{kind: evBooted, run: r, err: err}
+	}()
+}
+
+// abortBoot interrupts the boot in progress where the Booter allows it.
+func (l *lifecycle) abortBoot(by string) {
+	l.s.Log.Info("stop requested during boot", "by", by, "boot", l.boot)
+	if a, ok := l.s.Booter.(BootAborter); ok {
+		a.AbortBoot()
+	}
+}
+
+// bootFailed decides what a failed boot means.
+func (l *lifecycle) bootFailed(err error) {
+	s := l.s
+	if l.stop != nil {
+		s.Log.Info("boot aborted by a stop", "boot", l.boot, "err", err)
+		s.readyOnce.Do(func() { s.Ready(fmt.Errorf("stopped during boot: %w", err)) })
+		l.finish(StateStopped, "stop requested during boot", l.stop)
+		return
+	}
+	s.Log.Error("boot failed", "boot", l.boot, "err", err)
+	var se *ShimError
+	if errors.As(err, &se) || l.boot == 1 {
+		// The shim's own failure is not the container's crash; a first
+		// boot that fails is a configuration or host problem that a
+		// retry would only repeat (and lxc-initd start is waiting).
+		s.readyOnce.Do(func() { s.Ready(err) })
+		reason := err.Error()
+		if se == nil {
+			reason = "boot failed: " + reason
+		}
+		l.finish(StateFailed, reason, nil)
+		return
+	}
+	l.restartOrEnd(true, "boot failed: "+err.Error())
+}
+
+// running records a started init and enters running; a stop asked during
+// the boot kills it at once (it has no handlers yet).
+func (l *lifecycle) running(run Run) {
+	s := l.s
+	l.run, l.pid = run, run.Pid()
+	l.waitc = s.Reaper.Wait(l.pid)
+	start, _ := ProcStartTime(l.pid)
+	pid, boot := l.pid, l.boot
+	l.move(StateRunning, func(st *Status) { st.Pid, st.PidStart, st.BootedAt = pid, start, time.Now().UTC() })
+	s.Log.Info("boot started", "boot", boot, "pid", pid)
+	s.readyOnce.Do(func() { s.Ready(nil) })
+	s.Notify.Ready(boot, pid)
+	if l.stop != nil {
+		// Asked to stop before the init ran: it has had no time to set
+		// up its handlers (PID 1 ignores what it does not handle) nor to
+		// start anything worth a clean shutdown.
+		l.move(StateStopping, nil)
+		s.Notify.Stopping("stop during boot", 30*time.Second)
+		l.escalate()
+	}
+}
+
+// initDied tears the run down and decides what the init's end means.
+func (l *lifecycle) initDied(ws unix.WaitStatus) {
+	s := l.s
+	ex := signals.Classify(syscall.WaitStatus(ws))
+	if l.stop != nil && l.stop.escalated {
+		s.Log.Info("init ended after escalation", "pid", l.pid, "exit", ex.String())
+	}
+	l.stopTimer()
+	l.teardown()
+	pid := l.pid
+	l.recordExit(ex, pid)
+	l.run, l.pid, l.waitc = nil, 0, nil
+	switch {
+	case l.stop != nil:
+		l.finish(StateStopped, "stop requested", l.stop)
+	case ex.Kind == signals.Reboot:
+		s.Log.Info("reboot seen", "boot", l.boot, "pid", pid)
+		if l.move(StateRebooting, nil) {
+			l.startBoot()
+		} else {
+			l.finish(StateFailed, "internal error: cannot reboot", nil)
+		}
+	case ex.Kind == signals.Halt:
+		s.Log.Info("halt seen", "boot", l.boot, "pid", pid)
+		l.finish(StateHalted, "halted from inside", nil)
+	case ex.Kind == signals.Exited && ex.Code == 0:
+		s.Log.Info("init exited 0", "boot", l.boot, "pid", pid)
+		l.restartOrEnd(false, "exit 0")
+	default:
+		s.Log.Warn("crash seen", "boot", l.boot, "pid", pid, "exit", ex.String())
+		l.restartOrEnd(true, ex.String())
+	}
+}
+
+// restartOrEnd applies the restart policy after a run that ended with
+// what (a failure or not): backoff then a new boot, or the end.
+func (l *lifecycle) restartOrEnd(failure bool, what string) {
+	s := l.s
+	restart, delay, why := s.Policy.decide(&s.restarts, failure, time.Now())
+	if !restart {
+		if failure {
+			s.Log.Error("giving up", "reason", why, "last", what)
+			l.finish(StateFailed, fmt.Sprintf("%s; last: %s", why, what), nil)
+			return
+		}
+		l.finish(StateStopped, why, nil)
+		return
+	}
+	if !l.move(StateBackoff, func(st *Status) { st.RestartCount++ }) {
+		l.finish(StateFailed, "internal error: cannot back off", nil)
+		return
+	}
+	s.Log.Info("restart after backoff", "delay", delay, "restart", s.snapshot().RestartCount)
+	s.Notify.Status(fmt.Sprintf("backoff %s after %s", delay, what))
+	l.startTimer(delay)
+}
+
+// stopTimeout is the grace period and kill flag a stop request asks for.
+func (l *lifecycle) stopTimeout(req Request) (time.Duration, bool) {
+	timeout := l.s.StopTimeout
+	if req.Timeout != nil {
+		timeout = time.Duration(*req.Timeout * float64(time.Second))
+	}
+	return timeout, req.Kill
+}
+
+// beginStop enters stopping: the halt signal and the timer, or the kill
+// at once.
+func (l *lifecycle) beginStop(timeout time.Duration, kill bool, by string) {
+	s := l.s
+	l.move(StateStopping, nil)
+	s.Log.Info("stop requested", "by", by, "timeout", timeout, "kill", kill)
+	if kill || timeout <= 0 {
+		s.Notify.Stopping(by+", kill", 30*time.Second)
+		l.escalate()
+		return
+	}
+	sig := s.HaltSignal(l.pid)
+	l.stop.signal = signals.Name(sig)
+	l.stop.deadline = time.Now().Add(timeout)
+	if err := unix.Kill(l.pid, sig); err != nil {
+		s.Log.Warn("signal failed", "signal", l.stop.signal, "pid", l.pid, "err", err)
+	} else {
+		s.Log.Info("signal sent", "signal", l.stop.signal, "pid", l.pid)
+	}
+	// systemd must not kill what is shutting down in time: extend its
+	// stop timer past ours, plus room for the kill and teardown.
+	s.Notify.Stopping(by, timeout+30*time.Second)
+	l.startTimer(timeout)
+}
+
+// escalate sends lxc.signal.stop to the init and kills every process of
+// the container's cgroup.
+func (l *lifecycle) escalate() {
+	s := l.s
+	l.stop.escalated = true
+	stopSig := s.stopSignal()
+	name := signals.Name(stopSig)
+	if l.stop.signal == "" {
+		l.stop.signal = name
+	}
+	if err := unix.Kill(l.pid, stopSig); err != nil && !errors.Is(err, unix.ESRCH) {
+		s.Log.Warn("signal failed", "signal", name, "pid", l.pid, "err", err)
+	} else {
+		s.Log.Info("signal sent", "signal", name, "pid", l.pid, "for", "escalation")
+	}
+	if err := l.run.KillAll(); err != nil {
+		s.Log.Error("kill cgroup failed", "err", err)
+	} else {
+		s.Log.Info("escalation: killed every process of the cgroup")
+	}
+	s.Notify.Extend(30*time.Second, "stopping: killed after timeout")
+}
+
+// teardown kills what is left of the run and removes it from the host.
+func (l *lifecycle) teardown() {
+	s := l.s
+	err := errors.Join(l.run.KillAll(), l.run.Teardown())
+	if err != nil {
+		s.Log.Error("cleanup failed", "boot", l.boot, "err", err)
+		return
+	}
+	s.Log.Info("cleanup done", "boot", l.boot)
+}
+
+func (l *lifecycle) recordExit(ex signals.Exit, pid int) {
+	meaning := ex.String()
+	if l.stop != nil && l.stop.escalated {
+		meaning = "killed after timeout"
+	}
+	s := l.s
+	s.mu.Lock()
+	s.st.LastExit = &LastExit{Meaning: meaning, Pid: pid, At: time.Now().UTC(), Boot: l.boot}
+	s.mu.Unlock()
+}
+
+// finish records the final state, answers the stop's waiters and ends
+// the loop with the shim's exit code.
+func (l *lifecycle) finish(final State, reason string, stop *stopping) {
+	s := l.s
+	result := ""
+	if stop != nil {
+		switch {
+		case stop.escalated:
+			result = StopForced
+		case stop.signal == "":
+			// Stopped during a backoff or a boot: no init to signal.
+			result = StopNotRunning
+		default:
+			result = StopGraceful
+		}
+	}
+	if !l.move(final, func(st *Status) {
+		st.Pid, st.PidStart = 0, 0
+		st.Reason = reason
+		st.StopResult = result
+	}) {
+		// Not an allowed end from here: a bug. The shim ends all the
+		// same (its container is gone), and says it failed.
+		final = StateFailed
+	}
+	s.Log.Info("container "+string(final), "reason", reason, "stop", result)
+	s.Notify.Status(fmt.Sprintf("%s: %s", final, reason))
+	if stop != nil {
+		for _, w := range stop.waiters {
+			w.reply <- Response{OK: true, Result: result, Signal: stop.signal}
+		}
+		// The process exits soon after: let the handlers write the
+		// answers first (a client that does not read gets 2 s).
+		for _, w := range stop.waiters {
+			select {
+			case <-w.ack:
+			case <-time.After(2 * time.Second):
+			}
+		}
+	}
+	l.ended = true
+	l.code = 0
+	if final == StateFailed {
+		l.code = 1
+	}
+}
+
+// move is Shim.to for the loop: a refused transition is logged and
+// reported, and nothing of it is applied.
+func (l *lifecycle) move(next State, f func(*Status)) bool {
+	if err := l.s.to(next, f); err != nil {
+		l.s.Log.Error("state", "err", err)
+		return !errors.Is(err, errRefused)
+	}
+	return true
+}
+
+func (l *lifecycle) startTimer(d time.Duration) {
+	l.stopTimer()
+	l.timer = time.NewTimer(d)
+	l.timerc = l.timer.C
+}
+
+func (l *lifecycle) stopTimer() {
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+	l.timer, l.timerc = nil, nil
+}
