@@ -83,7 +83,7 @@ type Shim struct {
 	mu        sync.Mutex
 	st        Status
 	run       Run // the current run
-	listener  *net.UnixListener
+	listeners []*net.UnixListener
 	ended     bool // Run is over: a late Serve closes its listener at once
 	reqc      chan ctlReq
 	sigc      chan os.Signal
@@ -166,10 +166,10 @@ func (s *Shim) Run() int {
 	// connections (the socket file goes), the lock released, then the
 	// clients waiting for the end of a stop let go.
 	s.mu.Lock()
-	l := s.listener
+	ls := s.listeners
 	s.ended = true
 	s.mu.Unlock()
-	if l != nil {
+	for _, l := range ls {
 		l.SetUnlinkOnClose(true)
 		l.Close()
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -839,4 +840,125 @@ func TestLifecycleShimKilledForcedStop(t *testing.T) {
 		t.Errorf("state %+v", fin)
 	}
 	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+}
+
+// Issue 11: with lxc.cgroup.dir naming someone else's cgroup (a service
+// with a process in it), cleanup of a container that never ran killed that
+// process and removed the cgroup. Now such an lxc.cgroup.dir is a config
+// error (start names file, line and key; cleanup touches nothing of it),
+// and below lxc-shim's own subtree a cgroup lxc-shim did not make is
+// refused by cleanup and left with its process.
+func TestLifecycleCleanupForeignCgroupDir(t *testing.T) {
+	e := newLC(t, rootTestinit, testinitBase)
+	cfgPath := filepath.Join(e.lxcpath, e.name, "config")
+	head := fmt.Sprintf("lxc.uts.name = %s\nlxc.rootfs.path = dir:%s\n%s", e.name, e.rootfs, testinitBase)
+
+	// A service's cgroup, outside lxc-shim's subtree.
+	svc := e.name + "svc/other/svc"
+	sleep, waited := foreignCgroup(t, svc)
+	testutil.WriteConfig(t, e.lxcpath, e.name, head+"lxc.cgroup.dir = "+svc+"\n")
+	out, errOut, code := e.initd("cleanup", e.name)
+	t.Logf("cleanup with lxc.cgroup.dir = %s: exit %d\n%s%s", svc, code, out, errOut)
+	survives(t, waited, fmt.Sprintf("the service's process %d, by cleanup", sleep.Process.Pid))
+	for _, mnt := range cgroupHierarchies(t) {
+		if _, err := os.Stat(filepath.Join(mnt, svc)); err != nil {
+			t.Errorf("the service's cgroup was removed from %s: %v", mnt, err)
+		}
+	}
+	out, errOut, code = e.initd("start", e.name)
+	if code != 1 || !strings.Contains(errOut, cfgPath+":4: lxc.cgroup.dir") || !strings.Contains(errOut, "outside lxc-shim's own subtree") {
+		t.Errorf("start with lxc.cgroup.dir = %s: exit %d\n%s%s", svc, code, out, errOut)
+	}
+	survives(t, waited, fmt.Sprintf("the service's process %d, by start", sleep.Process.Pid))
+
+	// Below lxc-shim/, but not made by lxc-shim for this container.
+	grp := "lxc-shim/" + e.name + "grp/svc"
+	sleep2, waited2 := foreignCgroup(t, grp)
+	testutil.WriteConfig(t, e.lxcpath, e.name, head+"lxc.cgroup.dir = "+grp+"\n")
+	out, errOut, code = e.initd("cleanup", e.name)
+	if code == 0 || !strings.Contains(errOut, "not created by lxc-shim for "+e.name) || !strings.Contains(errOut, grp) {
+		t.Errorf("cleanup with lxc.cgroup.dir = %s: exit %d\n%s%s", grp, code, out, errOut)
+	}
+	survives(t, waited2, fmt.Sprintf("the foreign process %d in %s, by cleanup", sleep2.Process.Pid, grp))
+}
+
+// Issue 11: after rm -rf RUNDIR/NAME under a running container, status said
+// stopped, start launched a second shim whose stale cleanup killed the
+// first container, and stop could not end it. Now the shim still answers
+// (through its abstract socket): status says running, start says already
+// running and makes no second shim, a second lxc-shim started by hand
+// refuses before touching anything, the init lives on, and stop ends it.
+func TestLifecycleRunDirRemoved(t *testing.T) {
+	e := newLC(t, rootTestinit, testinitBase)
+	e.mustInitd(0, "start", e.name)
+	st := e.state()
+	e.waitReport()
+	if err := os.RemoveAll(filepath.Join(e.rundir, e.name)); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := e.initd("status", e.name)
+	if code != 0 || !strings.Contains(out, "running") {
+		t.Errorf("status after rm -rf of the run directory: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = e.initd("start", e.name)
+	if code != 0 || !strings.Contains(out, "already running") {
+		t.Errorf("start after rm -rf of the run directory: exit %d\n%s%s", code, out, errOut)
+	}
+	second := exec.Command(e.bins.Shim, "-P", e.lxcpath, "--rundir", e.rundir, "--logdir", e.logdir, e.name, "--foreground")
+	b, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "already running") {
+		t.Errorf("a second lxc-shim for a running container: %v\n%s", err, b)
+	}
+	if shims := e.shims(); len(shims) != 1 || shims[0] != st.ShimPid {
+		t.Errorf("shims %v, want only %d", shims, st.ShimPid)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if !alive(st.Pid) || !slices.Contains(e.cgroupPids(), st.Pid) {
+		t.Fatalf("the first init %d died or left its cgroup (pids %v); events:\n%s", st.Pid, e.cgroupPids(), e.events())
+	}
+	if n := strings.Count(e.events(), "boot"); n != 1 {
+		t.Errorf("%d boots, want 1:\n%s", n, e.events())
+	}
+	out = e.mustInitd(0, "stop", e.name, "-t", "10")
+	if !strings.Contains(out, "graceful") {
+		t.Errorf("stop said %q", out)
+	}
+	e.waitGone(st.Pid, "init")
+	e.waitGone(st.ShimPid, "shim")
+	e.mustInitd(3, "status", e.name)
+	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+}
+
+// Issue 11: a forged state.json (a host process's pid and start time,
+// state running, no shim) made stop signal that process. Now stop checks
+// that the pid is the container's init (PID 1 of its own PID namespace, in
+// the container's cgroup) before any signal, and refuses; status does not
+// call it running.
+func TestLifecycleForgedStateNotSignalled(t *testing.T) {
+	e := newLC(t, rootTestinit, testinitBase)
+	sleep := exec.Command("sleep", "1000")
+	waited := startCmd(t, sleep)
+	pid := sleep.Process.Pid
+	start, err := supervise.ProcStartTime(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := supervise.PathsFor(e.rundir, e.name)
+	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := supervise.WriteState(p.State, &supervise.Status{Name: e.name, State: supervise.StateRunning, Pid: pid, PidStart: start, BootCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := e.initd("status", e.name); code == 0 {
+		t.Errorf("status with a forged state calls it running: %s%s", out, errOut)
+	}
+	for _, args := range [][]string{{"stop", e.name, "-t", "1"}, {"stop", e.name, "--kill"}} {
+		out, errOut, code := e.initd(args...)
+		t.Logf("%v: exit %d\n%s%s", args, code, out, errOut)
+		survives(t, waited, fmt.Sprintf("host process %d named by a forged state.json, by %v", pid, args))
+		if code != 0 && !strings.Contains(errOut, fmt.Sprintf("pid %d", pid)) {
+			t.Errorf("%v: exit %d without naming pid %d: %s", args, code, pid, errOut)
+		}
+	}
 }

@@ -188,6 +188,17 @@ func run(args []string) int {
 		}
 		return fail(err)
 	}
+	// The abstract name next, before anything of the host is touched: it
+	// is the lock that survives the removal of RUNDIR/NAME.
+	al, err := supervise.ListenAbstract(paths)
+	if err != nil {
+		lock.Close()
+		if errors.Is(err, supervise.ErrLocked) {
+			return fail(fmt.Errorf("%s is already running under another shim (%w)", o.name, err))
+		}
+		return fail(err)
+	}
+	defer al.Close()
 	cfgPath, err := config.Find(o.name, config.SplitLXCPath(o.lxcpath))
 	if err != nil {
 		lock.Close()
@@ -236,6 +247,7 @@ func run(args []string) int {
 		OnExit:          func() { lock.Close() },
 	}
 	go s.Serve(l)
+	go s.Serve(al)
 	code := s.Run()
 	log.Info("shim exits", "code", code)
 	return code
