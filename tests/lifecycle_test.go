@@ -3,7 +3,9 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -961,4 +963,66 @@ func TestLifecycleForgedStateNotSignalled(t *testing.T) {
 			t.Errorf("%v: exit %d without naming pid %d: %s", args, code, pid, errOut)
 		}
 	}
+}
+
+// Issue 11: the long-lived shim kept the descriptors of whoever ran
+// lxc-initd start (an init script's lock file, a pipe of its shell), for
+// the container's life. Now it holds none of them, and neither does the
+// container's init: the pipe's reader sees EOF once lxc-initd is done.
+func TestLifecycleShimGetsNoCallerFDs(t *testing.T) {
+	e := newLC(t, rootTestinit, testinitBase)
+	lockPath := filepath.Join(t.TempDir(), "caller.lock")
+	lock, err := os.Create(lockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	var pipeStat syscall.Stat_t
+	if err := syscall.Fstat(int(pr.Fd()), &pipeStat); err != nil {
+		t.Fatal(err)
+	}
+	pipeLink := fmt.Sprintf("pipe:[%d]", pipeStat.Ino)
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	// fd 3 is where lxc-initd hands the shim its ready pipe: the
+	// caller's own descriptors are 4 (lock), 5 and 6 (pipe).
+	cmd := exec.Command(e.bins.Initd, e.cli().args("start", e.name)...)
+	cmd.ExtraFiles = []*os.File{devnull, lock, pr, pw}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	pw.Close()
+	st := e.state()
+	for _, pid := range []int{st.ShimPid, st.Pid} {
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []string
+		for _, fd := range fds {
+			l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+			all = append(all, fd.Name()+"->"+l)
+			if l == lockPath || l == pipeLink {
+				t.Errorf("pid %d (shim %d) holds the caller's %s as fd %s", pid, st.ShimPid, l, fd.Name())
+			}
+		}
+		t.Logf("fds of %d: %v", pid, all)
+	}
+	pr.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := pr.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("the caller's pipe: read %d, %v; want EOF (no writer left)", n, err)
+	}
+	e.mustInitd(0, "stop", e.name, "--kill")
+	e.waitGone(st.ShimPid, "shim")
 }

@@ -144,6 +144,9 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "lxc-shim: %v\n", err)
 		return 2
 	}
+	// Whatever the caller left open (an init script's lock file, a
+	// pipe) is not the shim's to hold for the container's life.
+	supervise.CloseInherited(o.readyFD)
 	ready := readyFunc(o.readyFD)
 	fail := func(err error) int {
 		ready(err)
