@@ -171,3 +171,29 @@ func hostPeer(c *net.UnixConn) error {
 	}
 	return nil
 }
+
+// ShimNames lists the containers of rundir whose shim holds its abstract
+// socket (from /proc/net/unix), so that list and shutdown find a shim
+// whose RUNDIR/NAME was removed. Names too long to appear in the socket
+// name (AbstractName hashes them) are not listed.
+func ShimNames(rundir string) []string {
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return nil
+	}
+	prefix := strings.TrimSuffix(AbstractName(rundir, "x"), "x")
+	seen := map[string]bool{}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			continue
+		}
+		name, ok := strings.CutPrefix(f[len(f)-1], prefix)
+		if ok && name != "" && !seen[name] && AbstractName(rundir, name) == prefix+name {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	return out
+}

@@ -887,8 +887,8 @@ func TestLifecycleCleanupForeignCgroupDir(t *testing.T) {
 // Issue 11: after rm -rf RUNDIR/NAME under a running container, status said
 // stopped, start launched a second shim whose stale cleanup killed the
 // first container, and stop could not end it. Now the shim still answers
-// (through its abstract socket): status says running, start says already
-// running and makes no second shim, a second lxc-shim started by hand
+// (through its abstract socket): status and list say running, start says
+// already running and makes no second shim, a second lxc-shim started by hand
 // refuses before touching anything, the init lives on, and stop ends it.
 func TestLifecycleRunDirRemoved(t *testing.T) {
 	e := newLC(t, rootTestinit, testinitBase)
@@ -901,6 +901,9 @@ func TestLifecycleRunDirRemoved(t *testing.T) {
 	out, errOut, code := e.initd("status", e.name)
 	if code != 0 || !strings.Contains(out, "running") {
 		t.Errorf("status after rm -rf of the run directory: exit %d\n%s%s", code, out, errOut)
+	}
+	if out := e.mustInitd(0, "list"); !strings.Contains(out, e.name) || !strings.Contains(out, "running") {
+		t.Errorf("list after rm -rf of the run directory:\n%s", out)
 	}
 	out, errOut, code = e.initd("start", e.name)
 	if code != 0 || !strings.Contains(out, "already running") {

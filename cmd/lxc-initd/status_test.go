@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lxc-shim/lxc-shim/supervise"
 )
@@ -22,6 +26,7 @@ func TestStatusLSBCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	init, initStart := standInInit(t)
 	cases := []struct {
 		name   string
 		config bool
@@ -34,8 +39,12 @@ func TestStatusLSBCodes(t *testing.T) {
 		{name: "tlstopped", config: true, state: &supervise.Status{State: supervise.StateStopped, Reason: "stop requested"}, code: 3, says: "stopped: stop requested"},
 		{name: "tlhalted", config: true, state: &supervise.Status{State: supervise.StateHalted, LastExit: &supervise.LastExit{Meaning: "halt"}}, code: 3, says: "last exit: halt"},
 		{name: "tlfailed", config: true, state: &supervise.Status{State: supervise.StateFailed, Reason: "gave up after 10 restarts within 1m0s"}, code: 1, says: "gave up"},
-		// The shim died, the init lives on (this process stands in for it).
-		{name: "tlorphan", config: true, state: &supervise.Status{State: supervise.StateRunning, Pid: self, PidStart: selfStart, BootCount: 1}, code: 0, says: "no shim"},
+		// The shim died, the init lives on (a sleep, PID 1 of a PID
+		// namespace of its own, stands in for it).
+		{name: "tlorphan", config: true, state: &supervise.Status{State: supervise.StateRunning, Pid: init, PidStart: initStart, BootCount: 1}, code: 0, says: "no shim"},
+		// A pid that is no container's init (this process) is not one,
+		// whatever state.json says.
+		{name: "tlforged", config: true, state: &supervise.Status{State: supervise.StateRunning, Pid: self, PidStart: selfStart, BootCount: 1}, code: 1, says: "dead"},
 		// The shim died and the pid was reused by another process.
 		{name: "tlreused", config: true, state: &supervise.Status{State: supervise.StateRunning, Pid: self, PidStart: selfStart + 1}, code: 1, says: "dead"},
 		// State of a container whose config is gone is still reported.
@@ -73,4 +82,37 @@ func TestStatusLSBCodes(t *testing.T) {
 			t.Errorf("list lacks %s:\n%s", n, out.String())
 		}
 	}
+}
+
+// standInInit starts a sleep as PID 1 of a new PID namespace (in a user
+// namespace, so that no root is needed) and returns its host pid and start
+// time; it is killed at cleanup.
+func standInInit(t *testing.T) (int, uint64) {
+	t.Helper()
+	cmd := exec.Command("unshare", "--user", "--map-root-user", "--pid", "--fork", "sleep", "1000")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("unshare: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
+		if f := strings.Fields(string(b)); len(f) == 1 {
+			pid, _ := strconv.Atoi(f[0])
+			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			if strings.Contains(string(st), "\nNSpid:\t"+f[0]+"\t1\n") {
+				start, err := supervise.ProcStartTime(pid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return pid, start
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("unshare --pid --fork: no child in a PID namespace of its own")
+	return 0, 0
 }
