@@ -934,6 +934,54 @@ func TestLifecycleRunDirRemoved(t *testing.T) {
 	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
 }
 
+// The shim makes its run directory again when someone removes it: the
+// lock (held), the control socket and state.json are back within a moment,
+// whether the whole directory or one file went.
+func TestLifecycleRunDirRecreated(t *testing.T) {
+	e := newLC(t, rootTestinit, testinitBase)
+	e.mustInitd(0, "start", e.name)
+	st := e.state()
+	p := supervise.PathsFor(e.rundir, e.name)
+	back := func(what string) {
+		t.Helper()
+		testutil.WaitFor(t, 5*time.Second, what, func() error {
+			if !supervise.LockHeld(p.Lock) {
+				return fmt.Errorf("lock %s not held", p.Lock)
+			}
+			if _, err := os.Stat(p.Socket); err != nil {
+				return err
+			}
+			got, err := supervise.ReadState(p.State)
+			if err != nil {
+				return err
+			}
+			if got.ShimPid != st.ShimPid || got.Pid != st.Pid {
+				return fmt.Errorf("state.json says shim %d init %d", got.ShimPid, got.Pid)
+			}
+			return nil
+		})
+	}
+	if err := os.RemoveAll(p.Dir); err != nil {
+		t.Fatal(err)
+	}
+	back("the run directory to come back")
+	for _, f := range []string{p.Lock, p.Socket, p.State} {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+		back(filepath.Base(f) + " to come back")
+	}
+	if out := e.mustInitd(0, "status", e.name); !strings.Contains(out, "running") {
+		t.Errorf("status said %q", out)
+	}
+	e.mustInitd(0, "stop", e.name, "-t", "10")
+	e.waitGone(st.ShimPid, "shim")
+	if _, err := os.Stat(p.Socket); err == nil {
+		t.Errorf("control socket %s left after the stop", p.Socket)
+	}
+	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+}
+
 // Issue 11: a forged state.json (a host process's pid and start time,
 // state running, no shim) made stop signal that process. Now stop checks
 // that the pid is the container's init (PID 1 of its own PID namespace, in

@@ -247,8 +247,11 @@ func run(args []string) int {
 		Log:             log,
 		Notify:          supervise.Notifier{Log: log},
 		Ready:           ready,
-		OnExit:          func() { lock.Close() },
 	}
+	// The lock, socket file and state.json come back if someone removes
+	// them; RunDir holds the lock from here on.
+	rd := supervise.KeepRunDir(s, paths, lock)
+	s.OnExit = rd.Close
 	go s.Serve(l)
 	go s.Serve(al)
 	code := s.Run()
