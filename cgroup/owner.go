@@ -262,3 +262,17 @@ func (g *Cgroup) Contains(pid int) bool {
 	}
 	return false
 }
+
+// Rerecord writes the ownership record again for the directories this
+// object created (after someone removed the state directory under a live
+// run), so that a crash later still leaves a provable cgroup.
+func (g *Cgroup) Rerecord() error {
+	if g.token == "" || !g.Exists() {
+		return nil
+	}
+	rec := record{token: g.token}
+	for _, h := range g.hiers {
+		rec.dirs = append(rec.dirs, h.dir)
+	}
+	return g.writeRecord(rec)
+}

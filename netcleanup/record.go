@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -195,4 +196,28 @@ func syncDir(dir string) {
 		d.Sync()
 		d.Close()
 	}
+}
+
+// Rerecord writes again, into the state directory's devices file, the
+// records of what Setup made and Teardown has not undone yet (after
+// someone removed the state directory under a live run), so that a crash
+// later still leaves provable devices. Nil-safe. The caller must not run it
+// concurrently with Teardown.
+func (h *Host) Rerecord() error {
+	if h == nil {
+		return nil
+	}
+	have, err := readRecords(filepath.Join(h.stateDir, DevicesFile))
+	if err != nil {
+		return err
+	}
+	for _, m := range h.made {
+		if m.rec.Name == "" || slices.Contains(have, m.rec) {
+			continue
+		}
+		if err := appendRecord(h.stateDir, m.rec); err != nil {
+			return fmt.Errorf("container %s: %w", h.name, err)
+		}
+	}
+	return nil
 }

@@ -133,3 +133,10 @@ func checkInit(cg *cgroup.Cgroup, pid int, start uint64) error {
 	}
 	return nil
 }
+
+// rerecord writes the run's ownership records again (RunDir, after the
+// state directory was removed under it). The shim calls it with its lock
+// held, so never during the run's Teardown.
+func (r *run) rerecord() error {
+	return errors.Join(r.cg.Rerecord(), r.host.Rerecord())
+}

@@ -155,6 +155,14 @@ func (r *RunDir) repair() {
 			s.Log.Error("run directory: state", "err", err)
 		}
 	}
+	// The records that prove the run's cgroup and devices its own.
+	s.mu.Lock()
+	if rr, ok := s.run.(interface{ rerecord() error }); ok {
+		if err := rr.rerecord(); err != nil {
+			s.Log.Error("run directory: ownership records", "err", err)
+		}
+	}
+	s.mu.Unlock()
 }
 
 // sameFile reports whether the open file f is the file at path.

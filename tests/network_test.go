@@ -977,6 +977,44 @@ func TestNetworkCleanupAfterKill(t *testing.T) {
 	h.finish()
 }
 
+// The records that prove a run's veth and cgroup its own live in the run
+// directory. If someone removes it under a running container, the shim
+// writes them again, so an unclean death afterwards still leaves a host
+// that cleanup can clean: it removes the veth and the cgroup.
+func TestNetworkRunDirRemovedThenDeadRun(t *testing.T) {
+	h := newTW(t)
+	br := h.bridge()
+	c := h.add(rootBusybox, func(c *twCT) string {
+		return c.head(twBusyboxBase) + c.vethNet(br, "02:00:0a:ed:0b:02", "10.237.11.2/24")
+	})
+	st := c.start()
+	p := supervise.PathsFor(h.rundir, c.name)
+	if err := os.RemoveAll(p.Dir); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 5*time.Second, "the ownership records to come back", func() error {
+		for _, f := range []string{"devices", "cgroup"} {
+			b, err := os.ReadFile(filepath.Join(p.Dir, f))
+			if err != nil {
+				return err
+			}
+			if f == "devices" && !strings.Contains(string(b), c.pair+" veth ifindex=") {
+				return fmt.Errorf("devices: %q", b)
+			}
+		}
+		return nil
+	})
+	nsf := c.dieUncleanly(st, nil)
+	out := h.must(0, "cleanup", c.name)
+	for _, want := range []string{"veth " + c.pair, "cgroup"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("cleanup output does not say it removed %q:\n%s", want, out)
+		}
+	}
+	nsf.Close()
+	h.finish()
+}
+
 // The seed's bug: a restart after an unclean death fails because the dead
 // run's network is still there. After kill -9 of the shim and then the
 // init (its network namespace kept alive, so its veth stays), a plain
