@@ -270,6 +270,11 @@ func (g *Cgroup) Rerecord() error {
 	if g.token == "" || !g.Exists() {
 		return nil
 	}
+	// Only when it is missing or not this run's: writing it wakes
+	// whoever watches the state directory.
+	if have, err := g.readRecord(); err == nil && have.token == g.token {
+		return nil
+	}
 	rec := record{token: g.token}
 	for _, h := range g.hiers {
 		rec.dirs = append(rec.dirs, h.dir)

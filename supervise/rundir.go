@@ -111,7 +111,8 @@ func (r *RunDir) loop() {
 	}
 }
 
-// repair makes again what is missing of the run directory.
+// repair makes again what is missing of the run directory. It writes
+// nothing that is there: its own writes would wake it again.
 func (r *RunDir) repair() {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -974,6 +974,14 @@ func TestLifecycleRunDirRecreated(t *testing.T) {
 	if out := e.mustInitd(0, "status", e.name); !strings.Contains(out, "running") {
 		t.Errorf("status said %q", out)
 	}
+	// Repaired, the shim is idle again (its repairs do not wake it), once
+	// the Go runtime has settled after the requests.
+	time.Sleep(time.Second)
+	before := wakeups(st.ShimPid)
+	time.Sleep(2 * time.Second)
+	if n := wakeups(st.ShimPid) - before; n > 10 {
+		t.Errorf("the shim woke up %d times in 2 s after the repair", n)
+	}
 	e.mustInitd(0, "stop", e.name, "-t", "10")
 	e.waitGone(st.ShimPid, "shim")
 	if _, err := os.Stat(p.Socket); err == nil {
