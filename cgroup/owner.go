@@ -281,3 +281,25 @@ func (g *Cgroup) Rerecord() error {
 	}
 	return g.writeRecord(rec)
 }
+
+// InRecorded reports whether process pid is in a cgroup that the record in
+// the state directory stateDir of container name proves the container's:
+// a recorded directory that carries the recorded mark, or one below it. It
+// needs no config, for readers that have only the state directory.
+func InRecorded(name, stateDir string, pid int) bool {
+	g := &Cgroup{name: name, stateDir: stateDir}
+	r, err := g.readRecord()
+	if err != nil || r.token == "" {
+		return false
+	}
+	for _, dir := range r.dirs {
+		if m, err := markOf(dir); err != nil || m != name+" "+r.token {
+			continue
+		}
+		set := map[int]bool{}
+		if procsIn(dir, set) == nil && set[pid] {
+			return true
+		}
+	}
+	return false
+}

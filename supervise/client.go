@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"net"
 	"time"
+
+	"github.com/lxc-shim/lxc-shim/cgroup"
 )
 
 // ErrNoShim means no shim answers for the container: it is not running
@@ -162,9 +164,11 @@ func Inspect(rundir, name string) (*Status, error) {
 		return nil, err
 	}
 	st.ShimAlive = LockHeld(c.Paths.Lock)
-	// A pid that is not the init of a PID namespace of its own is not a
+	// A pid that is not the init of a PID namespace of its own, in the
+	// cgroup that the run's record proves the container's, is not the
 	// container's init, whatever state.json says.
-	st.InitAlive = st.Pid > 0 && SameProcess(st.Pid, st.PidStart) && initOfOwnPidns(st.Pid)
+	st.InitAlive = st.Pid > 0 && SameProcess(st.Pid, st.PidStart) && initOfOwnPidns(st.Pid) &&
+		cgroup.InRecorded(name, c.Paths.Dir, st.Pid)
 	return st, nil
 }
 

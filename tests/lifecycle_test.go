@@ -994,32 +994,53 @@ func TestLifecycleRunDirRecreated(t *testing.T) {
 // state running, no shim) made stop signal that process. Now stop checks
 // that the pid is the container's init (PID 1 of its own PID namespace, in
 // the container's cgroup) before any signal, and refuses; status does not
-// call it running.
+// call it running. So too for PID 1 of another PID namespace (another
+// container's init) that is not in the container's cgroup.
 func TestLifecycleForgedStateNotSignalled(t *testing.T) {
 	e := newLC(t, rootTestinit, testinitBase)
-	sleep := exec.Command("sleep", "1000")
-	waited := startCmd(t, sleep)
-	pid := sleep.Process.Pid
-	start, err := supervise.ProcStartTime(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := supervise.PathsFor(e.rundir, e.name)
 	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := supervise.WriteState(p.State, &supervise.Status{Name: e.name, State: supervise.StateRunning, Pid: pid, PidStart: start, BootCount: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if out, errOut, code := e.initd("status", e.name); code == 0 {
-		t.Errorf("status with a forged state calls it running: %s%s", out, errOut)
-	}
-	for _, args := range [][]string{{"stop", e.name, "-t", "1"}, {"stop", e.name, "--kill"}} {
-		out, errOut, code := e.initd(args...)
-		t.Logf("%v: exit %d\n%s%s", args, code, out, errOut)
-		survives(t, waited, fmt.Sprintf("host process %d named by a forged state.json, by %v", pid, args))
-		if code != 0 && !strings.Contains(errOut, fmt.Sprintf("pid %d", pid)) {
-			t.Errorf("%v: exit %d without naming pid %d: %s", args, code, pid, errOut)
+	host := exec.Command("sleep", "1000")
+	startCmd(t, host)
+	nsinit := exec.Command("unshare", "--pid", "--fork", "sleep", "1000")
+	startCmd(t, nsinit)
+	var child int
+	testutil.WaitFor(t, 5*time.Second, "the sleep in its own PID namespace", func() error {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", nsinit.Process.Pid, nsinit.Process.Pid))
+		f := strings.Fields(string(b))
+		if len(f) != 1 {
+			return fmt.Errorf("children %q", b)
+		}
+		child, _ = strconv.Atoi(f[0])
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", child))
+		if !strings.Contains(string(st), fmt.Sprintf("\nNSpid:\t%d\t1\n", child)) {
+			return fmt.Errorf("pid %d is not PID 1 of its namespace yet", child)
+		}
+		return nil
+	})
+	for _, pid := range []int{host.Process.Pid, child} {
+		start, err := supervise.ProcStartTime(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := supervise.WriteState(p.State, &supervise.Status{Name: e.name, State: supervise.StateRunning, Pid: pid, PidStart: start, BootCount: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if out, errOut, code := e.initd("status", e.name); code == 0 {
+			t.Errorf("status with a forged state naming pid %d calls it running: %s%s", pid, out, errOut)
+		}
+		for _, args := range [][]string{{"stop", e.name, "-t", "1"}, {"stop", e.name, "--kill"}} {
+			out, errOut, code := e.initd(args...)
+			t.Logf("pid %d, %v: exit %d\n%s%s", pid, args, code, out, errOut)
+			time.Sleep(300 * time.Millisecond)
+			if !alive(pid) {
+				t.Fatalf("process %d named by a forged state.json was killed by %v", pid, args)
+			}
+			if code != 0 && !strings.Contains(errOut, fmt.Sprintf("pid %d", pid)) {
+				t.Errorf("%v: exit %d without naming pid %d: %s", args, code, pid, errOut)
+			}
 		}
 	}
 }
