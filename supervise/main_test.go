@@ -1,6 +1,8 @@
 package supervise
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"testing"
 )
@@ -10,6 +12,18 @@ import (
 var testReaper *Reaper
 
 func TestMain(m *testing.M) {
+	// Helper mode of TestAbstractSocketSquatted: hold an abstract socket
+	// name, as a process that is not a shim would.
+	if name := os.Getenv("LXC_SHIM_TEST_SQUAT"); name != "" {
+		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		defer l.Close()
+		fmt.Println("ok")
+		select {}
+	}
 	r, err := NewReaper()
 	if err != nil {
 		panic(err)
