@@ -35,7 +35,8 @@ import (
 
 // DefaultParent is the directory, in every hierarchy, under which a
 // container's cgroup is created when lxc.cgroup.dir is not set.
-const DefaultParent = "lxc-shim"
+// lxc.cgroup.dir must stay below it too (config checks that).
+const DefaultParent = config.CgroupParent
 
 const (
 	// removeRetry bounds how long an rmdir is retried while the kernel
@@ -58,6 +59,11 @@ type Cgroup struct {
 	cfg    config.Cgroup
 	layout string
 	hiers  []hier
+	// stateDir holds the ownership record (RecordFile); token is the
+	// mark this object's Create put on the directories ("" until then:
+	// the record's token is the proof).
+	stateDir string
+	token    string
 
 	// Test knobs: noKillFile makes Kill ignore cgroup.kill (to exercise
 	// the freeze/kill/thaw path on a kernel that has the file), v2Freezer
@@ -74,8 +80,18 @@ type hier struct {
 }
 
 // New computes the container's cgroup paths in every mounted hierarchy. It
-// reads the mount table but creates nothing.
+// reads the mount table but creates nothing. Without a state directory
+// (NewRecorded) nothing that exists before Create is ever provably the
+// container's: RemoveStale refuses it.
 func New(name string, c config.Cgroup) (*Cgroup, error) {
+	return NewRecorded(name, c, "")
+}
+
+// NewRecorded is New with the container's state directory, where Create
+// records the ownership of what it makes (RecordFile) and where Kill,
+// Remove and RemoveStale find the proof that a directory left by a dead
+// run is the container's.
+func NewRecorded(name string, c config.Cgroup, stateDir string) (*Cgroup, error) {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
 		return nil, fmt.Errorf("cgroup: invalid container name %q", name)
 	}
@@ -86,12 +102,22 @@ func New(name string, c config.Cgroup) (*Cgroup, error) {
 			return nil, fmt.Errorf("cgroup %s: lxc.cgroup.dir %q: not a plain relative path", name, c.Dir)
 		}
 		sub = strings.TrimPrefix(d, "/")
+		// Only lxc-shim's own subtree: a path into a service's cgroup
+		// would make a stop or a cleanup kill that service.
+		if parts := strings.Split(sub, "/"); len(parts) < 2 || parts[0] != DefaultParent {
+			return nil, fmt.Errorf("cgroup %s: lxc.cgroup.dir %q: not below %s/", name, c.Dir, DefaultParent)
+		}
 	}
 	mounts, err := readMounts()
 	if err != nil {
 		return nil, err
 	}
-	return newFromMounts(name, c, sub, mounts)
+	g, err := newFromMounts(name, c, sub, mounts)
+	if err != nil {
+		return nil, err
+	}
+	g.stateDir = stateDir
+	return g, nil
 }
 
 // newFromMounts is New on a given set of hierarchies (tests use it to see
@@ -163,11 +189,34 @@ func (g *Cgroup) Create() error {
 	if err != nil {
 		return err
 	}
+	// A leftover keeps its record (RemoveStale needs it as proof).
+	for _, h := range g.hiers {
+		if _, err := os.Lstat(h.dir); err == nil {
+			return fmt.Errorf("cgroup %s: %s already exists (left by a dead run? it is removed by lxc-initd cleanup)", g.name, h.dir)
+		}
+	}
+	// The record first: a crash after a mkdir leaves a directory whose
+	// mark the record proves.
+	token, err := newToken()
+	if err != nil {
+		return err
+	}
+	rec := record{token: token}
+	for _, h := range g.hiers {
+		rec.dirs = append(rec.dirs, h.dir)
+	}
+	if err := g.writeRecord(rec); err != nil {
+		return err
+	}
+	g.token = token
 	var made []string
 	fail := func(err error) error {
 		for i := len(made) - 1; i >= 0; i-- {
 			// Nothing ran in them yet: a plain depth-first rmdir is enough.
 			_, _ = removeTree(made[i])
+		}
+		if !g.Exists() {
+			g.dropRecord()
 		}
 		return err
 	}
@@ -183,6 +232,9 @@ func (g *Cgroup) Create() error {
 			return fail(fmt.Errorf("cgroup %s: create %s: %w", g.name, h.dir, err))
 		}
 		made = append(made, h.dir)
+		if err := g.mark(h.dir); err != nil {
+			return fail(err)
+		}
 		if hasController(h.mount, "cpuset") && !h.v2 {
 			if err := initCpuset(h, h.dir); err != nil {
 				return fail(err)
@@ -325,15 +377,26 @@ func procsIn(dir string, set map[int]bool) error {
 }
 
 // Remove removes the container's cgroup and every cgroup below it,
-// depth-first, in every hierarchy. A cgroup that is already gone is not an
-// error; one that still holds processes is (Kill first).
+// depth-first, in every hierarchy, and then its ownership record. A cgroup
+// that is already gone is not an error; one that still holds processes is
+// (Kill first), and so is one that is not provably the container's
+// (*NotOursError), which is left alone.
 func (g *Cgroup) Remove() error {
+	if err := g.refuseForeign(); err != nil {
+		return err
+	}
 	_, err := g.remove()
 	return err
 }
 
-// remove is Remove, also returning the container's directories it removed.
+// remove is Remove without the ownership check, also returning the
+// container's directories it removed.
 func (g *Cgroup) remove() ([]string, error) {
+	defer func() {
+		if !g.Exists() {
+			g.dropRecord()
+		}
+	}()
 	var errs []error
 	var removed []string
 	for _, h := range g.hiers {
@@ -393,16 +456,23 @@ func removeTree(dir string) ([]string, error) {
 }
 
 // RemoveStale removes what a dead run of this container left: if the
-// container's cgroup exists in any hierarchy, every process still in it is
-// killed (freeze, SIGKILL, thaw) and the cgroup is removed depth-first. It
-// returns the container's directories it removed (their subdirectories went
-// with them). The caller must hold the container's lock: a live run's cgroup
-// would be killed just the same. The cgroup's name is never changed to get
-// around a leftover (LXC's "-1", "-2" suffixes); a cgroup that cannot be
-// removed is an error.
+// container's cgroup exists in any hierarchy and every directory of it
+// carries the mark the state directory's record holds, every process still
+// in it is killed (freeze, SIGKILL, thaw) and the cgroup is removed
+// depth-first. It returns the container's directories it removed (their
+// subdirectories went with them). A directory that is not provably the
+// container's (made by someone else, or by lxc-shim for a run whose record
+// is gone) is a *NotOursError and nothing is touched. The caller must hold
+// the container's lock: a live run's cgroup would be killed just the same.
+// The cgroup's name is never changed to get around a leftover (LXC's "-1",
+// "-2" suffixes); a cgroup that cannot be removed is an error.
 func (g *Cgroup) RemoveStale() ([]string, error) {
 	if !g.Exists() {
+		g.dropRecord()
 		return nil, nil
+	}
+	if err := g.refuseForeign(); err != nil {
+		return nil, err
 	}
 	if err := g.Kill(); err != nil {
 		return nil, fmt.Errorf("remove stale cgroup: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -233,17 +234,19 @@ func TestTGNewRejects(t *testing.T) {
 			t.Errorf("New(%q) accepted", name)
 		}
 	}
-	for _, dir := range []string{"..", "a/../b", "/", "a//b"} {
+	// Outside lxc-shim's own subtree too: a service's cgroup is not the
+	// container's to kill.
+	for _, dir := range []string{"..", "a/../b", "/", "a//b", "tgcustom/x", "system.slice/tg.service", "lxc-shim"} {
 		if _, err := New("tgx", config.Cgroup{Dir: dir}); err == nil {
 			t.Errorf("New with lxc.cgroup.dir %q accepted", dir)
 		}
 	}
-	g, err := New("tgx", config.Cgroup{Dir: "tgcustom/x"})
+	g, err := New("tgx", config.Cgroup{Dir: "lxc-shim/tgcustom/x"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for k, d := range g.Paths() {
-		if !strings.HasSuffix(d, "/tgcustom/x") {
+		if !strings.HasSuffix(d, "/lxc-shim/tgcustom/x") {
 			t.Errorf("lxc.cgroup.dir: Paths[%s] = %s", k, d)
 		}
 	}
@@ -704,9 +707,10 @@ func TestTGFreezeThaw(t *testing.T) {
 func TestTGRemoveStale(t *testing.T) {
 	testutil.RequireRoot(t)
 	name := testutil.Name("tg")
+	state := t.TempDir()
 	// A dead run: its shim made the cgroup, started processes (one in a
 	// child cgroup, orphans among them) and died without cleaning up.
-	dead, err := New(name, forkerConfig())
+	dead, err := NewRecorded(name, forkerConfig(), state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -717,8 +721,8 @@ func TestTGRemoveStale(t *testing.T) {
 	p := forkers(t, dead, 10, true)
 	before, _ := dead.Pids()
 
-	// The next run finds it.
-	g, err := New(name, forkerConfig())
+	// The next run finds it, and the record of the dead one.
+	g, err := NewRecorded(name, forkerConfig(), state)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -753,9 +757,12 @@ func TestTGRemoveStale(t *testing.T) {
 	for _, pid := range before {
 		waitFor(t, fmt.Sprintf("stale pid %d to die", pid), func() bool { return gone(pid) })
 	}
-	// Nothing stale now: nothing to do.
+	// Nothing stale now: nothing to do, and no record left.
 	if again, err := g.RemoveStale(); err != nil || len(again) != 0 {
 		t.Errorf("second RemoveStale = %v, %v", again, err)
+	}
+	if _, err := os.Stat(filepath.Join(state, RecordFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ownership record after RemoveStale: %v", err)
 	}
 	// The same name is usable again, no suffix needed.
 	if err := g.Create(); err != nil {
@@ -944,5 +951,108 @@ func TestTGPureV2View(t *testing.T) {
 	}
 	if g.Exists() {
 		t.Errorf("Remove left %v", g.Paths())
+	}
+}
+
+// foreignCgroup makes the directories of g by hand, as someone other than
+// lxc-shim would (no ownership mark), and puts a sleep in them; it returns
+// the sleep. The test's cleanup kills it and removes the directories.
+func foreignCgroup(t *testing.T, g *Cgroup) *exec.Cmd {
+	t.Helper()
+	sleep := exec.Command("sleep", "1000")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sleep.Process.Kill()
+		sleep.Wait()
+		for _, h := range g.hiers {
+			removeTree(h.dir)
+		}
+	})
+	for i := range g.hiers {
+		h := &g.hiers[i]
+		if err := os.MkdirAll(filepath.Dir(h.dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(h.dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if !h.v2 && hasController(h.mount, "cpuset") {
+			if err := initCpuset(h, h.dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := writeFile(filepath.Join(h.dir, "cgroup.procs"), strconv.Itoa(sleep.Process.Pid)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sleep
+}
+
+// TestTGForeignCgroupLeftAlone: lxc-shim/NAME made by someone else, with a
+// process of theirs in it, is not the container's: RemoveStale (what start
+// and cleanup run), Kill and Remove refuse it with an error that names the
+// directories and says how to remove them by hand, and the process lives
+// on. So too when the state directory holds the record of a real dead run
+// whose directories were since replaced by someone else's.
+func TestTGForeignCgroupLeftAlone(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, withRecord := range []bool{false, true} {
+		name := testutil.Name("tg")
+		state := t.TempDir()
+		if withRecord {
+			dead, err := NewRecorded(name, config.Cgroup{}, state)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := dead.Create(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := dead.remove(); err != nil { // gone without its record
+				t.Fatal(err)
+			}
+			if err := dead.writeRecord(record{token: dead.token, dirs: slices.Collect(maps.Values(dead.Paths()))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g, err := NewRecorded(name, config.Cgroup{}, state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sleep := foreignCgroup(t, g)
+		removed, err := g.RemoveStale()
+		var notOurs *NotOursError
+		if !errors.As(err, &notOurs) {
+			t.Fatalf("record=%v: RemoveStale of a foreign cgroup: removed %v, err %v; want a *NotOursError", withRecord, removed, err)
+		}
+		for _, d := range g.Paths() {
+			for _, want := range []string{d, "not created by lxc-shim for " + name, "cgroup.procs", "rmdir"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("record=%v: error %q lacks %q", withRecord, err, want)
+				}
+			}
+		}
+		if err := g.Kill(); !errors.As(err, &notOurs) {
+			t.Errorf("record=%v: Kill of a foreign cgroup: %v", withRecord, err)
+		}
+		if err := g.Remove(); !errors.As(err, &notOurs) {
+			t.Errorf("record=%v: Remove of a foreign cgroup: %v", withRecord, err)
+		}
+		if ok, err := g.Owned(); ok || err == nil {
+			t.Errorf("record=%v: Owned = %v, %v", withRecord, ok, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if gone(sleep.Process.Pid) {
+			t.Fatalf("record=%v: the foreign process %d was killed", withRecord, sleep.Process.Pid)
+		}
+		for _, d := range g.Paths() {
+			if _, err := os.Stat(d); err != nil {
+				t.Errorf("record=%v: foreign %s removed: %v", withRecord, d, err)
+			}
+		}
+		if !g.Contains(sleep.Process.Pid) || g.Contains(os.Getpid()) {
+			t.Errorf("record=%v: Contains(sleep) = %v, Contains(self) = %v", withRecord, g.Contains(sleep.Process.Pid), g.Contains(os.Getpid()))
+		}
 	}
 }

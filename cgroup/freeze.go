@@ -140,7 +140,14 @@ func readKey(file, key string) (string, error) {
 // SIGKILL to every listed process, and thaws so the signals are delivered;
 // rounds repeat until the cgroup is empty. A process in uninterruptible
 // sleep (D state) dies only when it wakes, which can make Kill time out.
+// A directory that is not provably the container's (see NotOursError) is
+// refused before anything is killed.
 func (g *Cgroup) Kill() error {
+	// Never a cgroup someone else made at this path: lxc.cgroup.dir
+	// naming a service, or a process put in lxc-shim/NAME by hand.
+	if err := g.refuseForeign(); err != nil {
+		return err
+	}
 	if i := g.v2Index(); i >= 0 && !g.noKillFile {
 		file := filepath.Join(g.hiers[i].dir, "cgroup.kill")
 		// cgroup.kill is missing before Linux 5.14, and the directory may

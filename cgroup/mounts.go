@@ -169,14 +169,20 @@ func Layout() string {
 }
 
 // ownCgroups reads /proc/self/cgroup: hierarchy key → this process's path.
-// Keys match mount.key (v1 controllers sorted, named hierarchies after them).
 func ownCgroups() (map[string]string, error) {
 	b, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: read /proc/self/cgroup: %w", err)
 	}
+	return parseProcCgroup(string(b)), nil
+}
+
+// parseProcCgroup maps the lines of a /proc/PID/cgroup to hierarchy key →
+// path. Keys match mount.key (v1 controllers sorted, named hierarchies
+// after them; unifiedKey for cgroup2).
+func parseProcCgroup(s string) map[string]string {
 	out := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 {
 			continue
@@ -204,5 +210,5 @@ func ownCgroups() (map[string]string, error) {
 		}
 		out[key] = parts[2]
 	}
-	return out, nil
+	return out
 }

@@ -260,6 +260,13 @@ func (b *builder) apply(e entry) {
 			b.errorf(p, "cgroup directory %q must be relative and stay inside the cgroup tree", v)
 			return
 		}
+		// lxc-shim kills and removes what is in the container's cgroup:
+		// only its own subtree may hold one, never a service's cgroup
+		// (system.slice/...) nor the root of a hierarchy.
+		if parts := strings.FieldsFunc(v, func(r rune) bool { return r == '/' }); v != "" && (len(parts) < 2 || parts[0] != CgroupParent) {
+			b.errorf(p, "cgroup directory %q is outside lxc-shim's own subtree: use %s/NAME or %s/GROUP/NAME", v, CgroupParent, CgroupParent)
+			return
+		}
 		c.Cgroup.Dir = v
 	case "lxc.cgroup.dir.monitor", "lxc.cgroup.dir.monitor.pivot":
 		if v != "" {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -110,5 +111,32 @@ func TestWeightFormulas(t *testing.T) {
 	}
 	if IOToBlkioWeight(1) != 10 || IOToBlkioWeight(10000) != 1000 {
 		t.Errorf("IOToBlkioWeight bounds")
+	}
+}
+
+// TestCgroupDirOwnSubtree: lxc.cgroup.dir outside lxc-shim's own subtree
+// (a service's cgroup, a top-level directory, the subtree's root itself)
+// is an error naming the file, line and key; below it is accepted.
+func TestCgroupDirOwnSubtree(t *testing.T) {
+	for _, v := range []string{"system.slice/foo.service", "some/other/svc", "lxc-shim", "lxc-shimx/c1", "c1"} {
+		_, err, dir := loadText(t, "lxc.uts.name = c1\nlxc.cgroup.dir = "+v+"\n", nil, hostNoLSM)
+		if err == nil {
+			t.Errorf("lxc.cgroup.dir = %s accepted", v)
+			continue
+		}
+		got := strings.Join(errLines(t, err, dir), "\n")
+		for _, want := range []string{"config:2: lxc.cgroup.dir:", v, "outside lxc-shim's own subtree"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("lxc.cgroup.dir = %s: error %q lacks %q", v, got, want)
+			}
+		}
+	}
+	for _, v := range []string{"lxc-shim/c1", "lxc-shim/web/c1"} {
+		c, err, _ := loadText(t, "lxc.cgroup.dir = "+v+"\n", nil, hostNoLSM)
+		if err != nil {
+			t.Errorf("lxc.cgroup.dir = %s: %v", v, err)
+		} else if c.Cgroup.Dir != v {
+			t.Errorf("lxc.cgroup.dir = %s: Dir %q", v, c.Cgroup.Dir)
+		}
 	}
 }

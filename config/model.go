@@ -231,12 +231,18 @@ type Cgroup struct {
 	V2 []CgroupSetting `json:"v2,omitempty"`
 	// Devices is the device access list in order (both hierarchies).
 	Devices []DeviceRule `json:"devices,omitempty"`
-	// Dir is lxc.cgroup.dir (default "lxc-shim/NAME" is applied by package
-	// cgroup when empty).
+	// Dir is lxc.cgroup.dir, always below CgroupParent (the reader
+	// refuses anything else); the default CgroupParent/NAME is applied by
+	// package cgroup when empty.
 	Dir string `json:"dir,omitempty"`
 	// Relative is lxc.cgroup.relative.
 	Relative bool `json:"relative,omitempty"`
 }
+
+// CgroupParent is the directory, in every cgroup hierarchy, that is
+// lxc-shim's own: every container's cgroup is below it (lxc-shim/NAME, or
+// the lxc.cgroup.dir given, which must start with it).
+const CgroupParent = "lxc-shim"
 
 // CgroupSetting is one controller file and the value to write to it.
 type CgroupSetting struct {

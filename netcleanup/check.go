@@ -15,17 +15,19 @@ import (
 // reports every problem at once: an unknown type, a name the kernel would
 // refuse (longer than 15 bytes), a link (bridge, lower device, phys device)
 // that does not exist, two networks with the same host or inside name, a bad
-// hwaddr, a gateway on a device that is not brought up, and a veth.pair name
-// (configured or generated) that belongs to another live container of
-// rundir, which the error names. A leftover veth of a dead run is not an
+// hwaddr, a gateway on a device that is not brought up, a veth.pair name
+// (configured or generated) that belongs to another live container of the
+// scope, which the error names, and one that exists without being provably
+// this container's (recorded with its ifindex), which the error says how to
+// remove by hand. A leftover veth of a dead run of this container is not an
 // error: RemoveStale removes it.
-func Check(name string, nets []config.Network, rundir string) error {
+func Check(name string, nets []config.Network, scope Scope) error {
 	var errs []error
 	bad := func(n config.Network, key, format string, args ...any) {
 		errs = append(errs, netError(name, n, key, format, args...))
 	}
-	own, _ := readRecords(filepath.Join(rundir, name, DevicesFile))
-	others, err := liveContainers(rundir, name)
+	own, _ := readRecords(filepath.Join(scope.StateDir, DevicesFile))
+	others, err := liveContainers(name, scope.Others)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("container %s: %w", name, err))
 	}
@@ -143,6 +145,9 @@ func Check(name string, nets []config.Network, rundir string) error {
 		default:
 			if owner := ownerOf(others, n.VethPair, l); owner != "" {
 				bad(n, "veth.pair", "%q is in use by running container %s", n.VethPair, owner)
+			} else if recordOf(own, l) == nil {
+				bad(n, "veth.pair", "veth %q exists on the host but was not created by lxc-shim for %s (no line with its name and ifindex in %s); it is left alone: if it is not in use, remove it by hand with `ip link delete %s`, or choose another name",
+					n.VethPair, name, filepath.Join(scope.StateDir, DevicesFile), n.VethPair)
 			}
 		}
 	}

@@ -187,3 +187,13 @@ func netnsOfSelf(t *testing.T) netns.NsHandle {
 	t.Cleanup(func() { h.Close() })
 	return h
 }
+
+// netnsIno is the inode of the network namespace of pid.
+func netnsIno(t *testing.T, pid int) uint64 {
+	t.Helper()
+	id, err := nsID("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.ino
+}

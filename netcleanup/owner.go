@@ -1,10 +1,7 @@
 package netcleanup
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,56 +12,56 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// liveContainer is another container of the same RUNDIR whose init is alive
-// in a network namespace of its own.
+// Scope is what the host side of one container must know beyond the
+// host's devices: where its own records are, which other containers run
+// (so that their devices are never taken for leftovers), and which
+// processes are its own. The caller (package supervise, which owns the
+// state files and the cgroup) fills it; this package reads no state of
+// another package.
+type Scope struct {
+	// StateDir is this container's state directory (its DevicesFile).
+	StateDir string
+	// Others are the live containers other than this one.
+	Others []Other
+	// Own reports whether pid belongs to this container's (dead) run,
+	// i.e. is in its cgroup; nil means none does.
+	Own func(pid int) bool
+}
+
+// Other is another live container: its init's host pid (alive, checked by
+// the caller) and its state directory, whose DevicesFile lists what it made.
+type Other struct {
+	Name     string
+	Pid      int
+	StateDir string
+}
+
+// liveContainer is an Other whose init is in a network namespace of its
+// own, with its records.
 type liveContainer struct {
 	name    string
 	pid     int
 	devices []record
 }
 
-// liveContainers lists the containers of rundir other than self that are
-// live: their state.json names a pid that exists and whose network namespace
+// liveContainers keeps the others whose pid is in a network namespace that
 // is not the host's (a pid reused by a host process is not a container).
-func liveContainers(rundir, self string) ([]liveContainer, error) {
-	ents, err := os.ReadDir(rundir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list containers in %s: %w", rundir, err)
-	}
+func liveContainers(self string, others []Other) ([]liveContainer, error) {
 	hostNS, err := nsID("/proc/self/ns/net")
 	if err != nil {
 		return nil, err
 	}
 	var out []liveContainer
-	for _, e := range ents {
-		if !e.IsDir() || e.Name() == self {
+	for _, o := range others {
+		if o.Name == self || o.Pid <= 0 {
 			continue
 		}
-		dir := filepath.Join(rundir, e.Name())
-		var st struct {
-			Name string `json:"name"`
-			Pid  int    `json:"pid"`
-		}
-		b, err := os.ReadFile(filepath.Join(dir, "state.json"))
-		if err != nil || json.Unmarshal(b, &st) != nil || st.Pid <= 0 {
-			continue
-		}
-		ns, err := nsID("/proc/" + strconv.Itoa(st.Pid) + "/ns/net")
+		ns, err := nsID("/proc/" + strconv.Itoa(o.Pid) + "/ns/net")
 		if err != nil || ns == hostNS {
 			continue
 		}
-		name := st.Name
-		if name == "" {
-			name = e.Name()
-		}
-		if name == self {
-			continue
-		}
-		devs, _ := readRecords(filepath.Join(dir, DevicesFile))
-		out = append(out, liveContainer{name: name, pid: st.Pid, devices: devs})
+		devs, _ := readRecords(filepath.Join(o.StateDir, DevicesFile))
+		out = append(out, liveContainer{name: o.Name, pid: o.Pid, devices: devs})
 	}
 	return out, nil
 }
@@ -107,14 +104,32 @@ func ownerOf(others []liveContainer, name string, link netlink.Link) string {
 	return ""
 }
 
-// peerHolder names a live process, outside container self's own cgroup,
-// whose network namespace holds the peer of veth link: a container that
-// lxc-shim does not know (LXC's, or anything that made a netns), whose
-// network a stale-device cleanup must not cut. It returns "" when no process
-// is in that namespace (a dead run's namespace kept only by a mount or a
-// descriptor) or when every one belongs to self's cgroup (the dead run's own
-// leftovers, which its cgroup cleanup kills).
-func peerHolder(self string, link netlink.Link) string {
+// recordOf is the record that proves link is this container's: same name,
+// same kind, and the ifindex recorded before it was created. Nil if none.
+func recordOf(recs []record, link netlink.Link) *record {
+	a := link.Attrs()
+	for i, r := range recs {
+		if r.Name == a.Name && r.Kind == link.Type() && r.Ifindex > 0 && r.Ifindex == a.Index {
+			return &recs[i]
+		}
+	}
+	return nil
+}
+
+// notOurs is the refusal of a device that is not provably the container's.
+func notOurs(name, kind, dev, stateDir string) error {
+	return fmt.Errorf("container %s: %s %s exists on the host but was not created by lxc-shim for %s (no line with its name and ifindex in %s); it is left alone: if it is not in use, remove it by hand with `ip link delete %s`, or choose another lxc.net.N.veth.pair",
+		name, kind, dev, name, filepath.Join(stateDir, DevicesFile), dev)
+}
+
+// peerHolder names a live process, not one of the container's own (scope's
+// Own), whose network namespace holds the peer of veth link: a container
+// that lxc-shim does not know (LXC's, or anything that entered the dead
+// run's namespace), whose network a stale-device cleanup must not cut. It
+// returns "" when no process is in that namespace (a dead run's namespace
+// kept only by a mount or a descriptor) or when every one is the
+// container's own (its cgroup cleanup kills them).
+func peerHolder(own func(int) bool, link netlink.Link) string {
 	if _, ok := link.(*netlink.Veth); !ok || link.Attrs().NetNsID < 0 {
 		return ""
 	}
@@ -146,28 +161,11 @@ func peerHolder(self string, link netlink.Link) string {
 			}
 			ids[ident] = id
 		}
-		if id != want || inContainerCgroup(pid, self) {
+		if id != want || (own != nil && own(pid)) {
 			continue
 		}
 		comm, _ := os.ReadFile("/proc/" + e.Name() + "/comm")
 		return fmt.Sprintf("process %d (%s)", pid, strings.TrimSpace(string(comm)))
 	}
 	return ""
-}
-
-// inContainerCgroup reports whether pid is in cgroup lxc-shim/NAME (or
-// below) in any hierarchy.
-func inContainerCgroup(pid int, name string) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
-	if err != nil {
-		return false
-	}
-	needle := "/lxc-shim/" + name
-	for _, line := range strings.Split(string(b), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) == 3 && (parts[2] == needle || strings.HasPrefix(parts[2], needle+"/")) {
-			return true
-		}
-	}
-	return false
 }

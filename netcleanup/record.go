@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -17,10 +18,15 @@ import (
 //	NAME [KIND [KEY=VALUE ...]]
 //
 // The first field is always the host device name, so a reader that wants
-// only names takes it. KIND is "veth" (a host veth end, removed when stale)
-// or "phys" (a host device moved into the container; KEY=VALUE holds
-// ifindex, inner (its name inside), mtu, mac, setmac and up, so it can be
-// found and renamed back after it returns to the host).
+// only names takes it. KIND is "veth" (a host veth end, removed when stale;
+// ifindex is the host end's, chosen before it is created, and netns the
+// inode of the network namespace its peer was created in) or "phys" (a host
+// device moved into the container; KEY=VALUE holds ifindex, netns, inner
+// (its name inside), mtu, mac, setmac and up, so it can be found and renamed
+// back after it returns to the host). A device is the container's only when
+// both its name and its ifindex match a line: the kernel never reuses an
+// ifindex it allocated until the 31-bit counter wraps, so a device made by
+// someone else under a recorded name is never taken for the container's.
 const DevicesFile = "devices"
 
 // record is one line of the devices file.
@@ -28,6 +34,7 @@ type record struct {
 	Name    string
 	Kind    string
 	Ifindex int
+	NetNS   uint64 // inode of the network namespace it was moved or created into
 	Inner   string
 	MTU     int
 	MAC     string // the device's own MAC before the container
@@ -40,8 +47,14 @@ func (r record) String() string {
 		return r.Name
 	}
 	s := r.Name + " " + r.Kind
+	if r.Ifindex > 0 {
+		s += fmt.Sprintf(" ifindex=%d", r.Ifindex)
+	}
+	if r.NetNS > 0 {
+		s += fmt.Sprintf(" netns=%d", r.NetNS)
+	}
 	if r.Kind == typePhys {
-		s += fmt.Sprintf(" ifindex=%d inner=%s mtu=%d mac=%s", r.Ifindex, r.Inner, r.MTU, r.MAC)
+		s += fmt.Sprintf(" inner=%s mtu=%d mac=%s", r.Inner, r.MTU, r.MAC)
 		if r.SetMAC != "" {
 			s += " setmac=" + r.SetMAC
 		}
@@ -66,6 +79,8 @@ func parseRecord(line string) (record, bool) {
 		switch k {
 		case "ifindex":
 			r.Ifindex, _ = strconv.Atoi(v)
+		case "netns":
+			r.NetNS, _ = strconv.ParseUint(v, 10, 64)
 		case "inner":
 			r.Inner = v
 		case "mtu":
@@ -181,4 +196,28 @@ func syncDir(dir string) {
 		d.Sync()
 		d.Close()
 	}
+}
+
+// Rerecord writes again, into the state directory's devices file, the
+// records of what Setup made and Teardown has not undone yet (after
+// someone removed the state directory under a live run), so that a crash
+// later still leaves provable devices. Nil-safe. The caller must not run it
+// concurrently with Teardown.
+func (h *Host) Rerecord() error {
+	if h == nil {
+		return nil
+	}
+	have, err := readRecords(filepath.Join(h.stateDir, DevicesFile))
+	if err != nil {
+		return err
+	}
+	for _, m := range h.made {
+		if m.rec.Name == "" || slices.Contains(have, m.rec) {
+			continue
+		}
+		if err := appendRecord(h.stateDir, m.rec); err != nil {
+			return fmt.Errorf("container %s: %w", h.name, err)
+		}
+	}
+	return nil
 }

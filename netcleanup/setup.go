@@ -1,6 +1,8 @@
 package netcleanup
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +28,7 @@ type Host struct {
 	Nets []config.Network
 
 	ns     netns.NsHandle // the container's network namespace
+	nsIno  uint64         // its inode, recorded with what moves in
 	hostNS netns.NsHandle // the caller's (host) network namespace
 	nh     *netlink.Handle
 	made   []made
@@ -79,6 +82,8 @@ func Setup(name string, nets []config.Network, pid int, stateDir string) (*Host,
 		return nil, fmt.Errorf("container %s: network namespace of pid %d: %w", name, pid, err)
 	} else if host, err := nsID("/proc/self/ns/net"); err != nil || in == host {
 		return nil, fmt.Errorf("container %s: pid %d is in the host's network namespace; lxc.net needs the container's own (lxc.namespace.keep = net?)", name, pid)
+	} else {
+		h.nsIno = in.ino
 	}
 	if h.ns, err = netns.GetFromPid(pid); err != nil {
 		return nil, fmt.Errorf("container %s: network namespace of pid %d: %w", name, pid, err)
@@ -126,20 +131,33 @@ func (h *Host) setupVeth(n config.Network) error {
 			mtu = bridge.Attrs().MTU
 		}
 	}
-	rec := record{Name: n.VethPair, Kind: typeVeth}
-	if err := appendRecord(h.stateDir, rec); err != nil {
-		return fmt.Errorf("container %s: %w", h.name, err)
-	}
-	v := &netlink.Veth{
-		LinkAttrs:        netlink.LinkAttrs{Name: n.VethPair, MTU: mtu, HardwareAddr: hostVethHWAddr(h.name, n.Index)},
-		PeerName:         n.Name,
-		PeerHardwareAddr: mac,
-		PeerNamespace:    netlink.NsFd(h.ns),
-	}
-	if err := netlink.LinkAdd(v); err != nil {
-		// Not ours: forget the record only if nothing by that name exists.
-		if !errors.Is(err, unix.EEXIST) {
-			dropRecords(h.stateDir, func(r record) bool { return r == rec })
+	// The host end's ifindex is chosen here and recorded with its name
+	// before the device exists, so that after a crash at any point a
+	// device by that name is provably ours only if it has that ifindex.
+	var rec record
+	for try := 0; ; try++ {
+		idx, err := randomIfindex()
+		if err != nil {
+			return fmt.Errorf("container %s: %w", h.name, err)
+		}
+		rec = record{Name: n.VethPair, Kind: typeVeth, Ifindex: idx, NetNS: h.nsIno}
+		if err := appendRecord(h.stateDir, rec); err != nil {
+			return fmt.Errorf("container %s: %w", h.name, err)
+		}
+		v := &netlink.Veth{
+			LinkAttrs:        netlink.LinkAttrs{Name: n.VethPair, Index: idx, MTU: mtu, HardwareAddr: hostVethHWAddr(h.name, n.Index)},
+			PeerName:         n.Name,
+			PeerHardwareAddr: mac,
+			PeerNamespace:    netlink.NsFd(h.ns),
+		}
+		err = netlink.LinkAdd(v)
+		if err == nil {
+			break
+		}
+		// Nothing was made: the record goes.
+		dropRecords(h.stateDir, func(r record) bool { return r == rec })
+		if errors.Is(err, unix.EBUSY) && try < 8 {
+			continue // that ifindex is taken: another one
 		}
 		return netError(h.name, n, "veth.pair", "create veth %s (%s inside): %v", n.VethPair, n.Name, err)
 	}
@@ -213,7 +231,7 @@ func (h *Host) setupPhys(n config.Network) error {
 		return netError(h.name, n, "link", "device %q: %v", n.Link, err)
 	}
 	a := l.Attrs()
-	rec := record{Name: n.Link, Kind: typePhys, Ifindex: a.Index, Inner: n.Name, MTU: a.MTU,
+	rec := record{Name: n.Link, Kind: typePhys, Ifindex: a.Index, NetNS: h.nsIno, Inner: n.Name, MTU: a.MTU,
 		MAC: a.HardwareAddr.String(), SetMAC: n.HWAddr, Up: a.Flags&net.FlagUp != 0}
 	if err := appendRecord(h.stateDir, rec); err != nil {
 		return fmt.Errorf("container %s: %w", h.name, err)
@@ -345,4 +363,16 @@ func (h *Host) returnPhys(m made) error {
 	// back): restorePhys waits for it on the host.
 	_, err = restorePhys(r, physReturnWait)
 	return err
+}
+
+// randomIfindex picks an ifindex for a new host device in the upper half of
+// the 31-bit space, far from the low numbers the kernel hands out in order
+// (it skips one that is taken, and refuses a requested one that is taken
+// with EBUSY).
+func randomIfindex() (int, error) {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return 0, fmt.Errorf("pick an ifindex: %w", err)
+	}
+	return 1<<30 + int(binary.LittleEndian.Uint32(b[:])%(1<<30-1)), nil
 }

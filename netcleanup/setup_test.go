@@ -1,6 +1,7 @@
 package netcleanup
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -67,8 +68,12 @@ func TestSetupVethOnBridge(t *testing.T) {
 			t.Errorf("%s: host end mac %s, want fe:...", name, l.Attrs().HardwareAddr)
 		}
 	}
-	if got := readDevices(t, state); got != "tnnv0 veth\ntnnv1 veth\n" {
-		t.Errorf("devices file %q", got)
+	want := ""
+	for _, name := range []string{"tnnv0", "tnnv1"} {
+		want += fmt.Sprintf("%s veth ifindex=%d netns=%d\n", name, mustLink(t, name).Attrs().Index, netnsIno(t, pid))
+	}
+	if got := readDevices(t, state); got != want {
+		t.Errorf("devices file %q, want %q", got, want)
 	}
 	if err := h.Teardown(); err != nil {
 		t.Fatal(err)
@@ -279,13 +284,13 @@ func TestPhysAfterCrash(t *testing.T) {
 	}
 	// Check runs before RemoveStale: the device missing under its own name
 	// is fine when this container's record says it is coming back.
-	if err := Check("tnnc5", nets, rundir); err != nil {
+	if err := Check("tnnc5", nets, Scope{StateDir: state}); err != nil {
 		t.Errorf("Check with the phys device recorded: %v", err)
 	}
-	if err := Check("tnnc5", nets, t.TempDir()); err == nil || !strings.Contains(err.Error(), `"tnnph2" does not exist`) {
+	if err := Check("tnnc5", nets, Scope{StateDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), `"tnnph2" does not exist`) {
 		t.Errorf("Check with no record: %v", err)
 	}
-	removed, err := RemoveStale("tnnc5", nets, state)
+	removed, err := RemoveStale("tnnc5", nets, Scope{StateDir: state})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,19 +20,24 @@ import (
 const physReturnWait = 5 * time.Second
 
 // RemoveStale removes what a dead run of container name left on the host:
-// the host veths (and macvlans and vlans) recorded in stateDir/devices or
-// named by the config (veth.pair, or the generated name), and brings phys
+// the host veths recorded in the state directory's devices file, when the
+// device by that name still has the recorded ifindex, and brings phys
 // devices recorded there back under their own names. A device in use by a
-// live container other than name (see Check) is left alone. It returns what
-// it removed or renamed, one description each ("veth tnpair0"), and rewrites
-// the devices file to what it could not handle. Run it before every start
-// and reboot, after Check.
-func RemoveStale(name string, nets []config.Network, stateDir string) ([]string, error) {
-	others, err := liveContainers(filepath.Dir(stateDir), name)
+// live container other than name (see Check) is left alone. A device that
+// is not provably the container's is refused, never deleted: a veth named
+// by the config (veth.pair, or the generated name) that no record with its
+// ifindex covers, a recorded name now carried by another device, or a veth
+// whose peer is in a network namespace that a process other than the
+// container's own uses. It returns what it removed or renamed, one
+// description each ("veth tnpair0"), and rewrites the devices file to what
+// it could not handle. Run it before every start and reboot, after Check,
+// and after the dead run's cgroup was killed.
+func RemoveStale(name string, nets []config.Network, scope Scope) ([]string, error) {
+	others, err := liveContainers(name, scope.Others)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", name, err)
 	}
-	recs, err := readRecords(filepath.Join(stateDir, DevicesFile))
+	recs, err := readRecords(filepath.Join(scope.StateDir, DevicesFile))
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", name, err)
 	}
@@ -67,11 +72,14 @@ func RemoveStale(name string, nets []config.Network, stateDir string) ([]string,
 			slog.Warn("device is in use by a running container; left alone", "container", name, "device", dev, "owner", owner)
 			return nil
 		}
-		// A veth whose peer lives in a namespace that a process outside
-		// lxc-shim's containers is using belongs to someone else (an LXC
-		// container, say): refuse rather than cut its network.
-		if holder := peerHolder(name, l); holder != "" {
-			return fmt.Errorf("container %s: %s %s is not stale: its peer is in the network namespace of %s, which is not a container of lxc-shim; remove it yourself or choose another lxc.net.N.veth.pair", name, l.Type(), dev, holder)
+		if recordOf(recs, l) == nil {
+			return notOurs(name, l.Type(), dev, scope.StateDir)
+		}
+		// Ours, but a process outside the container (an LXC container,
+		// something that entered the dead run's namespace) uses the
+		// namespace of its peer: refuse rather than cut its network.
+		if holder := peerHolder(scope.Own, l); holder != "" {
+			return fmt.Errorf("container %s: %s %s is not stale: its peer is in the network namespace of %s, which is not a process of this container; stop that process, or remove the device by hand with `ip link delete %s`", name, l.Type(), dev, holder, dev)
 		}
 		if err := netlink.LinkDel(l); err != nil {
 			if errors.Is(err, unix.ENODEV) {
@@ -113,7 +121,7 @@ func RemoveStale(name string, nets []config.Network, stateDir string) ([]string,
 			errs = append(errs, err)
 		}
 	}
-	if err := writeRecords(stateDir, keep); err != nil {
+	if err := writeRecords(scope.StateDir, keep); err != nil {
 		errs = append(errs, fmt.Errorf("container %s: %w", name, err))
 	}
 	return removed, joinErrors(errs)

@@ -1,9 +1,9 @@
 package netcleanup
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,25 +15,16 @@ import (
 	"github.com/lxc-shim/lxc-shim/internal/testutil"
 )
 
-// fakeRunning makes RUNDIR/name look like a running container whose init is
-// a process in its own network namespace, with a veth pair whose container
-// end is in that namespace, and (if record) the host end in its devices
-// file. It returns the init's pid.
-func fakeRunning(t *testing.T, rundir, name, pair string, recorded bool) int {
+// fakeRunning makes a running container (the Other it returns) whose init
+// is a process in its own network namespace, with a veth pair whose
+// container end is in that namespace, and (if record) the host end in its
+// devices file under RUNDIR/name.
+func fakeRunning(t *testing.T, rundir, name, pair string, recorded bool) Other {
 	t.Helper()
 	pid := newNetns(t)
 	dir := filepath.Join(rundir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
-	}
-	st, _ := json.Marshal(map[string]any{"name": name, "state": "running", "pid": pid})
-	if err := os.WriteFile(filepath.Join(dir, "state.json"), st, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if recorded {
-		if err := appendRecord(dir, record{Name: pair, Kind: typeVeth}); err != nil {
-			t.Fatal(err)
-		}
 	}
 	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: pair}, PeerName: "eth0", PeerNamespace: netlink.NsPid(pid)}
 	if err := netlink.LinkAdd(v); err != nil {
@@ -44,7 +35,10 @@ func fakeRunning(t *testing.T, rundir, name, pair string, recorded bool) int {
 			netlink.LinkDel(l)
 		}
 	})
-	return pid
+	if recorded {
+		recordLink(t, dir, pair)
+	}
+	return Other{Name: name, Pid: pid, StateDir: dir}
 }
 
 // TestPairOfRunningContainer: a second container configured with the
@@ -55,10 +49,11 @@ func TestPairOfRunningContainer(t *testing.T) {
 	setupTest(t)
 	for _, record := range []bool{true, false} {
 		rundir := t.TempDir()
-		fakeRunning(t, rundir, "tnnfirst", "tnnshared0", record)
+		first := fakeRunning(t, rundir, "tnnfirst", "tnnshared0", record)
 		pos := config.Pos{File: "/lxc/tnnsecond/config", Line: 4, Key: "lxc.net.0.type"}
 		nets := []config.Network{{Index: 0, Type: "veth", VethPair: "tnnshared0", Pos: pos}}
-		err := Check("tnnsecond", nets, rundir)
+		second := Scope{StateDir: filepath.Join(rundir, "tnnsecond"), Others: []Other{first}}
+		err := Check("tnnsecond", nets, second)
 		if err == nil {
 			t.Fatalf("record=%v: Check accepted the pair of a running container", record)
 		}
@@ -67,7 +62,7 @@ func TestPairOfRunningContainer(t *testing.T) {
 				t.Errorf("record=%v: error %q does not say %q", record, err, want)
 			}
 		}
-		removed, err := RemoveStale("tnnsecond", nets, filepath.Join(rundir, "tnnsecond"))
+		removed, err := RemoveStale("tnnsecond", nets, second)
 		if err != nil || len(removed) != 0 {
 			t.Errorf("record=%v: RemoveStale: %v, %v", record, removed, err)
 		}
@@ -75,7 +70,7 @@ func TestPairOfRunningContainer(t *testing.T) {
 			t.Fatalf("record=%v: the running container's veth was removed", record)
 		}
 		// The owner itself is not refused by its own records.
-		if err := Check("tnnfirst", nets, rundir); err != nil {
+		if err := Check("tnnfirst", nets, Scope{StateDir: first.StateDir, Others: []Other{first}}); err != nil && record {
 			t.Errorf("record=%v: Check of the owner: %v", record, err)
 		}
 		netlink.LinkDel(mustLink(t, "tnnshared0"))
@@ -91,9 +86,19 @@ func mustLink(t *testing.T, name string) netlink.Link {
 	return l
 }
 
+// recordLink records the existing host device name as a dead run of the
+// container with state directory state would have: kind veth, its ifindex.
+func recordLink(t *testing.T, state, name string) {
+	t.Helper()
+	if err := appendRecord(state, record{Name: name, Kind: typeVeth, Ifindex: mustLink(t, name).Attrs().Index}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRemoveStale: the LXC failing case (a leftover veth with the configured
-// pair name) and a recorded veth are removed, a recorded name that is now a
-// bridge is not, the devices file is emptied, and Setup then succeeds.
+// pair name, left by a dead run that recorded it) and another recorded veth
+// are removed, a recorded name that is now a bridge is not, the devices file
+// is emptied, and Setup then succeeds, recording the ifindex it chose.
 func TestRemoveStale(t *testing.T) {
 	setupTest(t)
 	rundir := t.TempDir()
@@ -101,20 +106,23 @@ func TestRemoveStale(t *testing.T) {
 	newVeth(t, "tnnstale0", "tnnstale1") // configured pair name
 	newVeth(t, "tnnrec0", "tnnrec1")     // recorded by a dead run
 	newBridge(t, "tnnbr6", 0)            // recorded, but not ours to delete
-	for _, r := range []record{{Name: "tnnrec0", Kind: typeVeth}, {Name: "tnnbr6"}, {Name: "tnngone0", Kind: typeVeth}} {
+	recordLink(t, state, "tnnstale0")
+	recordLink(t, state, "tnnrec0")
+	for _, r := range []record{{Name: "tnnbr6"}, {Name: "tnngone0", Kind: typeVeth, Ifindex: 1 << 30}} {
 		if err := appendRecord(state, r); err != nil {
 			t.Fatal(err)
 		}
 	}
+	scope := Scope{StateDir: state}
 	nets := []config.Network{{Index: 0, Type: "veth", Link: "tnnbr6", VethPair: "tnnstale0", Up: true}}
-	if err := Check("tnnc6", nets, rundir); err != nil {
+	if err := Check("tnnc6", nets, scope); err != nil {
 		t.Fatalf("Check with a stale veth of its own: %v", err)
 	}
-	removed, err := RemoveStale("tnnc6", nets, state)
+	removed, err := RemoveStale("tnnc6", nets, scope)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(removed, ",") != "veth tnnrec0,veth tnnstale0" {
+	if strings.Join(removed, ",") != "veth tnnstale0,veth tnnrec0" {
 		t.Errorf("removed %q", removed)
 	}
 	for name, want := range map[string]bool{"tnnstale0": false, "tnnstale1": false, "tnnrec0": false, "tnnbr6": true} {
@@ -131,11 +139,81 @@ func TestRemoveStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rec := readDevices(t, state)
+	idx := mustLink(t, "tnnstale0").Attrs().Index
+	if want := fmt.Sprintf("tnnstale0 veth ifindex=%d netns=", idx); !strings.HasPrefix(rec, want) || idx < 1<<30 {
+		t.Errorf("devices file while running: %q, want %q... (ifindex chosen above 2^30)", rec, want)
+	}
 	if err := h.Teardown(); err != nil {
 		t.Fatal(err)
 	}
-	if again, err := RemoveStale("tnnc6", nets, state); err != nil || len(again) != 0 {
+	if again, err := RemoveStale("tnnc6", nets, scope); err != nil || len(again) != 0 {
 		t.Errorf("RemoveStale after a clean stop: %q, %v", again, err)
+	}
+}
+
+// TestRemoveStaleRefusesWhatIsNotOurs: the attack of issue 11. A veth named
+// like the configured veth.pair whose peer is eth0 of a named network
+// namespace (ip netns add) that no process uses was deleted, with that
+// namespace's eth0, although lxc-shim never made it. Now Check refuses it
+// and RemoveStale leaves it, each naming it and saying how to remove it by
+// hand; so too a recorded name now carried by a device with another
+// ifindex (someone else's, made after the dead run's went away).
+func TestRemoveStaleRefusesWhatIsNotOurs(t *testing.T) {
+	setupTest(t)
+	nsName := testutil.Name(testPrefix)
+	if out, err := exec.Command("ip", "netns", "add", nsName).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v %s", nsName, err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "delete", nsName).Run() })
+	nsf, err := os.Open("/run/netns/" + nsName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nsf.Close()
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "tnnpair0"}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(nsf.Fd()))}
+	if err := netlink.LinkAdd(v); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if l, err := netlink.LinkByName("tnnpair0"); err == nil {
+			netlink.LinkDel(l)
+		}
+	})
+	newVeth(t, "tnnelse0", "tnnelse1")
+	state := filepath.Join(t.TempDir(), "tnnc8")
+	// A dead run recorded tnnelse0 with an ifindex the device now by that
+	// name does not have.
+	if err := appendRecord(state, record{Name: "tnnelse0", Kind: typeVeth, Ifindex: mustLink(t, "tnnelse0").Attrs().Index + 1}); err != nil {
+		t.Fatal(err)
+	}
+	scope := Scope{StateDir: state}
+	nets := []config.Network{{Index: 0, Type: "veth", VethPair: "tnnpair0", Up: true, Pos: config.Pos{File: "/lxc/tnnc8/config", Line: 3}}}
+	err = Check("tnnc8", nets, scope)
+	if err == nil {
+		t.Fatal("Check accepted a veth.pair that exists and is not the container's")
+	}
+	for _, want := range []string{"lxc.net.0.veth.pair", "/lxc/tnnc8/config", "tnnpair0", "not created by lxc-shim for tnnc8", "ip link delete tnnpair0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Check error %q lacks %q", err, want)
+		}
+	}
+	removed, err := RemoveStale("tnnc8", nets, scope)
+	if err == nil || len(removed) != 0 {
+		t.Fatalf("RemoveStale: removed %q, err %v; want a refusal", removed, err)
+	}
+	for _, want := range []string{"veth tnnpair0", "veth tnnelse0", "not created by lxc-shim for tnnc8", "ip link delete tnnpair0", "ip link delete tnnelse0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("RemoveStale error %q lacks %q", err, want)
+		}
+	}
+	for _, name := range []string{"tnnpair0", "tnnelse0", "tnnelse1"} {
+		if !linkExists(name) {
+			t.Errorf("%s was removed", name)
+		}
+	}
+	if out, err := exec.Command("ip", "-n", nsName, "link", "show", "eth0").CombinedOutput(); err != nil {
+		t.Errorf("eth0 of netns %s is gone: %v %s", nsName, err, out)
 	}
 }
 
@@ -174,9 +252,10 @@ func TestCheckErrors(t *testing.T) {
 			{Index: 0, Type: "veth", Name: "eth0", Pos: pos},
 			{Index: 1, Type: "veth", Name: "eth0", Pos: pos}}, []string{"lxc.net.1.name"}},
 		{"pair is a bridge", veth(func(n *config.Network) { n.VethPair = "tnnbr7" }), []string{"is a bridge, not a veth"}},
+		{"pair not ours", veth(func(n *config.Network) { n.VethPair = "tnnnotbr0" }), []string{"lxc.net.0.veth.pair", "not created by lxc-shim for tnnc7", "ip link delete tnnnotbr0"}},
 	}
 	for _, c := range cases {
-		err := Check("tnnc7", c.nets, t.TempDir())
+		err := Check("tnnc7", c.nets, Scope{StateDir: t.TempDir()})
 		if err == nil {
 			t.Errorf("%s: no error", c.what)
 			continue
@@ -191,19 +270,21 @@ func TestCheckErrors(t *testing.T) {
 		{Index: 0, Type: "veth", Link: "tnnbr7", VethPair: "tnnok0", HWAddr: "02:00:c0:a8:1:a", MTU: 1400, Up: true, IPv4Gateway: "dev"},
 		{Index: 1, Type: "empty"},
 	}
-	if err := Check("tnnc7", good, t.TempDir()); err != nil {
+	if err := Check("tnnc7", good, Scope{StateDir: t.TempDir()}); err != nil {
 		t.Errorf("good config: %v", err)
 	}
-	if err := Check("tnnc7", nil, t.TempDir()); err != nil {
+	if err := Check("tnnc7", nil, Scope{StateDir: t.TempDir()}); err != nil {
 		t.Errorf("no networks: %v", err)
 	}
 }
 
-// TestRemoveStaleSparesAForeignNamespace: a veth with the configured pair
-// name whose peer is in a namespace a live process uses (an LXC container,
-// say, which lxc-shim does not know) is not stale: RemoveStale refuses,
-// naming that process, and leaves the device; once that process is gone the
-// namespace dies with the veth, and nothing is left to remove.
+// TestRemoveStaleSparesAForeignNamespace: a recorded veth of the container
+// whose peer is in a namespace that a live process other than the
+// container's own uses (something that entered the dead run's namespace)
+// is not stale: RemoveStale refuses, naming that process, and leaves the
+// device. A process that is the container's own (scope.Own: in its
+// cgroup, wherever lxc.cgroup.dir put it) does not count. Once the process
+// is gone the namespace dies with the veth, and nothing is left to remove.
 func TestRemoveStaleSparesAForeignNamespace(t *testing.T) {
 	setupTest(t)
 	rundir := t.TempDir()
@@ -218,12 +299,17 @@ func TestRemoveStaleSparesAForeignNamespace(t *testing.T) {
 			netlink.LinkDel(l)
 		}
 	})
+	recordLink(t, state, "tnnfor0")
 	nets := []config.Network{{Index: 0, Type: "veth", VethPair: "tnnfor0", Up: true}}
-	removed, err := RemoveStale("tnnc7", nets, state)
+	// The container's own process: not a reason to keep the device.
+	if holder := peerHolder(func(p int) bool { return p == pid }, mustLink(t, "tnnfor0")); holder != "" {
+		t.Errorf("the container's own process counted as a foreign holder: %s", holder)
+	}
+	removed, err := RemoveStale("tnnc7", nets, Scope{StateDir: state})
 	if err == nil {
 		t.Fatalf("RemoveStale cut a live foreign namespace's veth (removed %q)", removed)
 	}
-	for _, want := range []string{"tnnfor0", "not stale", fmt.Sprintf("process %d", pid), "veth.pair"} {
+	for _, want := range []string{"tnnfor0", "not stale", fmt.Sprintf("process %d", pid), "ip link delete tnnfor0"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -238,7 +324,7 @@ func TestRemoveStaleSparesAForeignNamespace(t *testing.T) {
 		}
 		return nil
 	})
-	if removed, err := RemoveStale("tnnc7", nets, state); err != nil || len(removed) != 0 {
+	if removed, err := RemoveStale("tnnc7", nets, Scope{StateDir: state}); err != nil || len(removed) != 0 {
 		t.Errorf("RemoveStale after the namespace died: %q, %v", removed, err)
 	}
 }

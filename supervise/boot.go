@@ -118,7 +118,7 @@ func (b *ContainerBooter) Boot(boot int) (Run, error) {
 	}
 	cfg := b.Config()
 	name := cfg.Name
-	if err := netcleanup.Check(name, cfg.Net, b.RunDir); err != nil {
+	if err := checkNetworks(cfg, b.RunDir); err != nil {
 		return nil, err
 	}
 	// The stage receives its config at Spawn, before Setup runs, so the
@@ -131,21 +131,13 @@ func (b *ContainerBooter) Boot(boot int) (Run, error) {
 	resolved := *cfg
 	resolved.Net = nets
 	cfg = &resolved
-	// A dead run's processes go first: their network namespace dies with
-	// them and takes its veths along, and what is left is then truly stale.
-	cg, err := cgroup.New(name, cfg.Cgroup)
-	if err != nil {
-		return nil, err
-	}
-	removed, err := cg.RemoveStale()
-	for _, r := range removed {
+	// What a dead run provably left (hostside.go): processes and cgroup
+	// first, then network devices.
+	cg, left, err := removeLeftovers(cfg, b.RunDir)
+	for _, r := range left.cgroups {
 		b.Log.Info("removed stale cgroup", "cgroup", r)
 	}
-	if err != nil {
-		return nil, err
-	}
-	removed, err = netcleanup.RemoveStale(name, cfg.Net, b.Paths.Dir)
-	for _, r := range removed {
+	for _, r := range left.devices {
 		b.Log.Info("removed stale network device", "device", r)
 	}
 	if err != nil {

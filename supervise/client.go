@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"net"
 	"time"
+
+	"github.com/lxc-shim/lxc-shim/cgroup"
 )
 
 // ErrNoShim means no shim answers for the container: it is not running
@@ -29,14 +31,31 @@ func NewClient(rundir, name string) *Client {
 	return &Client{Name: name, Paths: PathsFor(rundir, name)}
 }
 
+// connect reaches the shim: through the socket file while a shim holds
+// the lock file, else (RUNDIR/NAME was removed under it) through the
+// abstract name, whose holder must be root of this PID namespace.
+func (c *Client) connect() (*net.UnixConn, error) {
+	if LockHeld(c.Paths.Lock) {
+		if conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: c.Paths.Socket, Net: "unix"}); err == nil {
+			return conn, nil
+		}
+	}
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: c.Paths.Abstract, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (%v)", c.Name, ErrNoShim, err)
+	}
+	if err := hostPeer(conn); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%s: %w: %s is not held by a shim: %v", c.Name, ErrNoShim, c.Paths.Abstract, err)
+	}
+	return conn, nil
+}
+
 // dial connects and sends req; the caller reads the answers.
 func (c *Client) dial(req Request) (*net.UnixConn, *bufio.Reader, Response, error) {
-	if !LockHeld(c.Paths.Lock) {
-		return nil, nil, Response{}, fmt.Errorf("%s: %w", c.Name, ErrNoShim)
-	}
-	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: c.Paths.Socket, Net: "unix"})
+	conn, err := c.connect()
 	if err != nil {
-		return nil, nil, Response{}, fmt.Errorf("%s: %w (%v)", c.Name, ErrNoShim, err)
+		return nil, nil, Response{}, err
 	}
 	b, _ := json.Marshal(req)
 	if _, err := conn.Write(append(b, '\n')); err != nil {
@@ -145,7 +164,11 @@ func Inspect(rundir, name string) (*Status, error) {
 		return nil, err
 	}
 	st.ShimAlive = LockHeld(c.Paths.Lock)
-	st.InitAlive = st.Pid > 0 && SameProcess(st.Pid, st.PidStart)
+	// A pid that is not the init of a PID namespace of its own, in the
+	// cgroup that the run's record proves the container's, is not the
+	// container's init, whatever state.json says.
+	st.InitAlive = st.Pid > 0 && SameProcess(st.Pid, st.PidStart) && initOfOwnPidns(st.Pid) &&
+		cgroup.InRecorded(name, c.Paths.Dir, st.Pid)
 	return st, nil
 }
 

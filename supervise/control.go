@@ -36,11 +36,12 @@ func Listen(path string) (*net.UnixListener, error) {
 
 // Serve answers control connections on l until the shim's Run returns,
 // then closes l and removes the socket file. Call it in its own goroutine
-// after setting the Shim's fields.
+// after setting the Shim's fields, once for each listener (the socket file
+// and the abstract name, see ListenAbstract).
 func (s *Shim) Serve(l *net.UnixListener) {
 	s.init()
 	s.mu.Lock()
-	s.listener = l
+	s.listeners = append(s.listeners, l)
 	ended := s.ended
 	s.mu.Unlock()
 	if ended {
@@ -66,34 +67,14 @@ func (s *Shim) Serve(l *net.UnixListener) {
 	}
 }
 
-// peerUID is the uid of the process at the other end of c.
-func peerUID(c *net.UnixConn) (int, error) {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	var cred *unix.Ucred
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, serr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return -1, err
-	}
-	if serr != nil {
-		return -1, serr
-	}
-	return int(cred.Uid), nil
-}
-
 func (s *Shim) handle(c *net.UnixConn) {
 	defer c.Close()
 	enc := json.NewEncoder(c)
-	// Only root may talk to the shim, whatever the socket's mode: the
-	// container's root is not root here (it cannot reach the socket
-	// anyway, it lives outside its mount namespace).
-	uid, err := peerUID(c)
-	if err != nil || uid != 0 {
-		_ = enc.Encode(Response{Error: fmt.Sprintf("permission denied (uid %d)", uid)})
+	// Only root of the host's PID namespace may talk to the shim,
+	// whatever the socket's mode: the abstract name has no mode, and a
+	// container that shares the host's network namespace can reach it.
+	if err := hostPeer(c); err != nil {
+		_ = enc.Encode(Response{Error: err.Error()})
 		return
 	}
 	// A client that never says what it wants must not hold a goroutine

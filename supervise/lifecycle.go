@@ -299,6 +299,11 @@ func (l *lifecycle) running(run Run) {
 	l.run, l.pid = run, run.Pid()
 	l.waitc = s.Reaper.Wait(l.pid)
 	start, _ := ProcStartTime(l.pid)
+	// Shared with the run directory's repair (rundir.go), which writes
+	// the run's ownership records again when they are removed.
+	s.mu.Lock()
+	s.run = run
+	s.mu.Unlock()
 	pid, boot := l.pid, l.boot
 	l.move(StateRunning, func(st *Status) { st.Pid, st.PidStart, st.BootedAt = pid, start, time.Now().UTC() })
 	s.Log.Info("boot started", "boot", boot, "pid", pid)
@@ -431,6 +436,9 @@ func (l *lifecycle) escalate() {
 // teardown kills what is left of the run and removes it from the host.
 func (l *lifecycle) teardown() {
 	s := l.s
+	s.mu.Lock()
+	s.run = nil
+	s.mu.Unlock()
 	err := errors.Join(l.run.KillAll(), l.run.Teardown())
 	if err != nil {
 		s.Log.Error("cleanup failed", "boot", l.boot, "err", err)

@@ -1,11 +1,18 @@
 package supervise
 
 import (
+	"bufio"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
 )
 
 // The shim's lock: one holder, testable without taking it, gone with its
@@ -94,5 +101,84 @@ func TestStateFileAndProcIdentity(t *testing.T) {
 	}
 	if SameProcess(os.Getpid(), start+1) {
 		t.Error("a different start time matched")
+	}
+}
+
+// The abstract control socket is exclusive: a second ListenAbstract for the
+// same container is ErrLocked, naming the holder; it is gone with its
+// holder; a container's rundir and name give one name, and another rundir
+// another.
+func TestAbstractSocket(t *testing.T) {
+	rundir := t.TempDir()
+	p := PathsFor(rundir, "tsabs")
+	if !strings.HasPrefix(p.Abstract, "@lxc-shim/") || !strings.HasSuffix(p.Abstract, "/tsabs") {
+		t.Errorf("abstract name %q", p.Abstract)
+	}
+	if PathsFor(t.TempDir(), "tsabs").Abstract == p.Abstract {
+		t.Error("two run directories share an abstract name")
+	}
+	if long := AbstractName(rundir, strings.Repeat("x", 200)); len(long) > 107 {
+		t.Errorf("abstract name of a long container name is %d bytes", len(long))
+	}
+	l, err := ListenAbstract(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ListenAbstract(p)
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("second ListenAbstract: %v; want ErrLocked naming pid %d", err, os.Getpid())
+	}
+	if names := ShimNames(rundir); !slices.Equal(names, []string{"tsabs"}) {
+		t.Errorf("ShimNames = %v", names)
+	}
+	l.Close()
+	l2, err := ListenAbstract(p)
+	if err != nil {
+		t.Fatalf("ListenAbstract after the holder closed it: %v", err)
+	}
+	l2.Close()
+}
+
+// A process that is not a shim (here root of another PID namespace, as a
+// container's process sharing the host's network namespace would be)
+// squats the abstract name: the shim refuses to start, naming it, and a
+// client refuses to talk to it.
+func TestAbstractSocketSquatted(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (unshare --pid)")
+	}
+	rundir := t.TempDir()
+	p := PathsFor(rundir, "tssquat")
+	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", os.Args[0])
+	cmd.Env = append(os.Environ(), "LXC_SHIM_TEST_SQUAT="+p.Abstract)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := testReaper.Watch(cmd.Process.Pid)
+	t.Cleanup(func() {
+		cmd.Process.Kill() // --kill-child: the squatter goes with it
+		<-exited
+		testutil.WaitFor(t, 5*time.Second, "the squatted name to be free", func() error {
+			l, err := ListenAbstract(p)
+			if err == nil {
+				l.Close()
+			}
+			return err
+		})
+	})
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if strings.TrimSpace(line) != "ok" {
+		t.Fatalf("squatter: %q", line)
+	}
+	if _, err := ListenAbstract(p); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "supervise.test") {
+		t.Errorf("ListenAbstract of a squatted name: %v", err)
+	}
+	_, err = NewClient(rundir, "tssquat").Status()
+	if !errors.Is(err, ErrNoShim) || !strings.Contains(err.Error(), "another PID namespace") {
+		t.Errorf("Status through a squatted name: %v; want ErrNoShim, another PID namespace", err)
 	}
 }

@@ -1,6 +1,8 @@
 package supervise
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"testing"
 )
@@ -10,6 +12,32 @@ import (
 var testReaper *Reaper
 
 func TestMain(m *testing.M) {
+	// Helper mode of TestAbstractSocketSquatted: hold an abstract socket
+	// name, as a process that is not a shim would.
+	if name := os.Getenv("LXC_SHIM_TEST_SQUAT"); name != "" {
+		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		defer l.Close()
+		fmt.Println("ok")
+		select {}
+	}
+	// Helper mode of TestControlAbstractPeers: ask a shim for its status
+	// through its abstract name and print the answer.
+	if name := os.Getenv("LXC_SHIM_TEST_DIAL"); name != "" {
+		c, err := net.Dial("unix", name)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		c.Write([]byte("{\"op\":\"status\"}\n"))
+		b := make([]byte, 4096)
+		n, _ := c.Read(b)
+		fmt.Print(string(b[:n]))
+		os.Exit(0)
+	}
 	r, err := NewReaper()
 	if err != nil {
 		panic(err)

@@ -11,15 +11,15 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/lxc-shim/lxc-shim/cgroup"
 	"github.com/lxc-shim/lxc-shim/config"
-	"github.com/lxc-shim/lxc-shim/netcleanup"
 	"github.com/lxc-shim/lxc-shim/signals"
 )
 
 // StopOrphan stops a container whose shim is dead, from its state
 // directory: the recorded init is signalled only if its pid still has the
-// recorded start time; after timeout (or at once with kill) every process
+// recorded start time, is PID 1 of a PID namespace of its own and is in the
+// container's cgroup, which is provably the container's (a state.json that
+// names any other process is refused: nothing is signalled); after timeout (or at once with kill) every process
 // of the cgroup is killed; then the cgroup and the recorded host devices
 // are removed and state.json says stopped. It takes the shim's lock for
 // the duration, so no shim can start meanwhile. The result is graceful,
@@ -46,12 +46,12 @@ func StopOrphan(cfg *config.Config, rundir string, timeout time.Duration, kill b
 	result := StopNotRunning
 	meaning := ""
 	if st.Pid > 0 && SameProcess(st.Pid, st.PidStart) {
-		result, meaning, err = stopPid(cfg, st.Pid, st.PidStart, timeout, kill, log)
+		result, meaning, err = stopPid(cfg, p, st.Pid, st.PidStart, timeout, kill, log)
 		if err != nil {
 			return "", err
 		}
 	}
-	if _, err := cleanupHost(cfg, p, log); err != nil {
+	if _, err := cleanupHost(cfg, rundir, log); err != nil {
 		return result, err
 	}
 	st.State = StateStopped
@@ -69,10 +69,15 @@ func StopOrphan(cfg *config.Config, rundir string, timeout time.Duration, kill b
 }
 
 // stopPid asks the orphaned init to halt and kills the container's cgroup
-// after timeout. A pidfd pins the process, so no signal can reach a pid
-// that was reused meanwhile, and tells when it is gone without polling.
-func stopPid(cfg *config.Config, pid int, start uint64, timeout time.Duration, kill bool, log *slog.Logger) (result, meaning string, err error) {
+// after timeout. A pidfd pins the process before it is checked (checkInit),
+// so no signal can reach a pid that was reused meanwhile, and tells when it
+// is gone without polling.
+func stopPid(cfg *config.Config, p Paths, pid int, start uint64, timeout time.Duration, kill bool, log *slog.Logger) (result, meaning string, err error) {
 	name := cfg.Name
+	cg, err := newCgroup(cfg, p)
+	if err != nil {
+		return "", "", err
+	}
 	pfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
@@ -83,6 +88,9 @@ func stopPid(cfg *config.Config, pid int, start uint64, timeout time.Duration, k
 	defer unix.Close(pfd)
 	if !SameProcess(pid, start) {
 		return StopNotRunning, "", nil
+	}
+	if err := checkInit(cg, pid, start); err != nil {
+		return "", "", fmt.Errorf("stop %s: %s names %w; it was not signalled (if the container is not running, lxc-initd cleanup %s removes what is left of it)", name, p.State, err, name)
 	}
 	if !kill && timeout > 0 {
 		sig := signals.HaltSignalFor(cfg.Signals.Halt, cfg.Signals.HaltSet, pid)
@@ -100,10 +108,6 @@ func stopPid(cfg *config.Config, pid int, start uint64, timeout time.Duration, k
 		stop = syscall.SIGKILL
 	}
 	_ = unix.PidfdSendSignal(pfd, stop, nil, 0)
-	cg, err := cgroup.New(name, cfg.Cgroup)
-	if err != nil {
-		return "", "", err
-	}
 	if cg.Exists() {
 		if err := cg.Kill(); err != nil {
 			return "", "", fmt.Errorf("stop %s: %w", name, err)
@@ -135,34 +139,21 @@ func pidfdWait(pfd int, d time.Duration) bool {
 	}
 }
 
-// cleanupHost removes what a dead run left on the host: the cgroup (its
-// processes killed first) and the recorded host network devices. It
-// returns a line for each thing removed.
-func cleanupHost(cfg *config.Config, p Paths, log *slog.Logger) ([]string, error) {
+// cleanupHost removes what a dead run provably left on the host: the
+// cgroup (its processes killed first) and the recorded host network
+// devices. It returns a line for each thing removed.
+func cleanupHost(cfg *config.Config, rundir string, log *slog.Logger) ([]string, error) {
+	_, left, err := removeLeftovers(cfg, rundir)
 	var done []string
-	var errs []error
-	cg, err := cgroup.New(cfg.Name, cfg.Cgroup)
-	if err != nil {
-		errs = append(errs, err)
-	} else {
-		removed, err := cg.RemoveStale()
-		for _, r := range removed {
-			done = append(done, "cgroup "+r)
-			log.Info("removed cgroup", "cgroup", r)
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
+	for _, r := range left.cgroups {
+		done = append(done, "cgroup "+r)
+		log.Info("removed cgroup", "cgroup", r)
 	}
-	removed, err := netcleanup.RemoveStale(cfg.Name, cfg.Net, p.Dir)
-	for _, r := range removed {
+	for _, r := range left.devices {
 		done = append(done, "network device "+r)
 		log.Info("removed network device", "device", r)
 	}
-	if err != nil {
-		errs = append(errs, err)
-	}
-	return done, errors.Join(errs...)
+	return done, err
 }
 
 // Cleanup removes what a dead container left behind: processes and cgroup,
@@ -186,7 +177,7 @@ func Cleanup(cfg *config.Config, rundir string, log *slog.Logger) ([]string, err
 		}
 		defer lock.Close()
 	}
-	removed, err := cleanupHost(cfg, p, log)
+	removed, err := cleanupHost(cfg, rundir, log)
 	done = append(done, removed...)
 	if err != nil {
 		return done, fmt.Errorf("cleanup %s: %w", name, err)

@@ -94,7 +94,8 @@ type Shim struct {
 	trace     func(from, to State)
 	mu        sync.Mutex
 	st        Status
-	listener  *net.UnixListener
+	run       Run // the current run, for the run directory's repair (rundir.go)
+	listeners []*net.UnixListener
 	ended     bool // Run is over: a late Serve closes its listener at once
 	reqc      chan ctlReq
 	sigc      chan os.Signal
@@ -169,10 +170,10 @@ func (s *Shim) Run() int {
 	// connections (the socket file goes), the lock released, then the
 	// clients waiting for the end of a stop let go.
 	s.mu.Lock()
-	l := s.listener
+	ls := s.listeners
 	s.ended = true
 	s.mu.Unlock()
-	if l != nil {
+	for _, l := range ls {
 		l.SetUnlinkOnClose(true)
 		l.Close()
 	}

@@ -2,8 +2,10 @@ package supervise
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -235,10 +237,17 @@ func TestShimStopEscalates(t *testing.T) {
 	}
 	b2, _ := os.ReadFile(dir + "/child")
 	if pid := strings.TrimSpace(string(b2)); pid != "" {
-		if _, err := os.Stat("/proc/" + pid); err == nil {
-			if data, _ := os.ReadFile("/proc/" + pid + "/stat"); !strings.Contains(string(data), ") Z") {
-				t.Errorf("background child %s survived the stop", pid)
-			}
+		// SIGKILL was sent; the kernel takes a moment to end the process
+		// (it is a zombie, or gone, once it has).
+		dead := func() bool {
+			data, err := os.ReadFile("/proc/" + pid + "/stat")
+			return err != nil || strings.Contains(string(data), ") Z")
+		}
+		for i := 0; i < 100 && !dead(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !dead() {
+			t.Errorf("background child %s survived the stop", pid)
 		}
 	}
 }
@@ -628,4 +637,49 @@ func TestShimRefusedTransitionChangesNothing(t *testing.T) {
 	if refused < 50 {
 		t.Errorf("only %d refused pairs tried", refused)
 	}
+}
+
+// The abstract control socket: with the run directory removed, a client
+// still reaches the shim through it; a process of another PID namespace
+// (a container's, sharing the host's network namespace) is refused.
+func TestControlAbstractPeers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (unshare --pid)")
+	}
+	b := &fakeBooter{scripts: func(int) string { return "trap '' PWR; exec sleep 100" }}
+	s, res := newTestShim(t, b, func(s *Shim) {
+		al, err := ListenAbstract(s.Paths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Serve(al)
+	})
+	if err := os.RemoveAll(s.Paths.Dir); err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{Name: "fake", Paths: s.Paths}
+	st, err := c.Status()
+	if err != nil || st.State != StateRunning || !st.ShimAlive {
+		t.Fatalf("status with the run directory removed: %+v %v", st, err)
+	}
+	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", os.Args[0])
+	cmd.Env = append(os.Environ(), "LXC_SHIM_TEST_DIAL="+s.Paths.Abstract)
+	// The test's reaper collects the child, not cmd.Wait.
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := testReaper.Watch(cmd.Process.Pid)
+	out, _ := io.ReadAll(pipe)
+	<-exited
+	if !strings.Contains(string(out), `"ok":false`) || !strings.Contains(string(out), "another PID namespace") {
+		t.Errorf("a process of another PID namespace got %q", out)
+	}
+	if resp, err := c.Stop(-1, true); err != nil || resp.Result != StopForced {
+		t.Fatalf("stop --kill through the abstract socket: %+v %v", resp, err)
+	}
+	waitShim(t, res)
 }

@@ -54,8 +54,10 @@ type Paths struct {
 	Lock      string
 	StartLock string
 	Socket    string
-	State     string
-	Devices   string
+	// Abstract is the control socket's second name (AbstractName).
+	Abstract string
+	State    string
+	Devices  string
 }
 
 // PathsFor returns the state files of name under rundir.
@@ -66,6 +68,7 @@ func PathsFor(rundir, name string) Paths {
 		Lock:      filepath.Join(dir, "lock"),
 		StartLock: filepath.Join(dir, "start.lock"),
 		Socket:    filepath.Join(dir, "control.sock"),
+		Abstract:  AbstractName(rundir, name),
 		State:     filepath.Join(dir, "state.json"),
 		Devices:   filepath.Join(dir, "devices"),
 	}

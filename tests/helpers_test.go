@@ -3,9 +3,13 @@ package tests
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // initdCLI runs lxc-initd against one test container's own lxc path, run
@@ -66,4 +70,59 @@ func startCmd(t testing.TB, cmd *exec.Cmd) <-chan error {
 		}
 	})
 	return done
+}
+
+// foreignCgroup makes cgroup rel (a path like "lxc-shim/NAME") in every
+// hierarchy of the host by hand, as someone other than lxc-shim would, and
+// puts a sleep of the test in it. It returns the sleep and a channel that
+// receives its Wait result. The test's cleanup kills the sleep and removes
+// the directories it made.
+func foreignCgroup(t *testing.T, rel string) (*exec.Cmd, <-chan error) {
+	t.Helper()
+	sleep := exec.Command("sleep", "1000")
+	waited := startCmd(t, sleep)
+	var made []string
+	t.Cleanup(func() {
+		sleep.Process.Kill()
+		for i := len(made) - 1; i >= 0; i-- {
+			for j := 0; j < 100; j++ {
+				if err := os.Remove(made[i]); err == nil || os.IsNotExist(err) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond) // the killed sleep is leaving
+			}
+		}
+	})
+	for _, mnt := range cgroupHierarchies(t) {
+		d := mnt
+		for _, part := range strings.Split(rel, "/") {
+			d = filepath.Join(d, part)
+			if err := os.Mkdir(d, 0o755); err == nil {
+				made = append(made, d)
+				// A new cpuset needs cpus and mems before it takes a task.
+				for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+					if v, err := os.ReadFile(filepath.Join(filepath.Dir(d), f)); err == nil {
+						os.WriteFile(filepath.Join(d, f), v, 0o644)
+					}
+				}
+			} else if !os.IsExist(err) {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(fmt.Sprint(sleep.Process.Pid)), 0o644); err != nil {
+			t.Fatalf("put sleep %d in %s: %v", sleep.Process.Pid, d, err)
+		}
+	}
+	return sleep, waited
+}
+
+// survives fails the test if the process behind waited ended within a
+// moment.
+func survives(t *testing.T, waited <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-waited:
+		t.Fatalf("%s was killed (%v)", what, err)
+	case <-time.After(300 * time.Millisecond):
+	}
 }

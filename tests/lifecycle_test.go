@@ -3,10 +3,13 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -858,4 +861,267 @@ func TestLifecycleShimKilledForcedStop(t *testing.T) {
 		t.Errorf("state %+v", fin)
 	}
 	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+}
+
+// Issue 11: with lxc.cgroup.dir naming someone else's cgroup (a service
+// with a process in it), cleanup of a container that never ran killed that
+// process and removed the cgroup. Now such an lxc.cgroup.dir is a config
+// error (start names file, line and key; cleanup touches nothing of it),
+// and below lxc-shim's own subtree a cgroup lxc-shim did not make is
+// refused by cleanup and left with its process.
+func TestLifecycleCleanupForeignCgroupDir(t *testing.T) {
+	e := newLC(t, rootTestinit, testinitBase)
+	cfgPath := filepath.Join(e.lxcpath, e.name, "config")
+	head := fmt.Sprintf("lxc.uts.name = %s\nlxc.rootfs.path = dir:%s\n%s", e.name, e.rootfs, testinitBase)
+
+	// A service's cgroup, outside lxc-shim's subtree.
+	svc := e.name + "svc/other/svc"
+	sleep, waited := foreignCgroup(t, svc)
+	testutil.WriteConfig(t, e.lxcpath, e.name, head+"lxc.cgroup.dir = "+svc+"\n")
+	out, errOut, code := e.initd("cleanup", e.name)
+	t.Logf("cleanup with lxc.cgroup.dir = %s: exit %d\n%s%s", svc, code, out, errOut)
+	survives(t, waited, fmt.Sprintf("the service's process %d, by cleanup", sleep.Process.Pid))
+	for _, mnt := range cgroupHierarchies(t) {
+		if _, err := os.Stat(filepath.Join(mnt, svc)); err != nil {
+			t.Errorf("the service's cgroup was removed from %s: %v", mnt, err)
+		}
+	}
+	out, errOut, code = e.initd("start", e.name)
+	if code != 1 || !strings.Contains(errOut, cfgPath+":4: lxc.cgroup.dir") || !strings.Contains(errOut, "outside lxc-shim's own subtree") {
+		t.Errorf("start with lxc.cgroup.dir = %s: exit %d\n%s%s", svc, code, out, errOut)
+	}
+	survives(t, waited, fmt.Sprintf("the service's process %d, by start", sleep.Process.Pid))
+
+	// Below lxc-shim/, but not made by lxc-shim for this container.
+	grp := "lxc-shim/" + e.name + "grp/svc"
+	sleep2, waited2 := foreignCgroup(t, grp)
+	testutil.WriteConfig(t, e.lxcpath, e.name, head+"lxc.cgroup.dir = "+grp+"\n")
+	out, errOut, code = e.initd("cleanup", e.name)
+	if code == 0 || !strings.Contains(errOut, "not created by lxc-shim for "+e.name) || !strings.Contains(errOut, grp) {
+		t.Errorf("cleanup with lxc.cgroup.dir = %s: exit %d\n%s%s", grp, code, out, errOut)
+	}
+	survives(t, waited2, fmt.Sprintf("the foreign process %d in %s, by cleanup", sleep2.Process.Pid, grp))
+}
+
+// Issue 11: after rm -rf RUNDIR/NAME under a running container, status said
+// stopped, start launched a second shim whose stale cleanup killed the
+// first container, and stop could not end it. Now the shim still answers
+// (through its abstract socket): status and list say running, start says
+// already running and makes no second shim, a second lxc-shim started by hand
+// refuses before touching anything, the init lives on, and stop ends it.
+func TestLifecycleRunDirRemoved(t *testing.T) {
+	e := newLC(t, rootTestinit, testinitBase)
+	e.mustInitd(0, "start", e.name)
+	st := e.state()
+	e.waitReport()
+	if err := os.RemoveAll(filepath.Join(e.rundir, e.name)); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := e.initd("status", e.name)
+	if code != 0 || !strings.Contains(out, "running") {
+		t.Errorf("status after rm -rf of the run directory: exit %d\n%s%s", code, out, errOut)
+	}
+	if out := e.mustInitd(0, "list"); !strings.Contains(out, e.name) || !strings.Contains(out, "running") {
+		t.Errorf("list after rm -rf of the run directory:\n%s", out)
+	}
+	out, errOut, code = e.initd("start", e.name)
+	if code != 0 || !strings.Contains(out, "already running") {
+		t.Errorf("start after rm -rf of the run directory: exit %d\n%s%s", code, out, errOut)
+	}
+	second := exec.Command(e.bins.Shim, "-P", e.lxcpath, "--rundir", e.rundir, "--logdir", e.logdir, e.name, "--foreground")
+	b, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(b), "already running") {
+		t.Errorf("a second lxc-shim for a running container: %v\n%s", err, b)
+	}
+	if shims := e.shims(); len(shims) != 1 || shims[0] != st.ShimPid {
+		t.Errorf("shims %v, want only %d", shims, st.ShimPid)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if !alive(st.Pid) || !slices.Contains(e.cgroupPids(), st.Pid) {
+		t.Fatalf("the first init %d died or left its cgroup (pids %v); events:\n%s", st.Pid, e.cgroupPids(), e.events())
+	}
+	if n := strings.Count(e.events(), "boot"); n != 1 {
+		t.Errorf("%d boots, want 1:\n%s", n, e.events())
+	}
+	out = e.mustInitd(0, "stop", e.name, "-t", "10")
+	if !strings.Contains(out, "graceful") {
+		t.Errorf("stop said %q", out)
+	}
+	e.waitGone(st.Pid, "init")
+	e.waitGone(st.ShimPid, "shim")
+	e.mustInitd(3, "status", e.name)
+	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+}
+
+// The shim makes its run directory again when someone removes it: the
+// lock (held), the control socket and state.json are back within a moment,
+// whether the whole directory or one file went.
+func TestLifecycleRunDirRecreated(t *testing.T) {
+	e := newLC(t, rootTestinit, testinitBase)
+	e.mustInitd(0, "start", e.name)
+	st := e.state()
+	p := supervise.PathsFor(e.rundir, e.name)
+	back := func(what string) {
+		t.Helper()
+		testutil.WaitFor(t, 5*time.Second, what, func() error {
+			if !supervise.LockHeld(p.Lock) {
+				return fmt.Errorf("lock %s not held", p.Lock)
+			}
+			if _, err := os.Stat(p.Socket); err != nil {
+				return err
+			}
+			got, err := supervise.ReadState(p.State)
+			if err != nil {
+				return err
+			}
+			if got.ShimPid != st.ShimPid || got.Pid != st.Pid {
+				return fmt.Errorf("state.json says shim %d init %d", got.ShimPid, got.Pid)
+			}
+			return nil
+		})
+	}
+	if err := os.RemoveAll(p.Dir); err != nil {
+		t.Fatal(err)
+	}
+	back("the run directory to come back")
+	for _, f := range []string{p.Lock, p.Socket, p.State} {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+		back(filepath.Base(f) + " to come back")
+	}
+	if out := e.mustInitd(0, "status", e.name); !strings.Contains(out, "running") {
+		t.Errorf("status said %q", out)
+	}
+	// Repaired, the shim is idle again (its repairs do not wake it), once
+	// the Go runtime has settled after the requests.
+	time.Sleep(time.Second)
+	before := wakeups(st.ShimPid)
+	time.Sleep(2 * time.Second)
+	if n := wakeups(st.ShimPid) - before; n > 10 {
+		t.Errorf("the shim woke up %d times in 2 s after the repair", n)
+	}
+	e.mustInitd(0, "stop", e.name, "-t", "10")
+	e.waitGone(st.ShimPid, "shim")
+	if _, err := os.Stat(p.Socket); err == nil {
+		t.Errorf("control socket %s left after the stop", p.Socket)
+	}
+	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+}
+
+// Issue 11: a forged state.json (a host process's pid and start time,
+// state running, no shim) made stop signal that process. Now stop checks
+// that the pid is the container's init (PID 1 of its own PID namespace, in
+// the container's cgroup) before any signal, and refuses; status does not
+// call it running. So too for PID 1 of another PID namespace (another
+// container's init) that is not in the container's cgroup.
+func TestLifecycleForgedStateNotSignalled(t *testing.T) {
+	e := newLC(t, rootTestinit, testinitBase)
+	p := supervise.PathsFor(e.rundir, e.name)
+	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	host := exec.Command("sleep", "1000")
+	startCmd(t, host)
+	nsinit := exec.Command("unshare", "--pid", "--fork", "sleep", "1000")
+	startCmd(t, nsinit)
+	var child int
+	testutil.WaitFor(t, 5*time.Second, "the sleep in its own PID namespace", func() error {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", nsinit.Process.Pid, nsinit.Process.Pid))
+		f := strings.Fields(string(b))
+		if len(f) != 1 {
+			return fmt.Errorf("children %q", b)
+		}
+		child, _ = strconv.Atoi(f[0])
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", child))
+		if !strings.Contains(string(st), fmt.Sprintf("\nNSpid:\t%d\t1\n", child)) {
+			return fmt.Errorf("pid %d is not PID 1 of its namespace yet", child)
+		}
+		return nil
+	})
+	for _, pid := range []int{host.Process.Pid, child} {
+		start, err := supervise.ProcStartTime(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := supervise.WriteState(p.State, &supervise.Status{Name: e.name, State: supervise.StateRunning, Pid: pid, PidStart: start, BootCount: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if out, errOut, code := e.initd("status", e.name); code == 0 {
+			t.Errorf("status with a forged state naming pid %d calls it running: %s%s", pid, out, errOut)
+		}
+		for _, args := range [][]string{{"stop", e.name, "-t", "1"}, {"stop", e.name, "--kill"}} {
+			out, errOut, code := e.initd(args...)
+			t.Logf("pid %d, %v: exit %d\n%s%s", pid, args, code, out, errOut)
+			time.Sleep(300 * time.Millisecond)
+			if !alive(pid) {
+				t.Fatalf("process %d named by a forged state.json was killed by %v", pid, args)
+			}
+			if code != 0 && !strings.Contains(errOut, fmt.Sprintf("pid %d", pid)) {
+				t.Errorf("%v: exit %d without naming pid %d: %s", args, code, pid, errOut)
+			}
+		}
+	}
+}
+
+// Issue 11: the long-lived shim kept the descriptors of whoever ran
+// lxc-initd start (an init script's lock file, a pipe of its shell), for
+// the container's life. Now it holds none of them, and neither does the
+// container's init: the pipe's reader sees EOF once lxc-initd is done.
+func TestLifecycleShimGetsNoCallerFDs(t *testing.T) {
+	e := newLC(t, rootTestinit, testinitBase)
+	lockPath := filepath.Join(t.TempDir(), "caller.lock")
+	lock, err := os.Create(lockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	var pipeStat syscall.Stat_t
+	if err := syscall.Fstat(int(pr.Fd()), &pipeStat); err != nil {
+		t.Fatal(err)
+	}
+	pipeLink := fmt.Sprintf("pipe:[%d]", pipeStat.Ino)
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	// fd 3 is where lxc-initd hands the shim its ready pipe: the
+	// caller's own descriptors are 4 (lock), 5 and 6 (pipe).
+	cmd := exec.Command(e.bins.Initd, e.cli().args("start", e.name)...)
+	cmd.ExtraFiles = []*os.File{devnull, lock, pr, pw}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	pw.Close()
+	st := e.state()
+	for _, pid := range []int{st.ShimPid, st.Pid} {
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []string
+		for _, fd := range fds {
+			l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+			all = append(all, fd.Name()+"->"+l)
+			if l == lockPath || l == pipeLink {
+				t.Errorf("pid %d (shim %d) holds the caller's %s as fd %s", pid, st.ShimPid, l, fd.Name())
+			}
+		}
+		t.Logf("fds of %d: %v", pid, all)
+	}
+	pr.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := pr.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("the caller's pipe: read %d, %v; want EOF (no writer left)", n, err)
+	}
+	e.mustInitd(0, "stop", e.name, "--kill")
+	e.waitGone(st.ShimPid, "shim")
 }

@@ -692,36 +692,61 @@ func TestNetworkPhysComesBack(t *testing.T) {
 	h.finish()
 }
 
-// A veth left on the host with the configured pair name (where LXC 5 says
-// "File exists - Failed to create veth pair") is removed, the container
-// starts with a new pair of that name on the bridge, and the shim's log
-// says what it removed.
-func TestNetworkStaleVethRemoved(t *testing.T) {
+// Issue 11: a veth named like the configured veth.pair whose peer is eth0
+// of a named network namespace (ip netns add) that no process uses was
+// taken for a leftover and deleted, with that namespace's eth0, although
+// lxc-shim never made it. Now start refuses (exit 1, naming the device and
+// how to remove it by hand), so does cleanup, and both devices stay; once
+// the test removed it by hand, the container starts. (A leftover that a
+// dead run recorded is still removed: TestNetworkStartAfterDeadRun.)
+func TestNetworkForeignVethRefused(t *testing.T) {
 	h := newTW(t)
 	br := h.bridge()
 	c := h.add(rootTestinit, func(c *twCT) string {
 		return c.head(testinitBase) + c.vethNet(br, "02:00:0a:ed:05:02", "10.237.5.2/24")
 	})
-	stalePeer := c.name + "s0"
-	h.veth(c.pair, stalePeer)
+	ns := h.prefix + "ns"
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v %s", ns, err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "delete", ns).Run() })
+	if out, err := exec.Command("ip", "link", "add", c.pair, "type", "veth", "peer", "name", "eth0", "netns", ns).CombinedOutput(); err != nil {
+		t.Fatalf("veth %s into %s: %v %s", c.pair, ns, err, out)
+	}
+	h.links = append(h.links, c.pair)
 	old := hostLink(t, c.pair).Attrs().Index
+	stillThere := func(when string) {
+		t.Helper()
+		if l, err := netlink.LinkByName(c.pair); err != nil || l.Attrs().Index != old {
+			t.Errorf("%s: the foreign veth %s was removed (%v)", when, c.pair, err)
+		}
+		if out, err := exec.Command("ip", "-n", ns, "link", "show", "eth0").CombinedOutput(); err != nil {
+			t.Errorf("%s: eth0 of netns %s is gone: %v %s", when, ns, err, out)
+		}
+	}
+	out, errOut, code := h.initd("start", c.name)
+	if code != 1 {
+		t.Fatalf("start with a foreign veth named like veth.pair: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{c.pair, "lxc.net.0.veth.pair", "not created by lxc-shim for " + c.name, "ip link delete " + c.pair} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("start error %q lacks %q", errOut, want)
+		}
+	}
+	stillThere("after start")
+	if st, err := supervise.ReadState(supervise.PathsFor(h.rundir, c.name).State); err == nil && st.ShimPid > 0 {
+		waitDead(t, st.ShimPid, c.name+"'s shim")
+	}
+	out, errOut, code = h.initd("cleanup", c.name)
+	if code == 0 || !strings.Contains(errOut, "ip link delete "+c.pair) {
+		t.Errorf("cleanup with a foreign veth named like veth.pair: exit %d\n%s%s", code, out, errOut)
+	}
+	stillThere("after cleanup")
+	// Removed by hand, as the message says: the container starts.
+	if out, err := exec.Command("ip", "link", "delete", c.pair).CombinedOutput(); err != nil {
+		t.Fatalf("ip link delete %s: %v %s", c.pair, err, out)
+	}
 	c.start()
-	l := hostLink(t, c.pair)
-	if l.Attrs().Index == old {
-		t.Errorf("%s is still the stale veth (ifindex %d)", c.pair, old)
-	}
-	if l.Attrs().MasterIndex != hostLink(t, br).Attrs().Index {
-		t.Errorf("new %s is not on %s", c.pair, br)
-	}
-	if _, err := netlink.LinkByName(stalePeer); err == nil {
-		t.Errorf("the stale veth's peer %s is still there", stalePeer)
-	}
-	if in, err := c.insideLink("eth0"); err != nil || in.Attrs().HardwareAddr.String() != "02:00:0a:ed:05:02" {
-		t.Errorf("eth0 inside: %v %v", in, err)
-	}
-	if log := c.shimLog(); !strings.Contains(log, "removed stale network device") || !strings.Contains(log, "veth "+c.pair) {
-		t.Errorf("shim log does not say it removed veth %s:\n%s", c.pair, log)
-	}
 	c.stop()
 	h.must(0, "cleanup", c.name)
 	h.finish()
@@ -751,66 +776,48 @@ func cgroupHierarchies(t *testing.T) []string {
 	return out
 }
 
-// A stale cgroup lxc-shim/NAME with a live process in it, on every
-// hierarchy (each v1 controller, name=systemd, the hybrid cgroup2), is cleaned (the process killed, the directories removed)
-// before the container starts; the shim's log says so.
-func TestNetworkStaleCgroupCleaned(t *testing.T) {
+// Issue 11: a process that someone else put in cgroup lxc-shim/NAME (on
+// every hierarchy: each v1 controller, name=systemd, the hybrid cgroup2)
+// was killed by start, and the directories removed, on the strength of
+// the path alone. Now start refuses (exit 1) naming the directories and
+// how to remove them by hand, so does cleanup, and the process lives on.
+// (A dead run's own cgroup is still removed: TestNetworkStartAfterDeadRun.)
+func TestNetworkForeignCgroupRefused(t *testing.T) {
 	h := newTW(t)
 	c := h.add(rootTestinit, func(c *twCT) string { return c.head(testinitBase) })
-	sleep := exec.Command("sleep", "1000")
-	if err := sleep.Start(); err != nil {
-		t.Fatal(err)
+	sleep, waited := foreignCgroup(t, "lxc-shim/"+c.name)
+	dirs := testutil.CgroupDirs(c.name)
+	if len(dirs) == 0 {
+		t.Fatal("no foreign cgroup made")
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- sleep.Wait() }()
-	t.Cleanup(func() {
-		sleep.Process.Kill()
-		<-waited
-	})
-	var made []string
-	t.Cleanup(func() {
-		for i := len(made) - 1; i >= 0; i-- {
-			os.Remove(made[i])
-		}
-	})
-	for _, mnt := range cgroupHierarchies(t) {
-		parent := filepath.Join(mnt, "lxc-shim")
-		dir := filepath.Join(parent, c.name)
-		for _, d := range []string{parent, dir} {
-			if err := os.Mkdir(d, 0o755); err == nil {
-				made = append(made, d)
-				// A new cpuset needs cpus and mems before it takes a task.
-				for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
-					if v, err := os.ReadFile(filepath.Join(filepath.Dir(d), f)); err == nil {
-						os.WriteFile(filepath.Join(d, f), v, 0o644)
-					}
-				}
-			} else if !os.IsExist(err) {
-				t.Fatal(err)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(fmt.Sprint(sleep.Process.Pid)), 0o644); err != nil {
-			t.Fatalf("put sleep %d in %s: %v", sleep.Process.Pid, dir, err)
+	out, errOut, code := h.initd("start", c.name)
+	if code != 1 {
+		t.Fatalf("start over a foreign cgroup: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range append([]string{"not created by lxc-shim for " + c.name, "cgroup.procs", "rmdir"}, dirs...) {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("start error %q lacks %q", errOut, want)
 		}
 	}
-	if n := len(testutil.CgroupDirs(c.name)); n == 0 {
-		t.Fatal("no stale cgroup made")
+	survives(t, waited, fmt.Sprintf("the foreign sleep %d, by start", sleep.Process.Pid))
+	if st, err := supervise.ReadState(supervise.PathsFor(h.rundir, c.name).State); err == nil && st.ShimPid > 0 {
+		waitDead(t, st.ShimPid, c.name+"'s shim")
 	}
-	st := c.start()
-	select {
-	case err := <-waited:
-		waited <- err
-		t.Logf("sleep ended: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the sleep %d in the stale cgroup survived the start", sleep.Process.Pid)
+	if out, errOut, code := h.initd("cleanup", c.name); code == 0 || !strings.Contains(errOut, "not created by lxc-shim") {
+		t.Errorf("cleanup of a foreign cgroup: exit %d\n%s%s", code, out, errOut)
 	}
-	if st.State != supervise.StateRunning {
-		t.Errorf("state %+v", st)
+	survives(t, waited, fmt.Sprintf("the foreign sleep %d, by cleanup", sleep.Process.Pid))
+	if got := testutil.CgroupDirs(c.name); len(got) != len(dirs) {
+		t.Errorf("foreign cgroup directories %v, after start and cleanup %v", dirs, got)
 	}
-	if log := c.shimLog(); !strings.Contains(log, "removed stale cgroup") {
-		t.Errorf("shim log does not say it removed the stale cgroup:\n%s", log)
+	// Once the foreign process and its directories are gone, the
+	// container starts.
+	sleep.Process.Kill()
+	<-waited
+	for _, d := range dirs {
+		testutil.WaitFor(t, 5*time.Second, "rmdir "+d, func() error { return os.Remove(d) })
 	}
-	// The running container's cgroup holds its init, not the sleep.
+	c.start()
 	c.stop()
 	h.must(0, "cleanup", c.name)
 	h.finish()
@@ -967,6 +974,44 @@ func TestNetworkCleanupAfterKill(t *testing.T) {
 	if out := h.must(0, "cleanup", c.name); !strings.Contains(out, "nothing to clean up") {
 		t.Errorf("second cleanup: %s", out)
 	}
+	h.finish()
+}
+
+// The records that prove a run's veth and cgroup its own live in the run
+// directory. If someone removes it under a running container, the shim
+// writes them again, so an unclean death afterwards still leaves a host
+// that cleanup can clean: it removes the veth and the cgroup.
+func TestNetworkRunDirRemovedThenDeadRun(t *testing.T) {
+	h := newTW(t)
+	br := h.bridge()
+	c := h.add(rootBusybox, func(c *twCT) string {
+		return c.head(twBusyboxBase) + c.vethNet(br, "02:00:0a:ed:0b:02", "10.237.11.2/24")
+	})
+	st := c.start()
+	p := supervise.PathsFor(h.rundir, c.name)
+	if err := os.RemoveAll(p.Dir); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 5*time.Second, "the ownership records to come back", func() error {
+		for _, f := range []string{"devices", "cgroup"} {
+			b, err := os.ReadFile(filepath.Join(p.Dir, f))
+			if err != nil {
+				return err
+			}
+			if f == "devices" && !strings.Contains(string(b), c.pair+" veth ifindex=") {
+				return fmt.Errorf("devices: %q", b)
+			}
+		}
+		return nil
+	})
+	nsf := c.dieUncleanly(st, nil)
+	out := h.must(0, "cleanup", c.name)
+	for _, want := range []string{"veth " + c.pair, "cgroup"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("cleanup output does not say it removed %q:\n%s", want, out)
+		}
+	}
+	nsf.Close()
 	h.finish()
 }
 

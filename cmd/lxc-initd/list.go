@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/supervise"
 )
 
 // listEntry is one line of list.
@@ -40,11 +41,20 @@ func cmdList(e *env, args []string) error {
 	for _, n := range names {
 		withConfig[n] = true
 	}
+	// With a state directory, or a shim whose directory was removed.
+	extra := supervise.ShimNames(e.rundir)
 	if ents, err := os.ReadDir(e.rundir); err == nil {
 		for _, ent := range ents {
-			if ent.IsDir() && config.ValidName(ent.Name()) == nil && !withConfig[ent.Name()] {
-				names = append(names, ent.Name())
+			if ent.IsDir() {
+				extra = append(extra, ent.Name())
 			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, n := range extra {
+		if config.ValidName(n) == nil && !withConfig[n] && !seen[n] {
+			seen[n] = true
+			names = append(names, n)
 		}
 	}
 	sort.Strings(names)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -160,21 +161,24 @@ func cmdShutdown(e *env, args []string) error {
 }
 
 // runningContainers lists the containers that have a state directory
-// under rundir and a live init (under their shim or orphaned), with the
-// lxc.start.order of their config (0 when the config is gone or broken:
-// it must still be stopped).
+// under rundir, or a shim holding its abstract socket (its directory may
+// have been removed), and a live init (under their shim or orphaned), with
+// the lxc.start.order of their config (0 when the config is gone or
+// broken: it must still be stopped).
 func runningContainers(e *env) ([]shutdownEntry, error) {
 	ents, err := os.ReadDir(e.rundir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("list containers in %s: %w", e.rundir, err)
 	}
-	var out []shutdownEntry
+	names := supervise.ShimNames(e.rundir)
 	for _, ent := range ents {
-		name := ent.Name()
-		if !ent.IsDir() || config.ValidName(name) != nil {
+		if ent.IsDir() && !slices.Contains(names, ent.Name()) {
+			names = append(names, ent.Name())
+		}
+	}
+	var out []shutdownEntry
+	for _, name := range names {
+		if config.ValidName(name) != nil {
 			continue
 		}
 		st, err := supervise.Inspect(e.rundir, name)

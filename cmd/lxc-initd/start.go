@@ -102,6 +102,10 @@ func cmdStart(e *env, args []string) error {
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// Only what it is given here: not the descriptors our caller left
+	// open (an init script's lock, a pipe), which the shim would hold for
+	// the container's life.
+	supervise.CloseOnExecFrom(3)
 	if err := cmd.Start(); err != nil {
 		w.Close()
 		return fmt.Errorf("start %s: %s: %w", name, shim, err)

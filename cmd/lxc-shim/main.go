@@ -144,6 +144,9 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "lxc-shim: %v\n", err)
 		return 2
 	}
+	// Whatever the caller left open (an init script's lock file, a
+	// pipe) is not the shim's to hold for the container's life.
+	supervise.CloseInherited(o.readyFD)
 	ready := readyFunc(o.readyFD)
 	fail := func(err error) int {
 		ready(err)
@@ -191,6 +194,17 @@ func run(args []string) int {
 		}
 		return fail(err)
 	}
+	// The abstract name next, before anything of the host is touched: it
+	// is the lock that survives the removal of RUNDIR/NAME.
+	al, err := supervise.ListenAbstract(paths)
+	if err != nil {
+		lock.Close()
+		if errors.Is(err, supervise.ErrLocked) {
+			return fail(fmt.Errorf("%s is already running under another shim (%w)", o.name, err))
+		}
+		return fail(err)
+	}
+	defer al.Close()
 	cfgPath, err := config.Find(o.name, config.SplitLXCPath(o.lxcpath))
 	if err != nil {
 		lock.Close()
@@ -236,9 +250,13 @@ func run(args []string) int {
 		Log:             log,
 		Notify:          supervise.Notifier{Log: log},
 		Ready:           ready,
-		OnExit:          func() { lock.Close() },
 	}
+	// The lock, socket file and state.json come back if someone removes
+	// them; RunDir holds the lock from here on.
+	rd := supervise.KeepRunDir(s, paths, lock)
+	s.OnExit = rd.Close
 	go s.Serve(l)
+	go s.Serve(al)
 	code := s.Run()
 	log.Info("shim exits", "code", code)
 	return code
