@@ -98,13 +98,79 @@ func (b *ContainerBooter) Close() {
 	b.console, b.ttys = nil, nil
 }
 
-// Boot runs "A boot" of docs/architecture.md: check and clean the host,
-// spawn the stage, put it in its cgroup and network, release it.
+// A boot is one ordered list of named steps (bootSteps), each of which may
+// leave an undo; a failing step runs the undos made so far in reverse, so
+// that a failed boot leaves nothing on the host. The hooks, storage,
+// seccomp and user namespaces of later work are places in this list, not
+// new branches. Teardown of a run that booted is the same in reverse:
+// run.KillAll, then run.Teardown (network host side, then cgroup).
+
+// booting is one boot in progress: what the steps made so far.
+type booting struct {
+	b      *ContainerBooter
+	boot   int
+	cfg    *config.Config // resolved: the stage's config
+	cg     *cgroup.Cgroup
+	slaves []*os.File // console first (if any), then ttys
+	stage  *container.Stage
+	r      *run
+	undo   []func() // in the order made
+}
+
+// bootStep is one named step of a boot.
+type bootStep struct {
+	name string
+	do   func(*booting) error
+}
+
+// bootSteps are the steps of a boot, in order (docs/architecture.md, "A
+// boot"). The stage does its own part inside the container (network
+// inside, rootfs, mounts, /dev, terminals, capabilities, exec of the
+// init) once released.
+func bootSteps() []bootStep {
+	return []bootStep{
+		{"load config", (*booting).loadConfig},
+		{"check networks", (*booting).checkNetworks},
+		{"resolve networks", (*booting).resolveNetworks},
+		{"stale cleanup", (*booting).staleCleanup},
+		{"cgroup", (*booting).createCgroup},
+		{"terminals", (*booting).terminals},
+		{"spawn", (*booting).spawn},
+		{"join cgroup", (*booting).joinCgroup},
+		{"network host side", (*booting).networkHost},
+		{"release", (*booting).release},
+	}
+}
+
+// Boot runs the steps of a boot; the init runs when it returns a Run.
 func (b *ContainerBooter) Boot(boot int) (Run, error) {
-	if boot > 1 && b.Reload != nil {
+	bt := &booting{b: b, boot: boot}
+	defer bt.closeSlaves()
+	defer func() {
+		b.mu.Lock()
+		b.stagePid, b.aborted = 0, false
+		b.mu.Unlock()
+	}()
+	for _, st := range bootSteps() {
+		if err := st.do(bt); err != nil {
+			b.Log.Debug("boot step failed", "boot", boot, "step", st.name, "err", err)
+			for i := len(bt.undo) - 1; i >= 0; i-- {
+				bt.undo[i]()
+			}
+			return nil, err
+		}
+	}
+	return bt.r, nil
+}
+
+// loadConfig reads the config again before every boot after the first,
+// as lxc-start does on a reboot; the terminals stay as the shim made them.
+func (bt *booting) loadConfig() error {
+	b := bt.b
+	if bt.boot > 1 && b.Reload != nil {
 		cfg, err := b.Reload()
 		if err != nil {
-			return nil, fmt.Errorf("reload config: %w", err)
+			return fmt.Errorf("reload config: %w", err)
 		}
 		oldCon, newCon := b.Config().Console, cfg.Console
 		oldCon.Pos, newCon.Pos = config.Pos{}, config.Pos{}
@@ -116,41 +182,91 @@ func (b *ContainerBooter) Boot(boot int) (Run, error) {
 		b.Cfg = cfg
 		b.mu.Unlock()
 	}
-	cfg := b.Config()
-	name := cfg.Name
-	if err := checkNetworks(cfg, b.RunDir); err != nil {
-		return nil, err
-	}
-	// The stage receives its config at Spawn, before Setup runs, so the
-	// names, MACs and "auto" gateways both sides use are settled here, on a
-	// copy: the loaded config stays as written for the next reload.
-	nets, err := netcleanup.Resolve(name, cfg.Net)
+	return nil
+}
+
+// resolveNetworks settles, on a copy of the config, what both sides of
+// the network use (names, MACs, "auto" gateways): the stage receives its
+// config at spawn, before the host side runs, and the loaded config stays
+// as written for the next reload.
+func (bt *booting) resolveNetworks() error {
+	cfg := bt.b.Config()
+	nets, err := netcleanup.Resolve(cfg.Name, cfg.Net)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	resolved := *cfg
 	resolved.Net = nets
-	cfg = &resolved
-	// What a dead run provably left (hostside.go): processes and cgroup
-	// first, then network devices.
-	cg, left, err := removeLeftovers(cfg, b.RunDir)
+	bt.cfg = &resolved
+	return nil
+}
+
+// checkNetworks refuses what the host side cannot make (a missing link, a
+// device in use by someone else).
+func (bt *booting) checkNetworks() error {
+	return checkNetworks(bt.b.Config(), bt.b.RunDir)
+}
+
+// staleCleanup removes what a dead run provably left (hostside.go):
+// processes and cgroup first, then network devices.
+func (bt *booting) staleCleanup() error {
+	cg, left, err := removeLeftovers(bt.cfg, bt.b.RunDir)
 	for _, r := range left.cgroups {
-		b.Log.Info("removed stale cgroup", "cgroup", r)
+		bt.b.Log.Info("removed stale cgroup", "cgroup", r)
 	}
 	for _, r := range left.devices {
-		b.Log.Info("removed stale network device", "device", r)
+		bt.b.Log.Info("removed stale network device", "device", r)
 	}
-	if err != nil {
-		return nil, err
-	}
+	bt.cg = cg
+	bt.r = &run{cg: cg, log: bt.b.Log}
+	return err
+}
 
-	opts := container.SpawnOptions{Fork: b.Reaper, LogFile: b.StageLog}
-	slaves, err := b.slaves()
-	if err != nil {
-		return nil, err
+// createCgroup makes the container's cgroups with their limits and device
+// rules, before anything runs in them.
+func (bt *booting) createCgroup() error {
+	if err := bt.cg.Create(); err != nil {
+		// Create removes what it made before failing; what exists is
+		// then removed by the undo below only if it is provably ours.
+		bt.undoTeardown()
+		return err
 	}
-	// The stage has its own copies once Spawn returned.
-	defer closeFiles(slaves)
+	bt.undoTeardown()
+	return nil
+}
+
+// undoTeardown registers, once, the run's own teardown as the undo of
+// everything made on the host (cgroup, network devices): it kills what
+// runs in the cgroup and removes the run's records and resources.
+func (bt *booting) undoTeardown() {
+	if bt.r.undoSet {
+		return
+	}
+	bt.r.undoSet = true
+	bt.undo = append(bt.undo, func() {
+		if err := errors.Join(bt.r.KillAll(), bt.r.Teardown()); err != nil {
+			bt.b.Log.Error("cleanup after failed boot", "err", err)
+		}
+	})
+}
+
+// terminals opens a fresh slave of each pty for this boot.
+func (bt *booting) terminals() error {
+	slaves, err := bt.b.slaves()
+	bt.slaves = slaves
+	return err
+}
+
+func (bt *booting) closeSlaves() {
+	closeFiles(bt.slaves)
+	bt.slaves = nil
+}
+
+// spawn clones the stage in its namespaces; it waits for release.
+func (bt *booting) spawn() error {
+	b := bt.b
+	opts := container.SpawnOptions{Fork: b.Reaper, LogFile: b.StageLog}
+	slaves := bt.slaves
 	if b.console != nil {
 		opts.Console, slaves = slaves[0], slaves[1:]
 	}
@@ -159,56 +275,49 @@ func (b *ContainerBooter) Boot(boot int) (Run, error) {
 	if b.aborted {
 		b.aborted = false
 		b.mu.Unlock()
-		return nil, errors.New("boot aborted")
+		return errors.New("boot aborted")
 	}
 	b.mu.Unlock()
-	stage, err := container.Spawn(cfg, opts)
+	stage, err := container.Spawn(bt.cfg, opts)
+	// The stage has its own copies of the slaves now.
+	bt.closeSlaves()
 	if err != nil {
 		if errors.Is(err, container.ErrClone) && !transient(err) {
-			return nil, &ShimError{Op: "spawn the container's stage", Err: err}
+			return &ShimError{Op: "spawn the container's stage", Err: err}
 		}
-		return nil, err
+		return err
 	}
+	bt.stage = stage
 	pid := stage.Pid()
+	bt.r.pid = pid
 	b.mu.Lock()
 	b.stagePid = pid
 	b.mu.Unlock()
-	defer func() {
-		b.mu.Lock()
-		b.stagePid, b.aborted = 0, false
-		b.mu.Unlock()
-	}()
-	r := &run{pid: pid, cg: cg, log: b.Log}
-	// From here on a failure must undo what was made: the stage, the
-	// cgroup, the host's network devices.
-	fail := func(err error) (Run, error) {
+	bt.undo = append(bt.undo, func() {
+		// Kills a stage that was not released; a released one that
+		// failed exits by itself. Either way the reaper collects it.
 		stage.Abort()
 		<-b.Reaper.Wait(pid)
-		if terr := errors.Join(r.KillAll(), r.Teardown()); terr != nil {
-			b.Log.Error("cleanup after failed boot", "err", terr)
-		}
-		return nil, err
-	}
-	if err := cg.Create(); err != nil {
-		return fail(err)
-	}
-	if err := cg.Add(pid); err != nil {
-		return fail(err)
-	}
-	host, err := netcleanup.Setup(name, cfg.Net, pid, b.Paths.Dir)
-	r.host = host
-	if err != nil {
-		return fail(err)
-	}
-	if err := stage.Release(); err != nil {
-		// The stage exits after reporting; the reaper collects it.
-		<-b.Reaper.Wait(pid)
-		if terr := errors.Join(r.KillAll(), r.Teardown()); terr != nil {
-			b.Log.Error("cleanup after failed boot", "err", terr)
-		}
-		return nil, err
-	}
-	return r, nil
+	})
+	return nil
+}
+
+// joinCgroup moves the stage (the future init) into its cgroups.
+func (bt *booting) joinCgroup() error {
+	return bt.cg.Add(bt.stage.Pid())
+}
+
+// networkHost makes the host side of the networks and moves the
+// container's ends into its network namespace.
+func (bt *booting) networkHost() error {
+	host, err := netcleanup.Setup(bt.cfg.Name, bt.cfg.Net, bt.stage.Pid(), bt.b.Paths.Dir)
+	bt.r.host = host
+	return err
+}
+
+// release lets the stage build the container and exec the init.
+func (bt *booting) release() error {
+	return bt.stage.Release()
 }
 
 // slaves returns a fresh slave descriptor of each terminal for one boot:
@@ -322,6 +431,8 @@ type run struct {
 	cg   *cgroup.Cgroup
 	host *netcleanup.Host
 	log  *slog.Logger
+	// undoSet: the boot registered this run's teardown as its undo.
+	undoSet bool
 }
 
 func (r *run) Pid() int { return r.pid }
