@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 
+	"github.com/lxc-shim/lxc-shim/shimctl"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/lxc-shim/lxc-shim/cgroup"
@@ -23,7 +25,7 @@ import (
 type ContainerBooter struct {
 	Cfg    *config.Config
 	RunDir string
-	Paths  Paths
+	Paths  shimctl.Paths
 	Reaper *Reaper
 	Log    *slog.Logger
 	// StageLog receives the stage's own output (the shim's log file).
@@ -52,7 +54,7 @@ type terminal struct {
 
 // NewBooter allocates the container's terminals. Close releases them.
 func NewBooter(cfg *config.Config, rundir string, reaper *Reaper, log *slog.Logger, stageLog *os.File) (*ContainerBooter, error) {
-	b := &ContainerBooter{Cfg: cfg, RunDir: rundir, Paths: PathsFor(rundir, cfg.Name), Reaper: reaper, Log: log, StageLog: stageLog}
+	b := &ContainerBooter{Cfg: cfg, RunDir: rundir, Paths: shimctl.PathsFor(rundir, cfg.Name), Reaper: reaper, Log: log, StageLog: stageLog}
 	if cfg.Console.Path != "none" {
 		t, err := newTerminal(cfg.Name, cfg.Console)
 		if err != nil {
@@ -204,17 +206,17 @@ func (bt *booting) resolveNetworks() error {
 // checkNetworks refuses what the host side cannot make (a missing link, a
 // device in use by someone else).
 func (bt *booting) checkNetworks() error {
-	return checkNetworks(bt.b.Config(), bt.b.RunDir)
+	return shimctl.CheckNetworks(bt.b.Config(), bt.b.RunDir)
 }
 
 // staleCleanup removes what a dead run provably left (hostside.go):
 // processes and cgroup first, then network devices.
 func (bt *booting) staleCleanup() error {
-	cg, left, err := removeLeftovers(bt.cfg, bt.b.RunDir)
-	for _, r := range left.cgroups {
+	cg, left, err := shimctl.RemoveLeftovers(bt.cfg, bt.b.RunDir)
+	for _, r := range left.Cgroups {
 		bt.b.Log.Info("removed stale cgroup", "cgroup", r)
 	}
-	for _, r := range left.devices {
+	for _, r := range left.Devices {
 		bt.b.Log.Info("removed stale network device", "device", r)
 	}
 	bt.cg = cg
@@ -380,7 +382,7 @@ func (b *ContainerBooter) Config() *config.Config {
 }
 
 // ServeConsole implements Consoles.
-func (b *ContainerBooter) ServeConsole(conn net.Conn, req Request) error {
+func (b *ContainerBooter) ServeConsole(conn net.Conn, req shimctl.Request) error {
 	t, err := b.terminal(req.TTY)
 	if err != nil {
 		return err
@@ -403,7 +405,7 @@ func (b *ContainerBooter) ServeConsole(conn net.Conn, req Request) error {
 }
 
 // Resize implements Consoles.
-func (b *ContainerBooter) Resize(req Request) error {
+func (b *ContainerBooter) Resize(req shimctl.Request) error {
 	t, err := b.terminal(req.TTY)
 	if err != nil {
 		return err
@@ -458,4 +460,11 @@ func (r *run) Teardown() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// rerecord writes the run's ownership records again (RunDir, after the
+// state directory was removed under it). The shim calls it with its lock
+// held, so never during the run's Teardown.
+func (r *run) rerecord() error {
+	return errors.Join(r.cg.Rerecord(), r.host.Rerecord())
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lxc-shim/lxc-shim/shimctl"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -73,8 +75,8 @@ func (s *Shim) handle(c *net.UnixConn) {
 	// Only root of the host's PID namespace may talk to the shim,
 	// whatever the socket's mode: the abstract name has no mode, and a
 	// container that shares the host's network namespace can reach it.
-	if err := hostPeer(c); err != nil {
-		_ = enc.Encode(Response{Error: err.Error()})
+	if err := shimctl.HostPeer(c); err != nil {
+		_ = enc.Encode(shimctl.Response{Error: err.Error()})
 		return
 	}
 	// A client that never says what it wants must not hold a goroutine
@@ -86,27 +88,27 @@ func (s *Shim) handle(c *net.UnixConn) {
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	var req Request
+	var req shimctl.Request
 	if err := json.Unmarshal(line, &req); err != nil {
-		_ = enc.Encode(Response{Error: "bad request: " + err.Error()})
+		_ = enc.Encode(shimctl.Response{Error: "bad request: " + err.Error()})
 		return
 	}
 	switch req.Op {
-	case OpStatus:
+	case shimctl.OpStatus:
 		st := s.snapshot()
-		_ = enc.Encode(Response{OK: true, Status: &st})
-	case OpStop, OpReboot:
-		reply := make(chan Response, 1)
+		_ = enc.Encode(shimctl.Response{OK: true, Status: &st})
+	case shimctl.OpStop, shimctl.OpReboot:
+		reply := make(chan shimctl.Response, 1)
 		ack := make(chan struct{})
 		written := sync.OnceFunc(func() { close(ack) })
 		defer written()
 		select {
 		case s.reqc <- ctlReq{req: req, reply: reply, ack: ack}:
 		case <-s.done:
-			_ = enc.Encode(Response{OK: true, Result: StopNotRunning})
+			_ = enc.Encode(shimctl.Response{OK: true, Result: shimctl.StopNotRunning})
 			return
 		}
-		var resp Response
+		var resp shimctl.Response
 		select {
 		case resp = <-reply:
 		case <-s.done:
@@ -118,8 +120,8 @@ func (s *Shim) handle(c *net.UnixConn) {
 			default:
 				// The container ended on its own while the request was
 				// in flight (it halted): for a stop, that is success.
-				resp = Response{OK: req.Op == OpStop, Result: StopNotRunning}
-				if req.Op != OpStop {
+				resp = shimctl.Response{OK: req.Op == shimctl.OpStop, Result: shimctl.StopNotRunning}
+				if req.Op != shimctl.OpStop {
 					resp.Error = "container ended"
 				}
 			}
@@ -128,46 +130,38 @@ func (s *Shim) handle(c *net.UnixConn) {
 		_ = enc.Encode(resp)
 		_ = c.SetWriteDeadline(time.Time{})
 		written()
-		if req.Op == OpStop && resp.OK {
+		if req.Op == shimctl.OpStop && resp.OK {
 			// Keep the connection until the shim is gone, so that the
 			// client's "stopped" means a new start will not find it.
 			<-s.done
 		}
-	case OpResize:
+	case shimctl.OpResize:
 		if s.Consoles == nil {
-			_ = enc.Encode(Response{Error: "resize: the container has no console"})
+			_ = enc.Encode(shimctl.Response{Error: "resize: the container has no console"})
 			return
 		}
 		if err := s.Consoles.Resize(req); err != nil {
-			_ = enc.Encode(Response{Error: "resize: " + err.Error()})
+			_ = enc.Encode(shimctl.Response{Error: "resize: " + err.Error()})
 			return
 		}
-		_ = enc.Encode(Response{OK: true})
-	case OpConsole:
+		_ = enc.Encode(shimctl.Response{OK: true})
+	case shimctl.OpConsole:
 		if st := s.snapshot(); st.State.Final() || s.Consoles == nil {
-			_ = enc.Encode(Response{Error: "console: container is not running or has no console"})
+			_ = enc.Encode(shimctl.Response{Error: "console: container is not running or has no console"})
 			return
 		}
 		// The reader may hold bytes the client sent after its request
 		// line (keys typed at once): hand them on with the connection.
 		conn := net.Conn(c)
 		if br.Buffered() > 0 {
-			conn = &bufferedConn{UnixConn: c, r: br}
+			conn = &shimctl.BufferedConn{UnixConn: c, R: br}
 		}
 		if err := s.Consoles.ServeConsole(conn, req); err != nil {
 			// ServeConsole answers {"ok":true} itself once it accepted
 			// the client; an error before that is the client's answer.
-			_ = enc.Encode(Response{Error: "console: " + err.Error()})
+			_ = enc.Encode(shimctl.Response{Error: "console: " + err.Error()})
 		}
 	default:
-		_ = enc.Encode(Response{Error: fmt.Sprintf("unknown op %q", req.Op)})
+		_ = enc.Encode(shimctl.Response{Error: fmt.Sprintf("unknown op %q", req.Op)})
 	}
 }
-
-// bufferedConn is a connection whose first bytes are already buffered.
-type bufferedConn struct {
-	*net.UnixConn
-	r *bufio.Reader
-}
-
-func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }

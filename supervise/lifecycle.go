@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lxc-shim/lxc-shim/shimctl"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/lxc-shim/lxc-shim/signals"
@@ -101,20 +103,20 @@ func (s *Shim) loop() int {
 func (l *lifecycle) handle(ev event) {
 	st := l.s.state()
 	switch st {
-	case StateBooting:
+	case shimctl.StateBooting:
 		l.onBooting(ev)
-	case StateRunning:
+	case shimctl.StateRunning:
 		l.onRunning(ev)
-	case StateStopping:
+	case shimctl.StateStopping:
 		l.onStopping(ev)
-	case StateBackoff:
+	case shimctl.StateBackoff:
 		l.onBackoff(ev)
 	default:
 		// Rebooting is passed through within one handler, and the final
 		// states end the loop: an event here is a bug.
 		l.s.Log.Error("event in a state that takes none", "state", string(st), "event", int(ev.kind))
 		if ev.kind == evRequest {
-			ev.req.reply <- Response{Error: fmt.Sprintf("%s: container is %s", ev.req.req.Op, st)}
+			ev.req.reply <- shimctl.Response{Error: fmt.Sprintf("%s: container is %s", ev.req.req.Op, st)}
 		}
 	}
 }
@@ -130,8 +132,8 @@ func (l *lifecycle) onBooting(ev event) {
 		}
 		l.running(ev.run)
 	case evRequest:
-		if ev.req.req.Op != OpStop {
-			ev.req.reply <- Response{Error: fmt.Sprintf("%s: container is booting", ev.req.req.Op)}
+		if ev.req.req.Op != shimctl.OpStop {
+			ev.req.reply <- shimctl.Response{Error: fmt.Sprintf("%s: container is booting", ev.req.req.Op)}
 			return
 		}
 		if l.stop == nil {
@@ -157,20 +159,20 @@ func (l *lifecycle) onRunning(ev event) {
 		l.initDied(ev.status)
 	case evRequest:
 		switch ev.req.req.Op {
-		case OpStop:
+		case shimctl.OpStop:
 			l.stop = &stopping{waiters: []ctlReq{ev.req}}
 			timeout, kill := l.stopTimeout(ev.req.req)
 			l.beginStop(timeout, kill, "control socket")
-		case OpReboot:
+		case shimctl.OpReboot:
 			sig := s.rebootSignal()
 			if err := unix.Kill(l.pid, sig); err != nil {
-				ev.req.reply <- Response{Error: fmt.Sprintf("reboot: signal %s to %d: %v", signals.Name(sig), l.pid, err)}
+				ev.req.reply <- shimctl.Response{Error: fmt.Sprintf("reboot: signal %s to %d: %v", signals.Name(sig), l.pid, err)}
 				return
 			}
 			s.Log.Info("signal sent", "signal", signals.Name(sig), "pid", l.pid, "for", "reboot")
-			ev.req.reply <- Response{OK: true, Signal: signals.Name(sig)}
+			ev.req.reply <- shimctl.Response{OK: true, Signal: signals.Name(sig)}
 		default:
-			ev.req.reply <- Response{Error: "unknown op " + ev.req.req.Op}
+			ev.req.reply <- shimctl.Response{Error: "unknown op " + ev.req.req.Op}
 		}
 	case evSignal:
 		l.stop = &stopping{}
@@ -192,7 +194,7 @@ func (l *lifecycle) onStopping(ev event) {
 		l.escalate()
 	case evRequest:
 		switch ev.req.req.Op {
-		case OpStop:
+		case shimctl.OpStop:
 			l.stop.waiters = append(l.stop.waiters, ev.req)
 			// A second request may only shorten the stop.
 			timeout, kill := l.stopTimeout(ev.req.req)
@@ -205,10 +207,10 @@ func (l *lifecycle) onStopping(ev event) {
 				l.stop.deadline = time.Now().Add(timeout)
 				l.startTimer(timeout)
 			}
-		case OpReboot:
-			ev.req.reply <- Response{Error: "reboot: container is stopping"}
+		case shimctl.OpReboot:
+			ev.req.reply <- shimctl.Response{Error: "reboot: container is stopping"}
 		default:
-			ev.req.reply <- Response{Error: "unknown op " + ev.req.req.Op}
+			ev.req.reply <- shimctl.Response{Error: "unknown op " + ev.req.req.Op}
 		}
 	case evSignal:
 		// Already stopping: a second SIGTERM changes nothing.
@@ -225,17 +227,17 @@ func (l *lifecycle) onBackoff(ev event) {
 	case evTimer:
 		l.startBoot()
 	case evRequest:
-		if ev.req.req.Op != OpStop {
-			ev.req.reply <- Response{Error: fmt.Sprintf("%s: container is in backoff", ev.req.req.Op)}
+		if ev.req.req.Op != shimctl.OpStop {
+			ev.req.reply <- shimctl.Response{Error: fmt.Sprintf("%s: container is in backoff", ev.req.req.Op)}
 			return
 		}
-		s.Log.Info("stop requested", "state", string(StateBackoff))
+		s.Log.Info("stop requested", "state", string(shimctl.StateBackoff))
 		l.stopTimer()
-		l.finish(StateStopped, "stop requested during backoff", &stopping{waiters: []ctlReq{ev.req}})
+		l.finish(shimctl.StateStopped, "stop requested during backoff", &stopping{waiters: []ctlReq{ev.req}})
 	case evSignal:
-		s.Log.Info("stop requested", "by", signals.Name(ev.sig), "state", string(StateBackoff))
+		s.Log.Info("stop requested", "by", signals.Name(ev.sig), "state", string(shimctl.StateBackoff))
 		l.stopTimer()
-		l.finish(StateStopped, "stop requested during backoff", &stopping{})
+		l.finish(shimctl.StateStopped, "stop requested during backoff", &stopping{})
 	default:
 		s.Log.Error("unexpected event in backoff", "event", int(ev.kind))
 	}
@@ -247,8 +249,8 @@ func (l *lifecycle) startBoot() {
 	s := l.s
 	l.boot++
 	boot := l.boot
-	if !l.move(StateBooting, func(st *Status) { st.BootCount = boot; st.Pid, st.PidStart = 0, 0 }) {
-		l.finish(StateFailed, "internal error: cannot boot from state "+string(s.state()), nil)
+	if !l.move(shimctl.StateBooting, func(st *shimctl.Status) { st.BootCount = boot; st.Pid, st.PidStart = 0, 0 }) {
+		l.finish(shimctl.StateFailed, "internal error: cannot boot from state "+string(s.state()), nil)
 		return
 	}
 	s.Notify.Booting(boot)
@@ -272,7 +274,7 @@ func (l *lifecycle) bootFailed(err error) {
 	if l.stop != nil {
 		s.Log.Info("boot aborted by a stop", "boot", l.boot, "err", err)
 		s.readyOnce.Do(func() { s.Ready(fmt.Errorf("stopped during boot: %w", err)) })
-		l.finish(StateStopped, "stop requested during boot", l.stop)
+		l.finish(shimctl.StateStopped, "stop requested during boot", l.stop)
 		return
 	}
 	s.Log.Error("boot failed", "boot", l.boot, "err", err)
@@ -286,7 +288,7 @@ func (l *lifecycle) bootFailed(err error) {
 		if se == nil {
 			reason = "boot failed: " + reason
 		}
-		l.finish(StateFailed, reason, nil)
+		l.finish(shimctl.StateFailed, reason, nil)
 		return
 	}
 	l.restartOrEnd(true, "boot failed: "+err.Error())
@@ -298,14 +300,14 @@ func (l *lifecycle) running(run Run) {
 	s := l.s
 	l.run, l.pid = run, run.Pid()
 	l.waitc = s.Reaper.Wait(l.pid)
-	start, _ := ProcStartTime(l.pid)
+	start, _ := shimctl.ProcStartTime(l.pid)
 	// Shared with the run directory's repair (rundir.go), which writes
 	// the run's ownership records again when they are removed.
 	s.mu.Lock()
 	s.run = run
 	s.mu.Unlock()
 	pid, boot := l.pid, l.boot
-	l.move(StateRunning, func(st *Status) { st.Pid, st.PidStart, st.BootedAt = pid, start, time.Now().UTC() })
+	l.move(shimctl.StateRunning, func(st *shimctl.Status) { st.Pid, st.PidStart, st.BootedAt = pid, start, time.Now().UTC() })
 	s.Log.Info("boot started", "boot", boot, "pid", pid)
 	s.readyOnce.Do(func() { s.Ready(nil) })
 	s.Notify.Ready(boot, pid)
@@ -313,7 +315,7 @@ func (l *lifecycle) running(run Run) {
 		// Asked to stop before the init ran: it has had no time to set
 		// up its handlers (PID 1 ignores what it does not handle) nor to
 		// start anything worth a clean shutdown.
-		l.move(StateStopping, nil)
+		l.move(shimctl.StateStopping, nil)
 		s.Notify.Stopping("stop during boot", 30*time.Second)
 		l.escalate()
 	}
@@ -333,17 +335,17 @@ func (l *lifecycle) initDied(ws unix.WaitStatus) {
 	l.run, l.pid, l.waitc = nil, 0, nil
 	switch {
 	case l.stop != nil:
-		l.finish(StateStopped, "stop requested", l.stop)
+		l.finish(shimctl.StateStopped, "stop requested", l.stop)
 	case ex.Kind == signals.Reboot:
 		s.Log.Info("reboot seen", "boot", l.boot, "pid", pid)
-		if l.move(StateRebooting, nil) {
+		if l.move(shimctl.StateRebooting, nil) {
 			l.startBoot()
 		} else {
-			l.finish(StateFailed, "internal error: cannot reboot", nil)
+			l.finish(shimctl.StateFailed, "internal error: cannot reboot", nil)
 		}
 	case ex.Kind == signals.Halt:
 		s.Log.Info("halt seen", "boot", l.boot, "pid", pid)
-		l.finish(StateHalted, "halted from inside", nil)
+		l.finish(shimctl.StateHalted, "halted from inside", nil)
 	case ex.Kind == signals.Exited && ex.Code == 0:
 		s.Log.Info("init exited 0", "boot", l.boot, "pid", pid)
 		l.restartOrEnd(false, "exit 0")
@@ -361,14 +363,14 @@ func (l *lifecycle) restartOrEnd(failure bool, what string) {
 	if !restart {
 		if failure {
 			s.Log.Error("giving up", "reason", why, "last", what)
-			l.finish(StateFailed, fmt.Sprintf("%s; last: %s", why, what), nil)
+			l.finish(shimctl.StateFailed, fmt.Sprintf("%s; last: %s", why, what), nil)
 			return
 		}
-		l.finish(StateStopped, why, nil)
+		l.finish(shimctl.StateStopped, why, nil)
 		return
 	}
-	if !l.move(StateBackoff, func(st *Status) { st.RestartCount++ }) {
-		l.finish(StateFailed, "internal error: cannot back off", nil)
+	if !l.move(shimctl.StateBackoff, func(st *shimctl.Status) { st.RestartCount++ }) {
+		l.finish(shimctl.StateFailed, "internal error: cannot back off", nil)
 		return
 	}
 	s.Log.Info("restart after backoff", "delay", delay, "restart", s.snapshot().RestartCount)
@@ -377,7 +379,7 @@ func (l *lifecycle) restartOrEnd(failure bool, what string) {
 }
 
 // stopTimeout is the grace period and kill flag a stop request asks for.
-func (l *lifecycle) stopTimeout(req Request) (time.Duration, bool) {
+func (l *lifecycle) stopTimeout(req shimctl.Request) (time.Duration, bool) {
 	timeout := l.s.StopTimeout
 	if req.Timeout != nil {
 		timeout = time.Duration(*req.Timeout * float64(time.Second))
@@ -389,7 +391,7 @@ func (l *lifecycle) stopTimeout(req Request) (time.Duration, bool) {
 // at once.
 func (l *lifecycle) beginStop(timeout time.Duration, kill bool, by string) {
 	s := l.s
-	l.move(StateStopping, nil)
+	l.move(shimctl.StateStopping, nil)
 	s.Log.Info("stop requested", "by", by, "timeout", timeout, "kill", kill)
 	if kill || timeout <= 0 {
 		s.Notify.Stopping(by+", kill", 30*time.Second)
@@ -454,40 +456,40 @@ func (l *lifecycle) recordExit(ex signals.Exit, pid int) {
 	}
 	s := l.s
 	s.mu.Lock()
-	s.st.LastExit = &LastExit{Meaning: meaning, Pid: pid, At: time.Now().UTC(), Boot: l.boot}
+	s.st.LastExit = &shimctl.LastExit{Meaning: meaning, Pid: pid, At: time.Now().UTC(), Boot: l.boot}
 	s.mu.Unlock()
 }
 
 // finish records the final state, answers the stop's waiters and ends
 // the loop with the shim's exit code.
-func (l *lifecycle) finish(final State, reason string, stop *stopping) {
+func (l *lifecycle) finish(final shimctl.State, reason string, stop *stopping) {
 	s := l.s
 	result := ""
 	if stop != nil {
 		switch {
 		case stop.escalated:
-			result = StopForced
+			result = shimctl.StopForced
 		case stop.signal == "":
 			// Stopped during a backoff or a boot: no init to signal.
-			result = StopNotRunning
+			result = shimctl.StopNotRunning
 		default:
-			result = StopGraceful
+			result = shimctl.StopGraceful
 		}
 	}
-	if !l.move(final, func(st *Status) {
+	if !l.move(final, func(st *shimctl.Status) {
 		st.Pid, st.PidStart = 0, 0
 		st.Reason = reason
 		st.StopResult = result
 	}) {
 		// Not an allowed end from here: a bug. The shim ends all the
 		// same (its container is gone), and says it failed.
-		final = StateFailed
+		final = shimctl.StateFailed
 	}
 	s.Log.Info("container "+string(final), "reason", reason, "stop", result)
 	s.Notify.Status(fmt.Sprintf("%s: %s", final, reason))
 	if stop != nil {
 		for _, w := range stop.waiters {
-			w.reply <- Response{OK: true, Result: result, Signal: stop.signal}
+			w.reply <- shimctl.Response{OK: true, Result: result, Signal: stop.signal}
 		}
 		// The process exits soon after: let the handlers write the
 		// answers first (a client that does not read gets 2 s).
@@ -500,14 +502,14 @@ func (l *lifecycle) finish(final State, reason string, stop *stopping) {
 	}
 	l.ended = true
 	l.code = 0
-	if final == StateFailed {
+	if final == shimctl.StateFailed {
 		l.code = 1
 	}
 }
 
 // move is Shim.to for the loop: a refused transition is logged and
 // reported, and nothing of it is applied.
-func (l *lifecycle) move(next State, f func(*Status)) bool {
+func (l *lifecycle) move(next shimctl.State, f func(*shimctl.Status)) bool {
 	if err := l.s.to(next, f); err != nil {
 		l.s.Log.Error("state", "err", err)
 		return !errors.Is(err, errRefused)

@@ -3,15 +3,17 @@ package supervise
 import (
 	"testing"
 	"time"
+
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 func TestMachineAllowed(t *testing.T) {
-	paths := [][]State{
-		{StateBooting, StateRunning, StateStopping, StateStopped},
-		{StateBooting, StateRunning, StateRebooting, StateBooting, StateRunning, StateHalted},
-		{StateBooting, StateRunning, StateBackoff, StateBooting, StateRunning, StateFailed},
-		{StateBooting, StateFailed},
-		{StateBooting, StateRunning, StateBackoff, StateStopped},
+	paths := [][]shimctl.State{
+		{shimctl.StateBooting, shimctl.StateRunning, shimctl.StateStopping, shimctl.StateStopped},
+		{shimctl.StateBooting, shimctl.StateRunning, shimctl.StateRebooting, shimctl.StateBooting, shimctl.StateRunning, shimctl.StateHalted},
+		{shimctl.StateBooting, shimctl.StateRunning, shimctl.StateBackoff, shimctl.StateBooting, shimctl.StateRunning, shimctl.StateFailed},
+		{shimctl.StateBooting, shimctl.StateFailed},
+		{shimctl.StateBooting, shimctl.StateRunning, shimctl.StateBackoff, shimctl.StateStopped},
 	}
 	for _, p := range paths {
 		var m Machine
@@ -28,21 +30,21 @@ func TestMachineAllowed(t *testing.T) {
 }
 
 func TestMachineRefused(t *testing.T) {
-	bad := [][2]State{
-		{"", StateRunning},
-		{StateStopped, StateBooting},
-		{StateHalted, StateRunning},
-		{StateFailed, StateBooting},
-		{StateStopping, StateRunning},
-		{StateStopping, StateRebooting},
-		{StateBooting, StateRebooting},
-		{StateRunning, StateRunning},
+	bad := [][2]shimctl.State{
+		{"", shimctl.StateRunning},
+		{shimctl.StateStopped, shimctl.StateBooting},
+		{shimctl.StateHalted, shimctl.StateRunning},
+		{shimctl.StateFailed, shimctl.StateBooting},
+		{shimctl.StateStopping, shimctl.StateRunning},
+		{shimctl.StateStopping, shimctl.StateRebooting},
+		{shimctl.StateBooting, shimctl.StateRebooting},
+		{shimctl.StateRunning, shimctl.StateRunning},
 		// A stop's end is "stopped" whatever the init did; a reboot is
 		// passed through to the next boot, and a backoff ends in a boot
 		// or a stop.
-		{StateStopping, StateHalted},
-		{StateRebooting, StateStopped},
-		{StateBackoff, StateFailed},
+		{shimctl.StateStopping, shimctl.StateHalted},
+		{shimctl.StateRebooting, shimctl.StateStopped},
+		{shimctl.StateBackoff, shimctl.StateFailed},
 	}
 	for _, b := range bad {
 		m := Machine{cur: b[0]}
@@ -53,7 +55,7 @@ func TestMachineRefused(t *testing.T) {
 			t.Errorf("refused transition changed state to %q", m.State())
 		}
 	}
-	for _, s := range []State{StateStopped, StateHalted, StateFailed} {
+	for _, s := range []shimctl.State{shimctl.StateStopped, shimctl.StateHalted, shimctl.StateFailed} {
 		if !s.Final() {
 			t.Errorf("%s not final", s)
 		}

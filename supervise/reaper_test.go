@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 func startSh(t *testing.T, script string) int {
@@ -115,7 +117,7 @@ func TestReaperReapsOrphans(t *testing.T) {
 		t.Fatal("orphan never reaped")
 	}
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", orphan)); err == nil {
-		st, _ := ProcStartTime(orphan)
+		st, _ := shimctl.ProcStartTime(orphan)
 		t.Errorf("orphan %d still in /proc (start %d): not reaped", orphan, st)
 	}
 }

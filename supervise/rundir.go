@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/lxc-shim/lxc-shim/shimctl"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -18,7 +20,7 @@ import (
 // the next boot writes all need the directory. The abstract socket is what
 // guarantees one shim per container meanwhile (ListenAbstract).
 type RunDir struct {
-	paths Paths
+	paths shimctl.Paths
 	shim  *Shim
 
 	mu      sync.Mutex
@@ -30,7 +32,7 @@ type RunDir struct {
 
 // KeepRunDir takes over lock (held on paths.Lock) and watches paths.Dir for
 // the shim s. Close releases the lock; call it from s.OnExit.
-func KeepRunDir(s *Shim, paths Paths, lock *os.File) *RunDir {
+func KeepRunDir(s *Shim, paths shimctl.Paths, lock *os.File) *RunDir {
 	r := &RunDir{paths: paths, shim: s, lock: lock, ino: -1}
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
 	if err != nil {
@@ -132,7 +134,7 @@ func (r *RunDir) repair() {
 		s.Log.Warn("run directory: watch", "dir", p.Dir, "err", err)
 	}
 	if !sameFile(r.lock, p.Lock) {
-		l, err := AcquireLock(p.Lock)
+		l, err := shimctl.AcquireLock(p.Lock)
 		if err != nil {
 			s.Log.Error("run directory: lock file re-created by someone else", "lock", p.Lock, "err", err)
 		} else {
@@ -182,7 +184,7 @@ func sameFile(f *os.File, path string) bool {
 func (s *Shim) rewriteState() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := WriteState(s.Paths.State, &s.st); err != nil {
+	if err := shimctl.WriteState(s.Paths.State, &s.st); err != nil {
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}
 	return nil

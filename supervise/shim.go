@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lxc-shim/lxc-shim/shimctl"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -52,9 +54,9 @@ type Consoles interface {
 	// ServeConsole claims the terminal of req.TTY (0: /dev/console),
 	// answers the client {"ok":true} and carries the bytes until the
 	// client detaches. An error before the answer is for the client.
-	ServeConsole(conn net.Conn, req Request) error
+	ServeConsole(conn net.Conn, req shimctl.Request) error
 	// Resize sets the window size of req.TTY to req.Rows x req.Cols.
-	Resize(req Request) error
+	Resize(req shimctl.Request) error
 }
 
 // Shim supervises one container for its whole life: boots, reboots,
@@ -62,7 +64,7 @@ type Consoles interface {
 // Serve (control socket) and Run.
 type Shim struct {
 	Name  string
-	Paths Paths
+	Paths shimctl.Paths
 	// Policy is the restart policy for crashes (DefaultPolicy when zero).
 	Policy Policy
 	// StopTimeout is the default grace period of a stop (60 s when zero).
@@ -91,9 +93,9 @@ type Shim struct {
 
 	m Machine
 	// trace, when set (tests), sees every state change that was made.
-	trace     func(from, to State)
+	trace     func(from, to shimctl.State)
 	mu        sync.Mutex
-	st        Status
+	st        shimctl.Status
 	run       Run // the current run, for the run directory's repair (rundir.go)
 	listeners []*net.UnixListener
 	ended     bool // Run is over: a late Serve closes its listener at once
@@ -108,8 +110,8 @@ type Shim struct {
 // handler closes ack once it wrote the reply, so that a shim about to exit
 // can wait until its last answers are out.
 type ctlReq struct {
-	req   Request
-	reply chan Response
+	req   shimctl.Request
+	reply chan shimctl.Response
 	ack   chan struct{}
 }
 
@@ -143,8 +145,8 @@ func (s *Shim) init() {
 	s.reqc = make(chan ctlReq)
 	s.sigc = make(chan os.Signal, 4)
 	s.done = make(chan struct{})
-	start, _ := ProcStartTime(os.Getpid())
-	s.st = Status{Name: s.Name, ShimPid: os.Getpid(), ShimStart: start, StartedAt: time.Now().UTC()}
+	start, _ := shimctl.ProcStartTime(os.Getpid())
+	s.st = shimctl.Status{Name: s.Name, ShimPid: os.Getpid(), ShimStart: start, StartedAt: time.Now().UTC()}
 }
 
 // Run supervises the container until it is stopped, halted or given up on,
@@ -215,7 +217,7 @@ var errRefused = errors.New("transition refused")
 // to changes state, applies f to the status and writes state.json. A
 // transition the allow-list refuses changes nothing, neither the state
 // nor the status, and is returned as an error wrapping errRefused.
-func (s *Shim) to(next State, f func(*Status)) error {
+func (s *Shim) to(next shimctl.State, f func(*shimctl.Status)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	from := s.m.State()
@@ -229,20 +231,20 @@ func (s *Shim) to(next State, f func(*Status)) error {
 	if f != nil {
 		f(&s.st)
 	}
-	if err := WriteState(s.Paths.State, &s.st); err != nil {
+	if err := shimctl.WriteState(s.Paths.State, &s.st); err != nil {
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}
 	return nil
 }
 
 // state is the current state.
-func (s *Shim) state() State {
+func (s *Shim) state() shimctl.State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.m.State()
 }
 
-func (s *Shim) snapshot() Status {
+func (s *Shim) snapshot() shimctl.Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.st

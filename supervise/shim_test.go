@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lxc-shim/lxc-shim/shimctl"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -78,11 +80,11 @@ type shimResult struct {
 func newTestShim(t *testing.T, b *fakeBooter, tune func(*Shim)) (*Shim, <-chan shimResult) {
 	t.Helper()
 	dir := t.TempDir()
-	paths := PathsFor(dir, "fake")
+	paths := shimctl.PathsFor(dir, "fake")
 	if err := os.MkdirAll(paths.Dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	lock, err := AcquireLock(paths.Lock)
+	lock, err := shimctl.AcquireLock(paths.Lock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,9 +133,9 @@ func waitShim(t *testing.T, res <-chan shimResult) int {
 	return -1
 }
 
-func readState(t *testing.T, s *Shim) *Status {
+func readState(t *testing.T, s *Shim) *shimctl.Status {
 	t.Helper()
-	st, err := ReadState(s.Paths.State)
+	st, err := shimctl.ReadState(s.Paths.State)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,17 +153,17 @@ func TestShimRebootThenStop(t *testing.T) {
 		return "exec sleep 100"
 	}}
 	s, res := newTestShim(t, b, nil)
-	c := &Client{Name: "fake", Paths: s.Paths}
+	c := &shimctl.Client{Name: "fake", Paths: s.Paths}
 	deadline := time.Now().Add(10 * time.Second)
-	var st *Status
+	var st *shimctl.Status
 	for time.Now().Before(deadline) {
 		var err error
-		if st, err = c.Status(); err == nil && st.BootCount == 2 && st.State == StateRunning {
+		if st, err = c.Status(); err == nil && st.BootCount == 2 && st.State == shimctl.StateRunning {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if st == nil || st.BootCount != 2 || st.State != StateRunning {
+	if st == nil || st.BootCount != 2 || st.State != shimctl.StateRunning {
 		t.Fatalf("status after reboot: %+v", st)
 	}
 	if st.LastExit == nil || st.LastExit.Meaning != "reboot" {
@@ -171,17 +173,17 @@ func TestShimRebootThenStop(t *testing.T) {
 		t.Errorf("pids %v, status pid %d", b.pids, st.Pid)
 	}
 	resp, err := c.Stop(-1, false)
-	if err != nil || resp.Result != StopGraceful || resp.Signal != "SIGPWR" {
+	if err != nil || resp.Result != shimctl.StopGraceful || resp.Signal != "SIGPWR" {
 		t.Fatalf("stop: %+v, %v", resp, err)
 	}
 	if code := waitShim(t, res); code != 0 {
 		t.Errorf("shim exit %d", code)
 	}
 	fst := readState(t, s)
-	if fst.State != StateStopped || fst.StopResult != StopGraceful || fst.LastExit.Meaning != "signal SIGPWR" {
+	if fst.State != shimctl.StateStopped || fst.StopResult != shimctl.StopGraceful || fst.LastExit.Meaning != "signal SIGPWR" {
 		t.Errorf("final state %+v, last %+v", fst, fst.LastExit)
 	}
-	if LockHeld(s.Paths.Lock) {
+	if shimctl.LockHeld(s.Paths.Lock) {
 		t.Error("lock still held after the shim ended")
 	}
 	if _, err := os.Stat(s.Paths.Socket); err == nil {
@@ -200,7 +202,7 @@ func TestShimHalt(t *testing.T) {
 		t.Errorf("shim exit %d", code)
 	}
 	st := readState(t, s)
-	if st.State != StateHalted || st.LastExit.Meaning != "halt" || st.BootCount != 1 {
+	if st.State != shimctl.StateHalted || st.LastExit.Meaning != "halt" || st.BootCount != 1 {
 		t.Errorf("state %+v last %+v", st, st.LastExit)
 	}
 }
@@ -213,7 +215,7 @@ func TestShimStopEscalates(t *testing.T) {
 		return "trap '' PWR; (trap '' PWR; exec sleep 100) & echo $! > " + dir + "/child; exec sleep 100"
 	}}
 	s, res := newTestShim(t, b, func(s *Shim) { s.StopTimeout = 300 * time.Millisecond })
-	c := &Client{Name: "fake", Paths: s.Paths}
+	c := &shimctl.Client{Name: "fake", Paths: s.Paths}
 	for i := 0; i < 500; i++ {
 		if _, err := os.Stat(dir + "/child"); err == nil {
 			break
@@ -224,7 +226,7 @@ func TestShimStopEscalates(t *testing.T) {
 	start := time.Now()
 	resp, err := c.Stop(-1, false)
 	took := time.Since(start)
-	if err != nil || resp.Result != StopForced {
+	if err != nil || resp.Result != shimctl.StopForced {
 		t.Fatalf("stop: %+v %v", resp, err)
 	}
 	if took < 300*time.Millisecond || took > 5*time.Second {
@@ -232,7 +234,7 @@ func TestShimStopEscalates(t *testing.T) {
 	}
 	waitShim(t, res)
 	st := readState(t, s)
-	if st.State != StateStopped || st.StopResult != StopForced || st.LastExit.Meaning != "killed after timeout" {
+	if st.State != shimctl.StateStopped || st.StopResult != shimctl.StopForced || st.LastExit.Meaning != "killed after timeout" {
 		t.Errorf("state %+v last %+v", st, st.LastExit)
 	}
 	b2, _ := os.ReadFile(dir + "/child")
@@ -261,7 +263,7 @@ func TestShimCrashLoopGivesUp(t *testing.T) {
 		t.Errorf("shim exit %d, want 1", code)
 	}
 	st := readState(t, s)
-	if st.State != StateFailed || st.RestartCount != 3 || st.BootCount != 4 {
+	if st.State != shimctl.StateFailed || st.RestartCount != 3 || st.BootCount != 4 {
 		t.Errorf("state %+v", st)
 	}
 	if !strings.Contains(st.Reason, "gave up after 3 restarts") || !strings.Contains(st.Reason, "exit 3") {
@@ -280,7 +282,7 @@ func TestShimExitZeroStops(t *testing.T) {
 	if code := waitShim(t, res); code != 0 {
 		t.Errorf("shim exit %d", code)
 	}
-	if st := readState(t, s); st.State != StateStopped || st.LastExit.Meaning != "exit 0" {
+	if st := readState(t, s); st.State != shimctl.StateStopped || st.LastExit.Meaning != "exit 0" {
 		t.Errorf("state %+v", st)
 	}
 }
@@ -288,7 +290,7 @@ func TestShimExitZeroStops(t *testing.T) {
 // A first boot that fails reports the error through Ready and ends failed.
 func TestShimFirstBootFails(t *testing.T) {
 	dir := t.TempDir()
-	paths := PathsFor(dir, "fake")
+	paths := shimctl.PathsFor(dir, "fake")
 	os.MkdirAll(paths.Dir, 0o700)
 	var got error
 	s := &Shim{Name: "fake", Paths: paths, Reaper: testReaper,
@@ -300,8 +302,8 @@ func TestShimFirstBootFails(t *testing.T) {
 	if got == nil || !strings.Contains(got.Error(), "mount proc") {
 		t.Errorf("ready got %v", got)
 	}
-	st, _ := ReadState(paths.State)
-	if st == nil || st.State != StateFailed || !strings.Contains(st.Reason, "mount proc") {
+	st, _ := shimctl.ReadState(paths.State)
+	if st == nil || st.State != shimctl.StateFailed || !strings.Contains(st.Reason, "mount proc") {
 		t.Errorf("state %+v", st)
 	}
 }
@@ -320,7 +322,7 @@ func TestShimSIGTERMStops(t *testing.T) {
 	if strings.TrimSpace(string(got)) != "PWR" {
 		t.Errorf("init received %q, want only PWR", got)
 	}
-	if st := readState(t, s); st.State != StateStopped || st.StopResult != StopGraceful {
+	if st := readState(t, s); st.State != shimctl.StateStopped || st.StopResult != shimctl.StopGraceful {
 		t.Errorf("state %+v", st)
 	}
 }
@@ -347,24 +349,24 @@ func TestControlProtocol(t *testing.T) {
 			t.Errorf("%q answered %q", line, buf[:n])
 		}
 	}
-	c := &Client{Name: "fake", Paths: s.Paths}
+	c := &shimctl.Client{Name: "fake", Paths: s.Paths}
 	if _, err := c.Console(0, 24, 80); err == nil {
 		t.Error("console on a container without one was accepted")
 	}
 	start := time.Now()
 	resp, err := c.Stop(-1, true)
-	if err != nil || resp.Result != StopForced {
+	if err != nil || resp.Result != shimctl.StopForced {
 		t.Fatalf("stop --kill: %+v %v", resp, err)
 	}
 	if time.Since(start) > 3*time.Second {
 		t.Errorf("--kill took %v", time.Since(start))
 	}
 	waitShim(t, res)
-	if _, err := c.Status(); !errors.Is(err, ErrNoShim) {
-		t.Errorf("status after exit: %v, want ErrNoShim", err)
+	if _, err := c.Status(); !errors.Is(err, shimctl.ErrNoShim) {
+		t.Errorf("status after exit: %v, want shimctl.ErrNoShim", err)
 	}
-	st, err := Inspect(filepath.Dir(s.Paths.Dir), "fake")
-	if err != nil || st.State != StateStopped || st.ShimAlive || st.Running() {
+	st, err := shimctl.Inspect(filepath.Dir(s.Paths.Dir), "fake")
+	if err != nil || st.State != shimctl.StateStopped || st.ShimAlive || st.Running() {
 		t.Errorf("inspect: %+v %v", st, err)
 	}
 }
@@ -397,7 +399,7 @@ func (b *slowBooter) AbortBoot() {
 // ready callback hears why.
 func TestShimStopAbortsHungBoot(t *testing.T) {
 	dir := t.TempDir()
-	paths := PathsFor(dir, "fake")
+	paths := shimctl.PathsFor(dir, "fake")
 	os.MkdirAll(paths.Dir, 0o700)
 	b := &slowBooter{abortable: true, aborted: make(chan struct{})}
 	readyc := make(chan error, 1)
@@ -418,8 +420,8 @@ func TestShimStopAbortsHungBoot(t *testing.T) {
 	if err := <-readyc; err == nil || !strings.Contains(err.Error(), "stopped during boot") {
 		t.Errorf("ready got %v", err)
 	}
-	st, _ := ReadState(paths.State)
-	if st == nil || st.State != StateStopped || st.StopResult != StopNotRunning {
+	st, _ := shimctl.ReadState(paths.State)
+	if st == nil || st.State != shimctl.StateStopped || st.StopResult != shimctl.StopNotRunning {
 		t.Errorf("state %+v", st)
 	}
 }
@@ -429,7 +431,7 @@ func TestShimStopAbortsHungBoot(t *testing.T) {
 func TestShimStopDuringBootKillsNewInit(t *testing.T) {
 	b := &slowBooter{fakeBooter: fakeBooter{scripts: func(int) string { return "trap '' PWR; exec sleep 100" }}}
 	dir := t.TempDir()
-	paths := PathsFor(dir, "fake")
+	paths := shimctl.PathsFor(dir, "fake")
 	os.MkdirAll(paths.Dir, 0o700)
 	s := &Shim{Name: "fake", Paths: paths, Reaper: testReaper, Booter: b, StopTimeout: time.Minute}
 	s.init()
@@ -442,8 +444,8 @@ func TestShimStopDuringBootKillsNewInit(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("stop during boot waited for the grace period")
 	}
-	st, _ := ReadState(paths.State)
-	if st == nil || st.State != StateStopped || st.StopResult != StopForced || st.BootCount != 1 {
+	st, _ := shimctl.ReadState(paths.State)
+	if st == nil || st.State != shimctl.StateStopped || st.StopResult != shimctl.StopForced || st.BootCount != 1 {
 		t.Errorf("state %+v", st)
 	}
 	if len(b.pids) != 1 {
@@ -479,7 +481,7 @@ func TestShimOwnErrorIsNotRetried(t *testing.T) {
 				t.Errorf("shim exit %d, want 1", code)
 			}
 			st := readState(t, s)
-			if st.State != StateFailed || st.BootCount != tc.wantBoots || !strings.Contains(st.Reason, tc.reason) {
+			if st.State != shimctl.StateFailed || st.BootCount != tc.wantBoots || !strings.Contains(st.Reason, tc.reason) {
 				t.Errorf("state %s, boots %d (want %d), reason %q (want %q)", st.State, st.BootCount, tc.wantBoots, st.Reason, tc.reason)
 			}
 			if tc.wantBoots == 2 && st.RestartCount != 0 {
@@ -493,11 +495,11 @@ func TestShimOwnErrorIsNotRetried(t *testing.T) {
 // scenario below drives a shim over the fake booter, and together they
 // take them all (and nothing else, or Machine would have refused it).
 func TestLifecycleTakesEveryTransition(t *testing.T) {
-	type edge struct{ from, to State }
+	type edge struct{ from, to shimctl.State }
 	var mu sync.Mutex
 	taken := map[edge]bool{}
 	trace := func(s *Shim) {
-		s.trace = func(from, to State) {
+		s.trace = func(from, to shimctl.State) {
 			mu.Lock()
 			taken[edge{from, to}] = true
 			mu.Unlock()
@@ -505,12 +507,12 @@ func TestLifecycleTakesEveryTransition(t *testing.T) {
 	}
 	stop := func(t *testing.T, s *Shim) {
 		t.Helper()
-		c := &Client{Name: "fake", Paths: s.Paths}
+		c := &shimctl.Client{Name: "fake", Paths: s.Paths}
 		if _, err := c.Stop(-1, false); err != nil {
 			t.Fatalf("stop: %v", err)
 		}
 	}
-	waitFor := func(t *testing.T, s *Shim, st State, boot int) {
+	waitFor := func(t *testing.T, s *Shim, st shimctl.State, boot int) {
 		t.Helper()
 		for i := 0; i < 1000; i++ {
 			if cur := s.snapshot(); cur.State == st && cur.BootCount >= boot {
@@ -531,7 +533,7 @@ func TestLifecycleTakesEveryTransition(t *testing.T) {
 				return "sleep 0.05; kill -HUP $$"
 			}
 			return "exec sleep 100"
-		}}, nil, func(t *testing.T, s *Shim) { waitFor(t, s, StateRunning, 2); stop(t, s) }},
+		}}, nil, func(t *testing.T, s *Shim) { waitFor(t, s, shimctl.StateRunning, 2); stop(t, s) }},
 		{"halt", &fakeBooter{scripts: func(int) string { return "sleep 0.05; kill -INT $$" }}, nil, nil},
 		{"exit 0", &fakeBooter{scripts: func(int) string { return "sleep 0.05; exit 0" }}, nil, nil},
 		{"crash loop", &fakeBooter{scripts: func(int) string { return "sleep 0.05; exit 3" }}, nil, nil},
@@ -545,7 +547,7 @@ func TestLifecycleTakesEveryTransition(t *testing.T) {
 			},
 		}, func(s *Shim) { s.Policy.BackoffMin, s.Policy.BackoffMax = 200*time.Millisecond, 30*time.Second }, func(t *testing.T, s *Shim) {
 			// Boot 2 failed: the backoff before boot 3 (400 ms).
-			waitFor(t, s, StateBackoff, 2)
+			waitFor(t, s, shimctl.StateBackoff, 2)
 			stop(t, s)
 		}},
 	}
@@ -567,7 +569,7 @@ func TestLifecycleTakesEveryTransition(t *testing.T) {
 	// ready init for newTestShim to wait for.
 	for _, abortable := range []bool{false, true} {
 		dir := t.TempDir()
-		paths := PathsFor(dir, "fake")
+		paths := shimctl.PathsFor(dir, "fake")
 		os.MkdirAll(paths.Dir, 0o700)
 		var b Booter = &fakeBooter{bootErr: func(int) error { return errors.New("no rootfs") }}
 		if abortable {
@@ -605,7 +607,7 @@ func TestLifecycleTakesEveryTransition(t *testing.T) {
 // A transition the allow-list refuses is an error and changes nothing:
 // neither the state, nor the status, nor state.json.
 func TestShimRefusedTransitionChangesNothing(t *testing.T) {
-	all := []State{"", StateBooting, StateRunning, StateStopping, StateRebooting, StateBackoff, StateStopped, StateHalted, StateFailed}
+	all := []shimctl.State{"", shimctl.StateBooting, shimctl.StateRunning, shimctl.StateStopping, shimctl.StateRebooting, shimctl.StateBackoff, shimctl.StateStopped, shimctl.StateHalted, shimctl.StateFailed}
 	refused := 0
 	for _, from := range all {
 		for _, to := range all[1:] {
@@ -614,16 +616,16 @@ func TestShimRefusedTransitionChangesNothing(t *testing.T) {
 			}
 			refused++
 			dir := t.TempDir()
-			s := &Shim{Name: "fake", Paths: PathsFor(dir, "fake")}
+			s := &Shim{Name: "fake", Paths: shimctl.PathsFor(dir, "fake")}
 			os.MkdirAll(s.Paths.Dir, 0o700)
 			s.m = Machine{cur: from}
-			s.st = Status{Name: "fake", State: from, BootCount: 7}
-			if err := WriteState(s.Paths.State, &s.st); err != nil {
+			s.st = shimctl.Status{Name: "fake", State: from, BootCount: 7}
+			if err := shimctl.WriteState(s.Paths.State, &s.st); err != nil {
 				t.Fatal(err)
 			}
 			before, _ := os.ReadFile(s.Paths.State)
 			applied := false
-			err := s.to(to, func(st *Status) { applied = true; st.BootCount = 8 })
+			err := s.to(to, func(st *shimctl.Status) { applied = true; st.BootCount = 8 })
 			if !errors.Is(err, errRefused) {
 				t.Errorf("%q -> %q: %v, want a refusal", from, to, err)
 			}
@@ -648,7 +650,7 @@ func TestControlAbstractPeers(t *testing.T) {
 	}
 	b := &fakeBooter{scripts: func(int) string { return "trap '' PWR; exec sleep 100" }}
 	s, res := newTestShim(t, b, func(s *Shim) {
-		al, err := ListenAbstract(s.Paths)
+		al, err := shimctl.ListenAbstract(s.Paths)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -657,9 +659,9 @@ func TestControlAbstractPeers(t *testing.T) {
 	if err := os.RemoveAll(s.Paths.Dir); err != nil {
 		t.Fatal(err)
 	}
-	c := &Client{Name: "fake", Paths: s.Paths}
+	c := &shimctl.Client{Name: "fake", Paths: s.Paths}
 	st, err := c.Status()
-	if err != nil || st.State != StateRunning || !st.ShimAlive {
+	if err != nil || st.State != shimctl.StateRunning || !st.ShimAlive {
 		t.Fatalf("status with the run directory removed: %+v %v", st, err)
 	}
 	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", os.Args[0])
@@ -678,7 +680,7 @@ func TestControlAbstractPeers(t *testing.T) {
 	if !strings.Contains(string(out), `"ok":false`) || !strings.Contains(string(out), "another PID namespace") {
 		t.Errorf("a process of another PID namespace got %q", out)
 	}
-	if resp, err := c.Stop(-1, true); err != nil || resp.Result != StopForced {
+	if resp, err := c.Stop(-1, true); err != nil || resp.Result != shimctl.StopForced {
 		t.Fatalf("stop --kill through the abstract socket: %+v %v", resp, err)
 	}
 	waitShim(t, res)

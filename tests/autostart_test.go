@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/lxc-shim/lxc-shim/internal/testutil"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // hostCT is one busybox container of a host-wide test.
@@ -90,8 +90,8 @@ func (h *hostWide) waitBooted(c *hostCT) {
 	})
 }
 
-func (h *hostWide) state(c *hostCT) *supervise.Status {
-	st, err := supervise.ReadState(supervise.PathsFor(h.rundir, c.name).State)
+func (h *hostWide) state(c *hostCT) *shimctl.Status {
+	st, err := shimctl.ReadState(shimctl.PathsFor(h.rundir, c.name).State)
 	if err != nil {
 		return nil
 	}
@@ -117,14 +117,14 @@ func TestAutostartByOrderThenShutdownInReverse(t *testing.T) {
 		if !strings.Contains(out, c.name+": started") {
 			t.Errorf("autostart did not report %s started:\n%s", c.name, out)
 		}
-		if st := h.state(c); st == nil || st.State != supervise.StateRunning {
+		if st := h.state(c); st == nil || st.State != shimctl.StateRunning {
 			t.Errorf("%s not running after autostart: %+v", c.name, st)
 		}
 	}
 	for _, c := range []*hostCT{first, second1, second2} {
 		h.waitBooted(c)
 	}
-	if st := h.state(manual); st != nil && st.State == supervise.StateRunning {
+	if st := h.state(manual); st != nil && st.State == shimctl.StateRunning {
 		t.Errorf("%s (no lxc.start.auto) was started", manual.name)
 	}
 	// Order 2 booted only after order 1 ran and its 1 s delay passed.
@@ -177,7 +177,7 @@ func TestShutdownKillsWhatIgnoresItsHaltSignal(t *testing.T) {
 	if !strings.Contains(out, good.name+": stopped") || !strings.Contains(out, deaf.name+": killed") {
 		t.Errorf("results not reported per container:\n%s", out)
 	}
-	if st := h.state(deaf); st != nil && st.StopResult != supervise.StopForced {
+	if st := h.state(deaf); st != nil && st.StopResult != shimctl.StopForced {
 		t.Errorf("%s stop result %q, want forced", deaf.name, st.StopResult)
 	}
 	for _, c := range h.cts {

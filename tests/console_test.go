@@ -18,7 +18,7 @@ import (
 
 	"github.com/lxc-shim/lxc-shim/console"
 	"github.com/lxc-shim/lxc-shim/internal/testutil"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // tkEnv is one console/attach test's busybox container (names "tk...").
@@ -89,10 +89,10 @@ func (e *tkEnv) must(want int, a ...string) string {
 	return e.cli().must(e.t, want, a...)
 }
 
-func (e *tkEnv) start() *supervise.Status {
+func (e *tkEnv) start() *shimctl.Status {
 	e.t.Helper()
 	e.must(0, "start", e.name)
-	st, err := supervise.Inspect(e.rundir, e.name)
+	st, err := shimctl.Inspect(e.rundir, e.name)
 	if err != nil || !st.Running() {
 		e.t.Fatalf("after start: %+v, %v", st, err)
 	}
@@ -100,7 +100,7 @@ func (e *tkEnv) start() *supervise.Status {
 }
 
 func (e *tkEnv) running() bool {
-	st, err := supervise.Inspect(e.rundir, e.name)
+	st, err := shimctl.Inspect(e.rundir, e.name)
 	return err == nil && st.Running()
 }
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/lxc-shim/lxc-shim/internal/testutil"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // consoleLflag is the console's local-mode flags the test init reported.
@@ -44,8 +44,8 @@ func TestRebootAfterTerminalHangup(t *testing.T) {
 
 	e.forgetReport()
 	e.command("hangup reboot")
-	st2 := e.waitState(20*time.Second, "boot 2 running", func(s *supervise.Status) bool {
-		return s.BootCount == 2 && s.State == supervise.StateRunning
+	st2 := e.waitState(20*time.Second, "boot 2 running", func(s *shimctl.Status) bool {
+		return s.BootCount == 2 && s.State == shimctl.StateRunning
 	})
 	if st2.Pid == st1.Pid || st2.ShimPid != st1.ShimPid {
 		t.Errorf("boot 2: pid %d shim %d (boot 1: %d, %d)", st2.Pid, st2.ShimPid, st1.Pid, st1.ShimPid)

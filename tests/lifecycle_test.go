@@ -21,7 +21,7 @@ import (
 
 	"github.com/lxc-shim/lxc-shim/internal/distro"
 	"github.com/lxc-shim/lxc-shim/internal/testutil"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // lcEnv is one lifecycle test's container: its own lxc path, run and log
@@ -77,7 +77,7 @@ func newLC(t *testing.T, root, base string) *lcEnv {
 	testutil.WriteConfig(t, e.lxcpath, e.name, fmt.Sprintf("lxc.uts.name = %s\nlxc.rootfs.path = dir:%s\n%s", e.name, e.rootfs, base))
 	// Whatever happened, leave nothing behind; then say if anything was.
 	t.Cleanup(func() {
-		if st, err := supervise.ReadState(supervise.PathsFor(e.rundir, e.name).State); err == nil && st.ShimPid > 0 && t.Failed() {
+		if st, err := shimctl.ReadState(shimctl.PathsFor(e.rundir, e.name).State); err == nil && st.ShimPid > 0 && t.Failed() {
 			if b, err := os.ReadFile(filepath.Join(e.logdir, e.name+".log")); err == nil {
 				t.Logf("shim log:\n%s", b)
 			}
@@ -113,9 +113,9 @@ func (e *lcEnv) cli() initdCLI {
 	return initdCLI{bin: e.bins.Initd, lxcpath: e.lxcpath, rundir: e.rundir, logdir: e.logdir}
 }
 
-func (e *lcEnv) state() *supervise.Status {
+func (e *lcEnv) state() *shimctl.Status {
 	e.t.Helper()
-	st, err := supervise.ReadState(supervise.PathsFor(e.rundir, e.name).State)
+	st, err := shimctl.ReadState(shimctl.PathsFor(e.rundir, e.name).State)
 	if err != nil {
 		e.t.Fatalf("state.json: %v", err)
 	}
@@ -123,12 +123,12 @@ func (e *lcEnv) state() *supervise.Status {
 }
 
 // waitState waits for state.json to satisfy cond.
-func (e *lcEnv) waitState(timeout time.Duration, what string, cond func(*supervise.Status) bool) *supervise.Status {
+func (e *lcEnv) waitState(timeout time.Duration, what string, cond func(*shimctl.Status) bool) *shimctl.Status {
 	e.t.Helper()
-	var st *supervise.Status
+	var st *shimctl.Status
 	testutil.WaitFor(e.t, timeout, what, func() error {
 		var err error
-		st, err = supervise.ReadState(supervise.PathsFor(e.rundir, e.name).State)
+		st, err = shimctl.ReadState(shimctl.PathsFor(e.rundir, e.name).State)
 		if err != nil {
 			return err
 		}
@@ -318,7 +318,7 @@ func TestLifecycleRebootFromInside(t *testing.T) {
 		t.Errorf("start said %q", out)
 	}
 	st1 := e.state()
-	if st1.State != supervise.StateRunning || st1.BootCount != 1 || !alive(st1.Pid) {
+	if st1.State != shimctl.StateRunning || st1.BootCount != 1 || !alive(st1.Pid) {
 		t.Fatalf("after start: %+v", st1)
 	}
 	if out := e.mustInitd(0, "status", e.name); !strings.Contains(out, "running") {
@@ -333,8 +333,8 @@ func TestLifecycleRebootFromInside(t *testing.T) {
 	testutil.WriteConfig(t, e.lxcpath, e.name, fmt.Sprintf("lxc.uts.name = %s-2\nlxc.rootfs.path = dir:%s\n%s", e.name, e.rootfs, testinitBase))
 	e.forgetReport()
 	e.command("reboot")
-	st2 := e.waitState(15*time.Second, "boot 2 running", func(s *supervise.Status) bool {
-		return s.BootCount == 2 && s.State == supervise.StateRunning
+	st2 := e.waitState(15*time.Second, "boot 2 running", func(s *shimctl.Status) bool {
+		return s.BootCount == 2 && s.State == shimctl.StateRunning
 	})
 	if st2.Pid == st1.Pid || !alive(st2.Pid) {
 		t.Errorf("boot 2 pid %d (boot 1 was %d)", st2.Pid, st1.Pid)
@@ -370,14 +370,14 @@ func TestLifecycleRebootFromInside(t *testing.T) {
 		t.Errorf("graceful stop took %v", took)
 	}
 	fin := e.state()
-	if fin.State != supervise.StateStopped || fin.StopResult != supervise.StopGraceful {
+	if fin.State != shimctl.StateStopped || fin.StopResult != shimctl.StopGraceful {
 		t.Errorf("final state %+v", fin)
 	}
 	if !strings.Contains(e.events(), "signal SIGPWR") {
 		t.Errorf("the init never got SIGPWR:\n%s", e.events())
 	}
 	e.waitGone(st2.ShimPid, "shim")
-	if _, err := os.Stat(supervise.PathsFor(e.rundir, e.name).Socket); err == nil {
+	if _, err := os.Stat(shimctl.PathsFor(e.rundir, e.name).Socket); err == nil {
 		t.Error("control socket left after the shim exited")
 	}
 	e.mustInitd(3, "status", e.name)
@@ -406,7 +406,7 @@ func TestLifecycleHaltFromInsideForeground(t *testing.T) {
 		_ = cmd.Process.Kill()
 		<-done
 	})
-	e.waitState(15*time.Second, "running", func(s *supervise.Status) bool { return s.State == supervise.StateRunning })
+	e.waitState(15*time.Second, "running", func(s *shimctl.Status) bool { return s.State == shimctl.StateRunning })
 	e.waitReport()
 	e.command("halt")
 	select {
@@ -419,7 +419,7 @@ func TestLifecycleHaltFromInsideForeground(t *testing.T) {
 		t.Fatal("shim did not exit after the halt")
 	}
 	st := e.state()
-	if st.State != supervise.StateHalted || st.LastExit == nil || st.LastExit.Meaning != "halt" {
+	if st.State != shimctl.StateHalted || st.LastExit == nil || st.LastExit.Meaning != "halt" {
 		t.Errorf("state %+v last %+v", st, st.LastExit)
 	}
 	if !strings.Contains(stderr.String(), "halt seen") {
@@ -434,7 +434,7 @@ func TestLifecycleHaltFromInsideForeground(t *testing.T) {
 // double-forked process in its own session. It returns the environment,
 // the state at start and the pids of the container's processes other than
 // the init (at least one: the escaped one).
-func startWithEscaper(t *testing.T, initConfig string) (*lcEnv, *supervise.Status, []int) {
+func startWithEscaper(t *testing.T, initConfig string) (*lcEnv, *shimctl.Status, []int) {
 	t.Helper()
 	// The escaper re-executes the test init through /proc/self/exe.
 	e := newLC(t, rootTestinit, testinitBase+"lxc.mount.entry = proc proc proc nodev,noexec,nosuid,create=dir 0 0\n")
@@ -471,7 +471,7 @@ func TestLifecycleStopTimeoutKillsEscaped(t *testing.T) {
 		t.Errorf("stop said %q, want forced", out)
 	}
 	fin := e.state()
-	if fin.StopResult != supervise.StopForced || fin.LastExit == nil || fin.LastExit.Meaning != "killed after timeout" {
+	if fin.StopResult != shimctl.StopForced || fin.LastExit == nil || fin.LastExit.Meaning != "killed after timeout" {
 		t.Errorf("final %+v last %+v", fin, fin.LastExit)
 	}
 	for _, p := range append(escaped, st.Pid) {
@@ -495,7 +495,7 @@ func TestLifecycleCrashLoopGivesUp(t *testing.T) {
 	e.testinitConfig("after 50ms exit 3\n")
 	start := time.Now()
 	e.mustInitd(0, "start", e.name, "--restart-max", "3", "--restart-window", "60s")
-	st := e.waitState(30*time.Second, "failed", func(s *supervise.Status) bool { return s.State == supervise.StateFailed })
+	st := e.waitState(30*time.Second, "failed", func(s *shimctl.Status) bool { return s.State == shimctl.StateFailed })
 	took := time.Since(start)
 	if st.RestartCount != 3 || st.BootCount != 4 {
 		t.Errorf("restarts %d boots %d, want 3 and 4", st.RestartCount, st.BootCount)
@@ -550,7 +550,7 @@ func TestLifecycleConcurrentStarts(t *testing.T) {
 	// restart: a graceful stop, then a new shim and a new init.
 	e.mustInitd(0, "restart", e.name, "-t", "10")
 	st2 := e.state()
-	if st2.State != supervise.StateRunning || st2.ShimPid == st.ShimPid || st2.Pid == st.Pid || !alive(st2.ShimPid) {
+	if st2.State != shimctl.StateRunning || st2.ShimPid == st.ShimPid || st2.Pid == st.Pid || !alive(st2.ShimPid) {
 		t.Errorf("after restart: %+v (before: shim %d init %d)", st2, st.ShimPid, st.Pid)
 	}
 	if alive(st.ShimPid) {
@@ -608,7 +608,7 @@ func TestLifecycleShimKilled(t *testing.T) {
 		t.Errorf("no halt signal reached the orphaned init:\n%s", e.events())
 	}
 	fin := e.state()
-	if fin.State != supervise.StateStopped {
+	if fin.State != shimctl.StateStopped {
 		t.Errorf("state %+v", fin)
 	}
 	e.mustInitd(3, "status", e.name)
@@ -634,8 +634,8 @@ func TestLifecycleBusybox(t *testing.T) {
 	if !strings.Contains(out, "SIGTERM") {
 		t.Errorf("reboot said %q", out)
 	}
-	st2 := e.waitState(30*time.Second, "boot 2", func(s *supervise.Status) bool {
-		return s.BootCount == 2 && s.State == supervise.StateRunning
+	st2 := e.waitState(30*time.Second, "boot 2", func(s *shimctl.Status) bool {
+		return s.BootCount == 2 && s.State == shimctl.StateRunning
 	})
 	if st2.Pid == st1.Pid || st2.LastExit == nil || st2.LastExit.Meaning != "reboot" {
 		t.Errorf("after reboot: %+v last %+v (boot 1 pid %d)", st2, st2.LastExit, st1.Pid)
@@ -646,7 +646,7 @@ func TestLifecycleBusybox(t *testing.T) {
 	// The console op hands the control connection to the console: the
 	// shell busybox runs on /dev/console answers, in boot 2 on the pty
 	// allocated once for the shim's life.
-	c := supervise.NewClient(e.rundir, e.name)
+	c := shimctl.NewClient(e.rundir, e.name)
 	con, err := c.Console(0, 30, 100)
 	if err != nil {
 		t.Fatalf("console: %v", err)
@@ -692,8 +692,8 @@ func TestLifecycleBusybox(t *testing.T) {
 	if err := syscall.Kill(st3.Pid, syscall.SIGUSR2); err != nil {
 		t.Fatal(err)
 	}
-	fin := e.waitState(30*time.Second, "halted", func(s *supervise.Status) bool { return s.State.Final() })
-	if fin.State != supervise.StateHalted || fin.LastExit.Meaning != "halt" {
+	fin := e.waitState(30*time.Second, "halted", func(s *shimctl.Status) bool { return s.State.Final() })
+	if fin.State != shimctl.StateHalted || fin.LastExit.Meaning != "halt" {
 		t.Errorf("state %+v last %+v", fin, fin.LastExit)
 	}
 	e.waitGone(st3.ShimPid, "shim")
@@ -725,7 +725,7 @@ func TestLifecycleSIGTERMToForegroundShim(t *testing.T) {
 	})
 	ready := next("READY=1")
 	st := e.state()
-	if st.State != supervise.StateRunning || !alive(st.Pid) || !strings.Contains(ready, fmt.Sprintf("init pid %d", st.Pid)) {
+	if st.State != shimctl.StateRunning || !alive(st.Pid) || !strings.Contains(ready, fmt.Sprintf("init pid %d", st.Pid)) {
 		t.Errorf("READY=1 (%q) but state %+v", ready, st)
 	}
 	e.waitReport()
@@ -750,7 +750,7 @@ func TestLifecycleSIGTERMToForegroundShim(t *testing.T) {
 		t.Errorf("the init got the wrong signals:\n%s", ev)
 	}
 	fin := e.state()
-	if fin.State != supervise.StateStopped || fin.StopResult != supervise.StopGraceful {
+	if fin.State != shimctl.StateStopped || fin.StopResult != shimctl.StopGraceful {
 		t.Errorf("final %+v", fin)
 	}
 	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
@@ -788,8 +788,8 @@ func TestLifecycleRebootWithNetwork(t *testing.T) {
 	e.waitReport()
 	e.forgetReport()
 	e.command("reboot")
-	e.waitState(15*time.Second, "boot 2", func(s *supervise.Status) bool {
-		return s.BootCount == 2 && s.State == supervise.StateRunning
+	e.waitState(15*time.Second, "boot 2", func(s *shimctl.Status) bool {
+		return s.BootCount == 2 && s.State == shimctl.StateRunning
 	})
 	l2, err := hostEnd()
 	if err != nil {
@@ -824,7 +824,7 @@ func TestLifecycleStartFailureReported(t *testing.T) {
 		t.Errorf("start error %q does not name the key and the path", errOut)
 	}
 	st := e.state()
-	if st.State != supervise.StateFailed || !strings.Contains(st.Reason, "tl-no-such-init") {
+	if st.State != shimctl.StateFailed || !strings.Contains(st.Reason, "tl-no-such-init") {
 		t.Errorf("state %+v", st)
 	}
 	e.waitGone(st.ShimPid, "shim")
@@ -857,7 +857,7 @@ func TestLifecycleShimKilledForcedStop(t *testing.T) {
 			t.Errorf("pid %d survived", p)
 		}
 	}
-	if fin := e.state(); fin.State != supervise.StateStopped || fin.StopResult != supervise.StopForced {
+	if fin := e.state(); fin.State != shimctl.StateStopped || fin.StopResult != shimctl.StopForced {
 		t.Errorf("state %+v", fin)
 	}
 	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
@@ -960,17 +960,17 @@ func TestLifecycleRunDirRecreated(t *testing.T) {
 	e := newLC(t, rootTestinit, testinitBase)
 	e.mustInitd(0, "start", e.name)
 	st := e.state()
-	p := supervise.PathsFor(e.rundir, e.name)
+	p := shimctl.PathsFor(e.rundir, e.name)
 	back := func(what string) {
 		t.Helper()
 		testutil.WaitFor(t, 5*time.Second, what, func() error {
-			if !supervise.LockHeld(p.Lock) {
+			if !shimctl.LockHeld(p.Lock) {
 				return fmt.Errorf("lock %s not held", p.Lock)
 			}
 			if _, err := os.Stat(p.Socket); err != nil {
 				return err
 			}
-			got, err := supervise.ReadState(p.State)
+			got, err := shimctl.ReadState(p.State)
 			if err != nil {
 				return err
 			}
@@ -1017,7 +1017,7 @@ func TestLifecycleRunDirRecreated(t *testing.T) {
 // container's init) that is not in the container's cgroup.
 func TestLifecycleForgedStateNotSignalled(t *testing.T) {
 	e := newLC(t, rootTestinit, testinitBase)
-	p := supervise.PathsFor(e.rundir, e.name)
+	p := shimctl.PathsFor(e.rundir, e.name)
 	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -1040,11 +1040,11 @@ func TestLifecycleForgedStateNotSignalled(t *testing.T) {
 		return nil
 	})
 	for _, pid := range []int{host.Process.Pid, child} {
-		start, err := supervise.ProcStartTime(pid)
+		start, err := shimctl.ProcStartTime(pid)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := supervise.WriteState(p.State, &supervise.Status{Name: e.name, State: supervise.StateRunning, Pid: pid, PidStart: start, BootCount: 1}); err != nil {
+		if err := shimctl.WriteState(p.State, &shimctl.Status{Name: e.name, State: shimctl.StateRunning, Pid: pid, PidStart: start, BootCount: 1}); err != nil {
 			t.Fatal(err)
 		}
 		if out, errOut, code := e.initd("status", e.name); code == 0 {

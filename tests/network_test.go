@@ -24,7 +24,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/lxc-shim/lxc-shim/internal/testutil"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // twPrefix starts every name these tests give a host device or container.
@@ -262,21 +262,21 @@ func (c *twCT) vethNet(bridge, hwaddr, ipv4 string) string {
 		bridge, c.pair, hwaddr, ipv4)
 }
 
-func (c *twCT) state() *supervise.Status {
+func (c *twCT) state() *shimctl.Status {
 	c.h.t.Helper()
-	st, err := supervise.ReadState(supervise.PathsFor(c.h.rundir, c.name).State)
+	st, err := shimctl.ReadState(shimctl.PathsFor(c.h.rundir, c.name).State)
 	if err != nil {
 		c.h.t.Fatalf("%s: state.json: %v", c.name, err)
 	}
 	return st
 }
 
-func (c *twCT) waitState(timeout time.Duration, what string, cond func(*supervise.Status) bool) *supervise.Status {
+func (c *twCT) waitState(timeout time.Duration, what string, cond func(*shimctl.Status) bool) *shimctl.Status {
 	c.h.t.Helper()
-	var st *supervise.Status
+	var st *shimctl.Status
 	testutil.WaitFor(c.h.t, timeout, c.name+": "+what, func() error {
 		var err error
-		if st, err = supervise.ReadState(supervise.PathsFor(c.h.rundir, c.name).State); err != nil {
+		if st, err = shimctl.ReadState(shimctl.PathsFor(c.h.rundir, c.name).State); err != nil {
 			return err
 		}
 		if !cond(st) {
@@ -289,7 +289,7 @@ func (c *twCT) waitState(timeout time.Duration, what string, cond func(*supervis
 
 // start starts the container (extra: start flags) and, for busybox, waits
 // until attach can run a command in it.
-func (c *twCT) start(extra ...string) *supervise.Status {
+func (c *twCT) start(extra ...string) *shimctl.Status {
 	c.h.t.Helper()
 	c.h.must(0, append(append([]string{"start"}, extra...), c.name)...)
 	st := c.state()
@@ -381,7 +381,7 @@ func (c *twCT) insideLink(dev string) (netlink.Link, error) {
 // held open (as a straggler would) so that its veth and its cgroup stay
 // behind. whileShimless, if not nil, runs between the two kills. The
 // namespace is let go by closing the returned file, or at cleanup.
-func (c *twCT) dieUncleanly(st *supervise.Status, whileShimless func()) *os.File {
+func (c *twCT) dieUncleanly(st *shimctl.Status, whileShimless func()) *os.File {
 	t := c.h.t
 	t.Helper()
 	nsf, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", st.Pid))
@@ -636,8 +636,8 @@ func TestNetworkPhysComesBack(t *testing.T) {
 	// A reboot from inside gives it back and takes it in again.
 	st1 := bb.state()
 	bb.attach("reboot")
-	st2 := bb.waitState(30*time.Second, "boot 2", func(s *supervise.Status) bool {
-		return s.BootCount == 2 && s.State == supervise.StateRunning
+	st2 := bb.waitState(30*time.Second, "boot 2", func(s *shimctl.Status) bool {
+		return s.BootCount == 2 && s.State == shimctl.StateRunning
 	})
 	bb.noteNetns(st2.Pid)
 	if st2.Pid == st1.Pid {
@@ -664,7 +664,7 @@ func TestNetworkPhysComesBack(t *testing.T) {
 	}
 	waitDead(t, st.ShimPid, "shim after the init's kill -9")
 	back("after kill -9 of the init")
-	if fin := bb.state(); fin.State == supervise.StateRunning {
+	if fin := bb.state(); fin.State == shimctl.StateRunning {
 		t.Errorf("state after the crash: %+v", fin)
 	}
 	h.must(0, "cleanup", bb.name)
@@ -734,7 +734,7 @@ func TestNetworkForeignVethRefused(t *testing.T) {
 		}
 	}
 	stillThere("after start")
-	if st, err := supervise.ReadState(supervise.PathsFor(h.rundir, c.name).State); err == nil && st.ShimPid > 0 {
+	if st, err := shimctl.ReadState(shimctl.PathsFor(h.rundir, c.name).State); err == nil && st.ShimPid > 0 {
 		waitDead(t, st.ShimPid, c.name+"'s shim")
 	}
 	out, errOut, code = h.initd("cleanup", c.name)
@@ -800,7 +800,7 @@ func TestNetworkForeignCgroupRefused(t *testing.T) {
 		}
 	}
 	survives(t, waited, fmt.Sprintf("the foreign sleep %d, by start", sleep.Process.Pid))
-	if st, err := supervise.ReadState(supervise.PathsFor(h.rundir, c.name).State); err == nil && st.ShimPid > 0 {
+	if st, err := shimctl.ReadState(shimctl.PathsFor(h.rundir, c.name).State); err == nil && st.ShimPid > 0 {
 		waitDead(t, st.ShimPid, c.name+"'s shim")
 	}
 	if out, errOut, code := h.initd("cleanup", c.name); code == 0 || !strings.Contains(errOut, "not created by lxc-shim") {
@@ -839,8 +839,8 @@ func TestNetworkRebootKeepsNamesAndMACs(t *testing.T) {
 	// busybox reboot signals its init, which reboots(2); the attach
 	// itself may die with the container.
 	a.attach("reboot")
-	st2 := a.waitState(30*time.Second, "boot 2", func(s *supervise.Status) bool {
-		return s.BootCount == 2 && s.State == supervise.StateRunning
+	st2 := a.waitState(30*time.Second, "boot 2", func(s *shimctl.Status) bool {
+		return s.BootCount == 2 && s.State == shimctl.StateRunning
 	})
 	a.noteNetns(st2.Pid)
 	if st2.Pid == st1.Pid || st2.ShimPid != st1.ShimPid {
@@ -904,7 +904,7 @@ func TestNetworkPairInUseRefused(t *testing.T) {
 	if l := hostLink(t, a.pair); l.Attrs().Index != before {
 		t.Errorf("%s was replaced (ifindex %d, was %d)", a.pair, l.Attrs().Index, before)
 	}
-	if st := a.state(); st.State != supervise.StateRunning || st.Pid != stA.Pid || st.BootCount != 1 {
+	if st := a.state(); st.State != shimctl.StateRunning || st.Pid != stA.Pid || st.BootCount != 1 {
 		t.Errorf("the first container after the refusal: %+v", st)
 	}
 	a.ping("10.237.8.3")
@@ -988,7 +988,7 @@ func TestNetworkRunDirRemovedThenDeadRun(t *testing.T) {
 		return c.head(twBusyboxBase) + c.vethNet(br, "02:00:0a:ed:0b:02", "10.237.11.2/24")
 	})
 	st := c.start()
-	p := supervise.PathsFor(h.rundir, c.name)
+	p := shimctl.PathsFor(h.rundir, c.name)
 	if err := os.RemoveAll(p.Dir); err != nil {
 		t.Fatal(err)
 	}
@@ -1042,7 +1042,7 @@ func TestNetworkStartAfterDeadRun(t *testing.T) {
 			t.Errorf("shim log does not say %q:\n%s", want, log)
 		}
 	}
-	if st2.BootCount != 1 || st2.State != supervise.StateRunning {
+	if st2.BootCount != 1 || st2.State != shimctl.StateRunning {
 		t.Errorf("state %+v", st2)
 	}
 	nsf.Close()
@@ -1075,7 +1075,7 @@ func TestNetworkConfigErrors(t *testing.T) {
 				t.Errorf("%s: error %q does not say %q", x.what, errOut, w)
 			}
 		}
-		if st, err := supervise.ReadState(supervise.PathsFor(h.rundir, c.name).State); err == nil && st.ShimPid > 0 {
+		if st, err := shimctl.ReadState(shimctl.PathsFor(h.rundir, c.name).State); err == nil && st.ShimPid > 0 {
 			waitDead(t, st.ShimPid, c.name+"'s shim")
 		}
 		testutil.CheckNoLeaks(t, c.name, c.rootfs, h.prefix)

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/lxc-shim/lxc-shim/internal/testutil"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 const (
@@ -346,17 +346,17 @@ func (o *orcHost) must(want int, name string, args ...string) string {
 	return out
 }
 
-func (o *orcHost) state(c *orcCT) *supervise.Status {
-	st, err := supervise.ReadState(supervise.PathsFor(o.rundir, c.name).State)
+func (o *orcHost) state(c *orcCT) *shimctl.Status {
+	st, err := shimctl.ReadState(shimctl.PathsFor(o.rundir, c.name).State)
 	if err != nil {
 		return nil
 	}
 	return st
 }
 
-func (o *orcHost) waitState(c *orcCT, what string, cond func(*supervise.Status) bool) *supervise.Status {
+func (o *orcHost) waitState(c *orcCT, what string, cond func(*shimctl.Status) bool) *shimctl.Status {
 	o.t.Helper()
-	var st *supervise.Status
+	var st *shimctl.Status
 	testutil.WaitFor(o.t, 30*time.Second, c.name+": "+what, func() error {
 		if st = o.state(c); st == nil || !cond(st) {
 			return fmt.Errorf("state %+v", st)
@@ -381,8 +381,8 @@ func (o *orcHost) waitEvents(c *orcCT, needle string, n int) {
 	})
 }
 
-func running(st *supervise.Status) bool {
-	return st.State == supervise.StateRunning && st.Pid > 0
+func running(st *shimctl.Status) bool {
+	return st.State == shimctl.StateRunning && st.Pid > 0
 }
 
 func TestOpenRCBareServiceExplainsTheSymlink(t *testing.T) {
@@ -485,7 +485,7 @@ func TestOpenRCBootStatusRebootStopAndHalt(t *testing.T) {
 
 	o.must(0, "rc-service", c.svc(), "reboot")
 	o.waitEvents(c, "rcS", 2)
-	st2 := o.waitState(c, "running again after reboot", func(s *supervise.Status) bool { return running(s) && s.BootCount == 2 })
+	st2 := o.waitState(c, "running again after reboot", func(s *shimctl.Status) bool { return running(s) && s.BootCount == 2 })
 	if st2.Pid == st.Pid {
 		t.Errorf("reboot kept init pid %d", st.Pid)
 	}
@@ -497,7 +497,7 @@ func TestOpenRCBootStatusRebootStopAndHalt(t *testing.T) {
 	if n := strings.Count(c.events(), "shutdown"); n != 2 {
 		t.Errorf("%d shutdown runs after reboot and stop, want 2 (graceful stop reaches the init):\n%s", n, c.events())
 	}
-	if st := o.state(c); st != nil && st.StopResult != "" && st.StopResult != supervise.StopGraceful {
+	if st := o.state(c); st != nil && st.StopResult != "" && st.StopResult != shimctl.StopGraceful {
 		t.Errorf("stop result %q, want graceful", st.StopResult)
 	}
 	if out, code := orcRun("rc-service", c.svc(), "status"); code != 3 || !strings.Contains(out, "status: stopped") {
@@ -513,7 +513,7 @@ func TestOpenRCBootStatusRebootStopAndHalt(t *testing.T) {
 	if err := syscall.Kill(st.Pid, syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
-	o.waitState(c, "halted from inside", func(s *supervise.Status) bool { return s.State == supervise.StateHalted })
+	o.waitState(c, "halted from inside", func(s *shimctl.Status) bool { return s.State == shimctl.StateHalted })
 	out, code := orcRun("rc-service", c.svc(), "status")
 	if code != 3 || !strings.Contains(out, "status: stopped") {
 		t.Errorf("status of a container halted from inside: exit %d, want 3\n%s", code, out)
@@ -559,7 +559,7 @@ func TestOpenRCShimDeathIsCrashed(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 10*time.Second, "shim gone", func() error {
-		if supervise.LockHeld(supervise.PathsFor(o.rundir, c.name).Lock) {
+		if shimctl.LockHeld(shimctl.PathsFor(o.rundir, c.name).Lock) {
 			return errors.New("lock still held")
 		}
 		return nil
@@ -634,7 +634,7 @@ func TestOpenRCParallelRunlevelChangeStopsAllAtOnce(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(c.rootfs, "testinit", "shutdown-marker")); err != nil {
 			t.Errorf("%s: no shutdown marker, its init never ran its shutdown: %v", c.name, err)
 		}
-		if st := o.state(c); st != nil && (st.State.Active() || (st.StopResult != "" && st.StopResult != supervise.StopGraceful)) {
+		if st := o.state(c); st != nil && (st.State.Active() || (st.StopResult != "" && st.StopResult != shimctl.StopGraceful)) {
 			t.Errorf("%s: state %s, stop result %q; want stopped gracefully", c.name, st.State, st.StopResult)
 		}
 		if out, code := orcRun("rc-service", c.svc(), "status"); code != 3 {

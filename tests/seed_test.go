@@ -20,7 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxc-shim/lxc-shim/internal/testutil"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // tsDirs are the lxc path, run and log directories that containers of one
@@ -229,7 +229,7 @@ func TestSeedConfigBootsThroughLxcInitd(t *testing.T) {
 	testutil.WriteConfig(t, e.lxcpath, e.name, cfg)
 	e.mustInitd(0, "start", e.name)
 	st := e.state()
-	if st.State != supervise.StateRunning || !alive(st.Pid) {
+	if st.State != shimctl.StateRunning || !alive(st.Pid) {
 		t.Fatalf("after start: %+v", st)
 	}
 	e.waitEvent(15*time.Second, "rcS", 1)
@@ -420,7 +420,7 @@ func TestSeedConfigBootsThroughLxcInitd(t *testing.T) {
 		t.Errorf("stop said %q, want graceful", out)
 	}
 	fin := e.state()
-	if fin.State != supervise.StateStopped || fin.StopResult != supervise.StopGraceful || fin.LastExit == nil || fin.LastExit.Meaning != "halt" {
+	if fin.State != shimctl.StateStopped || fin.StopResult != shimctl.StopGraceful || fin.LastExit == nil || fin.LastExit.Meaning != "halt" {
 		t.Errorf("final state %+v last exit %+v", fin, fin.LastExit)
 	}
 	if _, err := os.Stat(filepath.Join(e.rootfs, "testinit", "shutdown-marker")); err != nil {
@@ -473,7 +473,7 @@ func TestSeedSymlinkMountTargetStaysInside(t *testing.T) {
 	if m := testutil.MountsUnder(hostDir); len(m) != 0 {
 		t.Errorf("mounted on the host: %v", m)
 	}
-	if st, err := supervise.ReadState(supervise.PathsFor(e.rundir, e.name).State); err == nil {
+	if st, err := shimctl.ReadState(shimctl.PathsFor(e.rundir, e.name).State); err == nil {
 		e.waitGone(st.ShimPid, "shim")
 	}
 	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")

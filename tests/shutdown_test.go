@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/lxc-shim/lxc-shim/internal/testutil"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // writeTSConfig writes a test-init container's config: its name, rootfs
@@ -73,7 +73,7 @@ func TestShutdownTenInParallel(t *testing.T) {
 			t.Errorf("shutdown did not report %s stopped", e.name)
 		}
 		st := e.state()
-		if st.State != supervise.StateStopped || st.StopResult != supervise.StopGraceful || st.LastExit == nil || st.LastExit.Meaning != "halt" {
+		if st.State != shimctl.StateStopped || st.StopResult != shimctl.StopGraceful || st.LastExit == nil || st.LastExit.Meaning != "halt" {
 			t.Errorf("%s: state %s stop %q last exit %+v, want stopped, graceful, halt", e.name, st.State, st.StopResult, st.LastExit)
 		}
 		ev := e.events()
@@ -119,7 +119,7 @@ func TestStopStatusOfStoppedAndUnknown(t *testing.T) {
 		t.Errorf("stop --kill of a stopped container said %q", out)
 	}
 	e.mustInitd(3, "status", e.name)
-	if fin := e.state(); fin.StopResult != supervise.StopGraceful {
+	if fin := e.state(); fin.StopResult != shimctl.StopGraceful {
 		t.Errorf("a stop of the stopped container changed its state: %+v", fin)
 	}
 
@@ -162,7 +162,7 @@ func TestStartBadConfigLeavesNothing(t *testing.T) {
 			}
 			// Read first: no shim, no state directory. Found by the
 			// shim: its state says failed, with the same error.
-			st, err := supervise.ReadState(supervise.PathsFor(e.rundir, e.name).State)
+			st, err := shimctl.ReadState(shimctl.PathsFor(e.rundir, e.name).State)
 			switch {
 			case c.what == "syntax":
 				if _, err := os.Stat(filepath.Join(e.rundir, e.name)); err == nil {
@@ -172,11 +172,11 @@ func TestStartBadConfigLeavesNothing(t *testing.T) {
 				t.Errorf("state.json: %v", err)
 			default:
 				e.waitGone(st.ShimPid, "shim")
-				if st.State != supervise.StateFailed || !strings.Contains(st.Reason, c.key) {
+				if st.State != shimctl.StateFailed || !strings.Contains(st.Reason, c.key) {
 					t.Errorf("state after a failed start: %+v", st)
 				}
 			}
-			if live := supervise.LockHeld(supervise.PathsFor(e.rundir, e.name).Lock); live {
+			if live := shimctl.LockHeld(shimctl.PathsFor(e.rundir, e.name).Lock); live {
 				t.Errorf("a shim still holds %s's lock", e.name)
 			}
 			if s := e.shims(); len(s) != 0 {

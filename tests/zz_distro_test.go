@@ -11,7 +11,7 @@ import (
 
 	"github.com/lxc-shim/lxc-shim/internal/distro"
 	"github.com/lxc-shim/lxc-shim/internal/testutil"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // Real distributions' inits (issue 18), each on Debian built by
@@ -82,8 +82,8 @@ func distroLifecycle(t *testing.T, init distro.Init) {
 		t.Logf("%v exited %d: %s", spec.Reboot, code, errOut)
 	}
 	marker.expect(bootTime, "stop "+spec.RebootWord, "start")
-	st2 := e.waitState(10*time.Second, "boot 2 running", func(s *supervise.Status) bool {
-		return s.BootCount == 2 && s.State == supervise.StateRunning
+	st2 := e.waitState(10*time.Second, "boot 2 running", func(s *shimctl.Status) bool {
+		return s.BootCount == 2 && s.State == shimctl.StateRunning
 	})
 	if st2.Pid == st1.Pid || st2.ShimPid != st1.ShimPid || st2.LastExit == nil || st2.LastExit.Meaning != "reboot" {
 		t.Errorf("after the reboot from inside: pid %d (was %d), shim %d (was %d), last exit %+v", st2.Pid, st1.Pid, st2.ShimPid, st1.ShimPid, st2.LastExit)
@@ -92,8 +92,8 @@ func distroLifecycle(t *testing.T, init distro.Init) {
 	// Reboot from the host.
 	e.mustInitd(0, "reboot", e.name)
 	marker.expect(bootTime, "stop "+spec.RebootWord, "start")
-	st3 := e.waitState(10*time.Second, "boot 3 running", func(s *supervise.Status) bool {
-		return s.BootCount == 3 && s.State == supervise.StateRunning
+	st3 := e.waitState(10*time.Second, "boot 3 running", func(s *shimctl.Status) bool {
+		return s.BootCount == 3 && s.State == shimctl.StateRunning
 	})
 	if st3.Pid == st2.Pid {
 		t.Errorf("the init kept pid %d across the reboot from the host", st3.Pid)
@@ -123,7 +123,7 @@ func distroLifecycle(t *testing.T, init distro.Init) {
 		t.Logf("%v exited %d: %s", spec.Halt, code, errOut)
 	}
 	marker.expect(bootTime, "stop "+spec.HaltWord)
-	fin := e.waitState(bootTime, "halted", func(s *supervise.Status) bool { return s.State == supervise.StateHalted })
+	fin := e.waitState(bootTime, "halted", func(s *shimctl.Status) bool { return s.State == shimctl.StateHalted })
 	e.waitGone(fin.ShimPid, "shim")
 	e.mustInitd(3, "status", e.name)
 

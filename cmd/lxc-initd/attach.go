@@ -25,7 +25,7 @@ import (
 	"github.com/lxc-shim/lxc-shim/console"
 	"github.com/lxc-shim/lxc-shim/nsenter"
 	"github.com/lxc-shim/lxc-shim/sealedexe"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 	"github.com/moby/sys/mountinfo"
 )
 
@@ -387,14 +387,14 @@ func copyOut(dst io.Writer, src *os.File) (int64, error) {
 // runningInit returns the host PID of the container's init, checked to be
 // the process state.json recorded.
 func runningInit(rundir, name string) (int, error) {
-	st, err := supervise.Inspect(rundir, name)
+	st, err := shimctl.Inspect(rundir, name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return 0, fmt.Errorf("container %s is not running", name)
 		}
 		return 0, err
 	}
-	if !st.Running() || st.Pid <= 0 || !supervise.SameProcess(st.Pid, st.PidStart) {
+	if !st.Running() || st.Pid <= 0 || !shimctl.SameProcess(st.Pid, st.PidStart) {
 		return 0, fmt.Errorf("container %s is not running (state %s)", name, st.State)
 	}
 	return st.Pid, nil

@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/lxc-shim/lxc-shim/config"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // cmdCleanup removes what a dead run of NAME left behind (processes and
@@ -32,7 +32,7 @@ func cmdCleanup(e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "warning: %s: config not usable (%v); cleaning up by name\n", name, err)
 		cfg = &config.Config{Name: name}
 	}
-	done, err := supervise.Cleanup(cfg, e.rundir, nil)
+	done, err := shimctl.Cleanup(cfg, e.rundir, nil)
 	for _, d := range done {
 		fmt.Fprintf(e.stdout, "removed %s\n", d)
 	}

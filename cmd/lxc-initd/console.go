@@ -9,7 +9,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lxc-shim/lxc-shim/console"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // cmdConsole attaches the caller's terminal to the container's
@@ -45,10 +45,10 @@ func cmdConsole(e *env, args []string) error {
 			rows, cols = uint16(r), uint16(c)
 		}
 	}
-	client := supervise.NewClient(e.rundir, name)
+	client := shimctl.NewClient(e.rundir, name)
 	conn, err := client.Console(*tty, rows, cols)
 	if err != nil {
-		if errors.Is(err, supervise.ErrNoShim) {
+		if errors.Is(err, shimctl.ErrNoShim) {
 			return fmt.Errorf("container %s is not running (%w)", name, err)
 		}
 		return err

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/lxc-shim/lxc-shim/config"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // listEntry is one line of list.
@@ -42,7 +42,7 @@ func cmdList(e *env, args []string) error {
 		withConfig[n] = true
 	}
 	// With a state directory, or a shim whose directory was removed.
-	extra := supervise.ShimNames(e.rundir)
+	extra := shimctl.ShimNames(e.rundir)
 	if ents, err := os.ReadDir(e.rundir); err == nil {
 		for _, ent := range ents {
 			if ent.IsDir() {

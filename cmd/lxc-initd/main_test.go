@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -33,5 +34,20 @@ func TestUnknownCommandAndFlag(t *testing.T) {
 	errb.Reset()
 	if code := run([]string{"check", "--bogus"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "-bogus") {
 		t.Errorf("unknown flag: exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// lxc-initd talks to shims through package shimctl and links no boot
+// engine: neither the launcher (container) nor the supervisor (supervise).
+func TestDoesNotLinkTheEngine(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		switch dep {
+		case "github.com/lxc-shim/lxc-shim/container", "github.com/lxc-shim/lxc-shim/supervise":
+			t.Errorf("lxc-initd links %s", dep)
+		}
 	}
 }

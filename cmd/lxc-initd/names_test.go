@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/lxc-shim/lxc-shim/config"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // nameDirs is a test's own lxc path, run and log directories.
@@ -71,8 +71,8 @@ func TestEveryCommandValidatesName(t *testing.T) {
 			if err := os.MkdirAll(filepath.Join(d.root, "run", "x"), 0o700); err != nil {
 				t.Fatal(err)
 			}
-			st := &supervise.Status{Name: "x", State: supervise.StateHalted, Reason: "decoy of another container"}
-			if err := supervise.WriteState(filepath.Join(d.root, "run", "x", "state.json"), st); err != nil {
+			st := &shimctl.Status{Name: "x", State: shimctl.StateHalted, Reason: "decoy of another container"}
+			if err := shimctl.WriteState(filepath.Join(d.root, "run", "x", "state.json"), st); err != nil {
 				t.Fatal(err)
 			}
 			checkWrite(t, filepath.Join(d.lxcpath, "run", "x", "config"), "lxc.rootfs.path = /nonexistent\n")
@@ -117,7 +117,7 @@ func TestCheckConfigNameFromPath(t *testing.T) {
 // control socket of the longest name under the default run directory is
 // the longest path a unix socket binds to, one byte more does not bind.
 func TestNameLimitFitsSocket(t *testing.T) {
-	sock := supervise.PathsFor(config.DefaultRunDir, strings.Repeat("n", config.MaxNameLen)).Socket
+	sock := shimctl.PathsFor(config.DefaultRunDir, strings.Repeat("n", config.MaxNameLen)).Socket
 	if len(sock) != config.MaxSocketPath {
 		t.Errorf("control socket of a %d-byte name is %d bytes, want %d", config.MaxNameLen, len(sock), config.MaxSocketPath)
 	}

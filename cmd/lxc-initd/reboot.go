@@ -5,7 +5,7 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // cmdReboot sends lxc.signal.reboot (default SIGINT) to the container's
@@ -21,9 +21,9 @@ func cmdReboot(e *env, args []string) error {
 		return &exitError{code: 2, err: errors.New("usage: reboot NAME")}
 	}
 	name := pos[0]
-	resp, err := supervise.NewClient(e.rundir, name).Reboot()
-	if errors.Is(err, supervise.ErrNoShim) {
-		if st, ierr := supervise.Inspect(e.rundir, name); ierr == nil && st.Running() {
+	resp, err := shimctl.NewClient(e.rundir, name).Reboot()
+	if errors.Is(err, shimctl.ErrNoShim) {
+		if st, ierr := shimctl.Inspect(e.rundir, name); ierr == nil && st.Running() {
 			return fmt.Errorf("reboot %s: the container runs without its shim, which alone can boot it again; stop and start it", name)
 		}
 		return fmt.Errorf("reboot %s: not running", name)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/lxc-shim/lxc-shim/config"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 const shutdownHelp = `usage: lxc-initd [-P LXCPATH] [--rundir DIR] shutdown [-t SECONDS]
@@ -43,7 +43,7 @@ type shutdownEntry struct {
 // stopResult is one container's stop outcome.
 type stopResult struct {
 	Name   string
-	Result string // supervise.StopGraceful, StopForced, StopNotRunning
+	Result string // shimctl.StopGraceful, StopForced, StopNotRunning
 	Err    error
 	Took   time.Duration
 }
@@ -138,10 +138,10 @@ func cmdShutdown(e *env, args []string) error {
 		case r.Err != nil:
 			failed = append(failed, r.Name)
 			fmt.Fprintf(e.stdout, "%s: failed: %v\n", r.Name, r.Err)
-		case r.Result == supervise.StopForced:
+		case r.Result == shimctl.StopForced:
 			killed = append(killed, r.Name)
 			fmt.Fprintf(e.stdout, "%s: killed (still running at the deadline, after %s)\n", r.Name, r.Took.Round(time.Millisecond))
-		case r.Result == supervise.StopNotRunning:
+		case r.Result == shimctl.StopNotRunning:
 			fmt.Fprintf(e.stdout, "%s: not running\n", r.Name)
 		default:
 			fmt.Fprintf(e.stdout, "%s: stopped (in %s)\n", r.Name, r.Took.Round(time.Millisecond))
@@ -170,7 +170,7 @@ func runningContainers(e *env) ([]shutdownEntry, error) {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("list containers in %s: %w", e.rundir, err)
 	}
-	names := supervise.ShimNames(e.rundir)
+	names := shimctl.ShimNames(e.rundir)
 	for _, ent := range ents {
 		if ent.IsDir() && !slices.Contains(names, ent.Name()) {
 			names = append(names, ent.Name())
@@ -181,7 +181,7 @@ func runningContainers(e *env) ([]shutdownEntry, error) {
 		if config.ValidName(name) != nil {
 			continue
 		}
-		st, err := supervise.Inspect(e.rundir, name)
+		st, err := shimctl.Inspect(e.rundir, name)
 		if err != nil || !st.Running() {
 			continue
 		}
@@ -205,14 +205,14 @@ func loadConfig(e *env, name string) (*config.Config, error) {
 // stopContainer stops name through its shim, or from its state directory
 // when the shim is dead.
 func stopContainer(e *env, name string, timeout time.Duration, kill bool) (string, error) {
-	resp, err := supervise.NewClient(e.rundir, name).Stop(timeout, kill)
+	resp, err := shimctl.NewClient(e.rundir, name).Stop(timeout, kill)
 	if err == nil {
 		return resp.Result, nil
 	}
-	if !errors.Is(err, supervise.ErrNoShim) {
+	if !errors.Is(err, shimctl.ErrNoShim) {
 		// The shim may have exited before its answer reached us; what
 		// it recorded in state.json then says how the stop ended.
-		if st, serr := supervise.Inspect(e.rundir, name); serr == nil && !st.ShimAlive && !st.Running() && st.StopResult != "" {
+		if st, serr := shimctl.Inspect(e.rundir, name); serr == nil && !st.ShimAlive && !st.Running() && st.StopResult != "" {
 			return st.StopResult, nil
 		}
 		return "", err
@@ -221,5 +221,5 @@ func stopContainer(e *env, name string, timeout time.Duration, kill bool) (strin
 	if cerr != nil {
 		return "", fmt.Errorf("%w; and without its config it cannot be stopped from its state: %v", err, cerr)
 	}
-	return supervise.StopOrphan(cfg, e.rundir, timeout, kill, nil)
+	return shimctl.StopOrphan(cfg, e.rundir, timeout, kill, nil)
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 func TestPlanShutdownHighestOrderFirst(t *testing.T) {
@@ -89,10 +89,10 @@ func TestRunShutdownOneDeadline(t *testing.T) {
 		}
 		if kill || takes[name] > timeout {
 			clk.advanceTo(begin.Add(timeout))
-			return supervise.StopForced, nil
+			return shimctl.StopForced, nil
 		}
 		clk.advanceTo(begin.Add(takes[name]))
-		return supervise.StopGraceful, nil
+		return shimctl.StopGraceful, nil
 	}
 	results := runShutdown(plan, deadline, clk.now, stop)
 

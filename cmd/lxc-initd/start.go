@@ -12,7 +12,7 @@ import (
 	"syscall"
 
 	"github.com/lxc-shim/lxc-shim/config"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // cmdStart starts NAME under a detached lxc-shim and returns once the
@@ -45,16 +45,16 @@ func cmdStart(e *env, args []string) error {
 	}
 	printWarnings(e, cfg.Warnings)
 
-	paths := supervise.PathsFor(e.rundir, name)
+	paths := shimctl.PathsFor(e.rundir, name)
 	if err := os.MkdirAll(paths.Dir, 0o700); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	release, err := supervise.StartLock(paths.StartLock)
+	release, err := shimctl.StartLock(paths.StartLock)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if st, err := supervise.Inspect(e.rundir, name); err == nil && st.Running() {
+	if st, err := shimctl.Inspect(e.rundir, name); err == nil && st.Running() {
 		if st.ShimAlive {
 			fmt.Fprintf(e.stdout, "%s is already running (pid %d, boot %d)\n", name, st.Pid, st.BootCount)
 		} else {
@@ -105,7 +105,7 @@ func cmdStart(e *env, args []string) error {
 	// Only what it is given here: not the descriptors our caller left
 	// open (an init script's lock, a pipe), which the shim would hold for
 	// the container's life.
-	supervise.CloseOnExecFrom(3)
+	shimctl.CloseOnExecFrom(3)
 	if err := cmd.Start(); err != nil {
 		w.Close()
 		return fmt.Errorf("start %s: %s: %w", name, shim, err)
@@ -116,7 +116,7 @@ func cmdStart(e *env, args []string) error {
 	if answer == "ok" {
 		shimPid := cmd.Process.Pid
 		_ = cmd.Process.Release()
-		st, err := supervise.Inspect(e.rundir, name)
+		st, err := shimctl.Inspect(e.rundir, name)
 		if err == nil {
 			fmt.Fprintf(e.stdout, "%s started (pid %d, shim %d)\n", name, st.Pid, shimPid)
 		} else {

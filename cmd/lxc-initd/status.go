@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // LSB exit codes of status.
@@ -53,13 +53,13 @@ func cmdStatus(e *env, args []string) error {
 
 // containerStatus is the status of name and its LSB code. A container
 // with a config and no state is stopped.
-func containerStatus(e *env, name string) (*supervise.Status, int, error) {
-	st, err := supervise.Inspect(e.rundir, name)
+func containerStatus(e *env, name string) (*shimctl.Status, int, error) {
+	st, err := shimctl.Inspect(e.rundir, name)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, cerr := loadConfig(e, name); cerr != nil {
 			return nil, lsbUnknown, fmt.Errorf("%s: no such container (%v)", name, cerr)
 		}
-		return &supervise.Status{Name: name, State: supervise.StateStopped}, lsbStopped, nil
+		return &shimctl.Status{Name: name, State: shimctl.StateStopped}, lsbStopped, nil
 	}
 	if err != nil {
 		return nil, lsbUnknown, err
@@ -67,18 +67,18 @@ func containerStatus(e *env, name string) (*supervise.Status, int, error) {
 	return st, lsbCode(st), nil
 }
 
-func lsbCode(st *supervise.Status) int {
+func lsbCode(st *shimctl.Status) int {
 	switch {
 	case st.Running():
 		return lsbRunning
-	case st.State == supervise.StateStopped || st.State == supervise.StateHalted:
+	case st.State == shimctl.StateStopped || st.State == shimctl.StateHalted:
 		return lsbStopped
 	}
 	return lsbDead
 }
 
 // describe is the one-line, human form of a status.
-func describe(st *supervise.Status) string {
+func describe(st *shimctl.Status) string {
 	var b strings.Builder
 	switch {
 	case st.Running() && !st.ShimAlive:

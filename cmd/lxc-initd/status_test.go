@@ -14,7 +14,7 @@ import (
 	"github.com/lxc-shim/lxc-shim/cgroup"
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/internal/testutil"
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // status maps what a state directory says (and whether its shim and init
@@ -25,29 +25,29 @@ func TestStatusLSBCodes(t *testing.T) {
 	lxcpath := filepath.Join(dir, "lxc")
 	rundir := filepath.Join(dir, "run")
 	self := os.Getpid()
-	selfStart, err := supervise.ProcStartTime(self)
+	selfStart, err := shimctl.ProcStartTime(self)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
 		name   string
 		config bool
-		state  *supervise.Status
+		state  *shimctl.Status
 		code   int
 		says   string
 	}{
 		{name: "tlnone", code: 4, says: "no such container"},
 		{name: "tlnever", config: true, code: 3, says: "stopped"},
-		{name: "tlstopped", config: true, state: &supervise.Status{State: supervise.StateStopped, Reason: "stop requested"}, code: 3, says: "stopped: stop requested"},
-		{name: "tlhalted", config: true, state: &supervise.Status{State: supervise.StateHalted, LastExit: &supervise.LastExit{Meaning: "halt"}}, code: 3, says: "last exit: halt"},
-		{name: "tlfailed", config: true, state: &supervise.Status{State: supervise.StateFailed, Reason: "gave up after 10 restarts within 1m0s"}, code: 1, says: "gave up"},
+		{name: "tlstopped", config: true, state: &shimctl.Status{State: shimctl.StateStopped, Reason: "stop requested"}, code: 3, says: "stopped: stop requested"},
+		{name: "tlhalted", config: true, state: &shimctl.Status{State: shimctl.StateHalted, LastExit: &shimctl.LastExit{Meaning: "halt"}}, code: 3, says: "last exit: halt"},
+		{name: "tlfailed", config: true, state: &shimctl.Status{State: shimctl.StateFailed, Reason: "gave up after 10 restarts within 1m0s"}, code: 1, says: "gave up"},
 		// A pid that is no container's init (this process) is not one,
 		// whatever state.json says (TestStatusOrphanedInit: a real one).
-		{name: "tlforged", config: true, state: &supervise.Status{State: supervise.StateRunning, Pid: self, PidStart: selfStart, BootCount: 1}, code: 1, says: "dead"},
+		{name: "tlforged", config: true, state: &shimctl.Status{State: shimctl.StateRunning, Pid: self, PidStart: selfStart, BootCount: 1}, code: 1, says: "dead"},
 		// The shim died and the pid was reused by another process.
-		{name: "tlreused", config: true, state: &supervise.Status{State: supervise.StateRunning, Pid: self, PidStart: selfStart + 1}, code: 1, says: "dead"},
+		{name: "tlreused", config: true, state: &shimctl.Status{State: shimctl.StateRunning, Pid: self, PidStart: selfStart + 1}, code: 1, says: "dead"},
 		// State of a container whose config is gone is still reported.
-		{name: "tlnoconf", state: &supervise.Status{State: supervise.StateStopped}, code: 3, says: "stopped"},
+		{name: "tlnoconf", state: &shimctl.Status{State: shimctl.StateStopped}, code: 3, says: "stopped"},
 	}
 	for _, c := range cases {
 		if c.config {
@@ -56,10 +56,10 @@ func TestStatusLSBCodes(t *testing.T) {
 			os.WriteFile(p, []byte("lxc.rootfs.path = dir:/nonexistent\n"), 0o644)
 		}
 		if c.state != nil {
-			paths := supervise.PathsFor(rundir, c.name)
+			paths := shimctl.PathsFor(rundir, c.name)
 			os.MkdirAll(paths.Dir, 0o700)
 			c.state.Name = c.name
-			if err := supervise.WriteState(paths.State, c.state); err != nil {
+			if err := shimctl.WriteState(paths.State, c.state); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -97,7 +97,7 @@ func TestStatusOrphanedInit(t *testing.T) {
 	p := filepath.Join(lxcpath, name, "config")
 	os.MkdirAll(filepath.Dir(p), 0o755)
 	os.WriteFile(p, []byte("lxc.rootfs.path = dir:/nonexistent\n"), 0o644)
-	paths := supervise.PathsFor(rundir, name)
+	paths := shimctl.PathsFor(rundir, name)
 	cg, err := cgroup.NewRecorded(name, config.Cgroup{}, paths.Dir)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +120,7 @@ func TestStatusOrphanedInit(t *testing.T) {
 		code  int
 		says  string
 	}{{init, initStart, 0, "no shim"}, {other, otherStart, 1, "dead"}} {
-		if err := supervise.WriteState(paths.State, &supervise.Status{Name: name, State: supervise.StateRunning, Pid: c.pid, PidStart: c.start, BootCount: 1}); err != nil {
+		if err := shimctl.WriteState(paths.State, &shimctl.Status{Name: name, State: shimctl.StateRunning, Pid: c.pid, PidStart: c.start, BootCount: 1}); err != nil {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
@@ -150,7 +150,7 @@ func standInInit(t *testing.T) (int, uint64) {
 			pid, _ := strconv.Atoi(f[0])
 			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 			if strings.Contains(string(st), "\nNSpid:\t"+f[0]+"\t1\n") {
-				start, err := supervise.ProcStartTime(pid)
+				start, err := shimctl.ProcStartTime(pid)
 				if err != nil {
 					t.Fatal(err)
 				}

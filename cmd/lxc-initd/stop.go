@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lxc-shim/lxc-shim/supervise"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // cmdStop stops NAME gracefully (the halt signal, then the kill after -t
@@ -28,7 +28,7 @@ func cmdStop(e *env, args []string) error {
 	if *secs >= 0 {
 		timeout = time.Duration(*secs * float64(time.Second))
 	}
-	st, err := supervise.Inspect(e.rundir, name)
+	st, err := shimctl.Inspect(e.rundir, name)
 	if err != nil || !st.Running() {
 		if _, cerr := loadConfig(e, name); cerr != nil && err != nil {
 			return &exitError{code: 1, err: fmt.Errorf("%s: no such container: %v", name, cerr)}
@@ -52,9 +52,9 @@ func cmdStop(e *env, args []string) error {
 		return err
 	}
 	switch result {
-	case supervise.StopNotRunning:
+	case shimctl.StopNotRunning:
 		fmt.Fprintf(e.stdout, "%s is not running\n", name)
-	case supervise.StopForced:
+	case shimctl.StopForced:
 		fmt.Fprintf(e.stdout, "%s stopped (forced: killed after the timeout)\n", name)
 	default:
 		fmt.Fprintf(e.stdout, "%s stopped (%s)\n", name, result)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/container"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 	"github.com/lxc-shim/lxc-shim/signals"
 	"github.com/lxc-shim/lxc-shim/supervise"
 )
@@ -146,7 +147,7 @@ func run(args []string) int {
 	}
 	// Whatever the caller left open (an init script's lock file, a
 	// pipe) is not the shim's to hold for the container's life.
-	supervise.CloseInherited(o.readyFD)
+	shimctl.CloseInherited(o.readyFD)
 	ready := readyFunc(o.readyFD)
 	fail := func(err error) int {
 		ready(err)
@@ -167,7 +168,7 @@ func run(args []string) int {
 		return fail(err)
 	}
 
-	paths := supervise.PathsFor(o.rundir, o.name)
+	paths := shimctl.PathsFor(o.rundir, o.name)
 	if err := os.MkdirAll(paths.Dir, 0o700); err != nil {
 		return fail(fmt.Errorf("state directory: %w", err))
 	}
@@ -187,19 +188,19 @@ func run(args []string) int {
 	log := slog.New(h).With("container", o.name, "shim", os.Getpid())
 	slog.SetDefault(log)
 
-	lock, err := supervise.AcquireLock(paths.Lock)
+	lock, err := shimctl.AcquireLock(paths.Lock)
 	if err != nil {
-		if errors.Is(err, supervise.ErrLocked) {
+		if errors.Is(err, shimctl.ErrLocked) {
 			return fail(fmt.Errorf("%s is already running under another shim", o.name))
 		}
 		return fail(err)
 	}
 	// The abstract name next, before anything of the host is touched: it
 	// is the lock that survives the removal of RUNDIR/NAME.
-	al, err := supervise.ListenAbstract(paths)
+	al, err := shimctl.ListenAbstract(paths)
 	if err != nil {
 		lock.Close()
-		if errors.Is(err, supervise.ErrLocked) {
+		if errors.Is(err, shimctl.ErrLocked) {
 			return fail(fmt.Errorf("%s is already running under another shim (%w)", o.name, err))
 		}
 		return fail(err)

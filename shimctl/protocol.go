@@ -1,4 +1,4 @@
-package supervise
+package shimctl
 
 // The control socket (RUNDIR/NAME/control.sock, mode 0600, root only by
 // SO_PEERCRED) speaks newline-delimited JSON. A client connects, writes one

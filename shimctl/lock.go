@@ -1,4 +1,4 @@
-package supervise
+package shimctl
 
 import (
 	"crypto/sha256"
@@ -146,12 +146,12 @@ func procComm(pid int) string {
 	return strings.TrimSpace(string(b))
 }
 
-// hostPeer checks that the process at the other end of c is root in this
+// HostPeer checks that the process at the other end of c is root in this
 // PID namespace: a container's processes are in PID namespaces of their
 // own, so one that shares the host's network namespace (lxc.net.0.type =
 // none) and is root there still cannot use the abstract socket, and a
 // squatter that is not root is not taken for a shim.
-func hostPeer(c *net.UnixConn) error {
+func HostPeer(c *net.UnixConn) error {
 	cred, err := peerCred(c)
 	if err != nil {
 		return err

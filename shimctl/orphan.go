@@ -1,4 +1,4 @@
-package supervise
+package shimctl
 
 import (
 	"errors"
@@ -143,13 +143,13 @@ func pidfdWait(pfd int, d time.Duration) bool {
 // cgroup (its processes killed first) and the recorded host network
 // devices. It returns a line for each thing removed.
 func cleanupHost(cfg *config.Config, rundir string, log *slog.Logger) ([]string, error) {
-	_, left, err := removeLeftovers(cfg, rundir)
+	_, left, err := RemoveLeftovers(cfg, rundir)
 	var done []string
-	for _, r := range left.cgroups {
+	for _, r := range left.Cgroups {
 		done = append(done, "cgroup "+r)
 		log.Info("removed cgroup", "cgroup", r)
 	}
-	for _, r := range left.devices {
+	for _, r := range left.Devices {
 		done = append(done, "network device "+r)
 		log.Info("removed network device", "device", r)
 	}

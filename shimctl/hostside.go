@@ -1,4 +1,4 @@
-package supervise
+package shimctl
 
 import (
 	"errors"
@@ -56,37 +56,37 @@ func netScope(rundir, name string, cg *cgroup.Cgroup) netcleanup.Scope {
 	return s
 }
 
-// checkNetworks is netcleanup.Check with this host's scope.
-func checkNetworks(cfg *config.Config, rundir string) error {
+// CheckNetworks is netcleanup.Check with this host's scope.
+func CheckNetworks(cfg *config.Config, rundir string) error {
 	return netcleanup.Check(cfg.Name, cfg.Net, netScope(rundir, cfg.Name, nil))
 }
 
-// leftovers is what removeLeftovers removed.
-type leftovers struct {
-	cgroups []string // directories
-	devices []string // "veth NAME", "phys NAME (renamed back from X)"
+// Leftovers is what RemoveLeftovers removed.
+type Leftovers struct {
+	Cgroups []string // directories
+	Devices []string // "veth NAME", "phys NAME (renamed back from X)"
 }
 
-// removeLeftovers removes what a dead run of the container provably left:
+// RemoveLeftovers removes what a dead run of the container provably left:
 // first its cgroup (its processes die, and their network namespace with
 // them), then its host network devices. It returns the container's cgroup
 // for the next run. Anything not provably the container's is refused with
 // an error that names it; nothing of it is touched. The caller holds the
 // container's lock.
-func removeLeftovers(cfg *config.Config, rundir string) (*cgroup.Cgroup, leftovers, error) {
-	var done leftovers
+func RemoveLeftovers(cfg *config.Config, rundir string) (*cgroup.Cgroup, Leftovers, error) {
+	var done Leftovers
 	p := PathsFor(rundir, cfg.Name)
 	cg, err := newCgroup(cfg, p)
 	if err != nil {
 		return nil, done, err
 	}
-	done.cgroups, err = cg.RemoveStale()
+	done.Cgroups, err = cg.RemoveStale()
 	if err != nil {
 		// The network of a run whose cgroup could not go may still be
 		// in use: leave it for the next attempt.
 		return cg, done, err
 	}
-	done.devices, err = netcleanup.RemoveStale(cfg.Name, cfg.Net, netScope(rundir, cfg.Name, cg))
+	done.Devices, err = netcleanup.RemoveStale(cfg.Name, cfg.Net, netScope(rundir, cfg.Name, cg))
 	return cg, done, err
 }
 
@@ -132,11 +132,4 @@ func checkInit(cg *cgroup.Cgroup, pid int, start uint64) error {
 		return fmt.Errorf("%s: %w: %v", what, errNotInit, err)
 	}
 	return nil
-}
-
-// rerecord writes the run's ownership records again (RunDir, after the
-// state directory was removed under it). The shim calls it with its lock
-// held, so never during the run's Teardown.
-func (r *run) rerecord() error {
-	return errors.Join(r.cg.Rerecord(), r.host.Rerecord())
 }

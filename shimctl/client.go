@@ -1,4 +1,4 @@
-package supervise
+package shimctl
 
 import (
 	"bufio"
@@ -44,7 +44,7 @@ func (c *Client) connect() (*net.UnixConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (%v)", c.Name, ErrNoShim, err)
 	}
-	if err := hostPeer(conn); err != nil {
+	if err := HostPeer(conn); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("%s: %w: %s is not held by a shim: %v", c.Name, ErrNoShim, c.Paths.Abstract, err)
 	}
@@ -141,7 +141,7 @@ func (c *Client) Console(tty int, rows, cols uint16) (net.Conn, error) {
 		return nil, err
 	}
 	if br.Buffered() > 0 {
-		return &bufferedConn{UnixConn: conn, r: br}, nil
+		return &BufferedConn{UnixConn: conn, R: br}, nil
 	}
 	return conn, nil
 }
@@ -191,3 +191,12 @@ func (c *Client) Resize(tty int, rows, cols uint16) error {
 	conn.Close()
 	return nil
 }
+
+// BufferedConn is a connection whose first bytes are already buffered in
+// R (the JSON answer was read through it): reads go through R.
+type BufferedConn struct {
+	*net.UnixConn
+	R *bufio.Reader
+}
+
+func (b *BufferedConn) Read(p []byte) (int, error) { return b.R.Read(p) }

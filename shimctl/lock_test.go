@@ -1,18 +1,14 @@
-package supervise
+package shimctl
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/lxc-shim/lxc-shim/internal/testutil"
 )
 
 // The shim's lock: one holder, testable without taking it, gone with its
@@ -137,48 +133,4 @@ func TestAbstractSocket(t *testing.T) {
 		t.Fatalf("ListenAbstract after the holder closed it: %v", err)
 	}
 	l2.Close()
-}
-
-// A process that is not a shim (here root of another PID namespace, as a
-// container's process sharing the host's network namespace would be)
-// squats the abstract name: the shim refuses to start, naming it, and a
-// client refuses to talk to it.
-func TestAbstractSocketSquatted(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (unshare --pid)")
-	}
-	rundir := t.TempDir()
-	p := PathsFor(rundir, "tssquat")
-	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", os.Args[0])
-	cmd.Env = append(os.Environ(), "LXC_SHIM_TEST_SQUAT="+p.Abstract)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := testReaper.Watch(cmd.Process.Pid)
-	t.Cleanup(func() {
-		cmd.Process.Kill() // --kill-child: the squatter goes with it
-		<-exited
-		testutil.WaitFor(t, 5*time.Second, "the squatted name to be free", func() error {
-			l, err := ListenAbstract(p)
-			if err == nil {
-				l.Close()
-			}
-			return err
-		})
-	})
-	line, _ := bufio.NewReader(out).ReadString('\n')
-	if strings.TrimSpace(line) != "ok" {
-		t.Fatalf("squatter: %q", line)
-	}
-	if _, err := ListenAbstract(p); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "supervise.test") {
-		t.Errorf("ListenAbstract of a squatted name: %v", err)
-	}
-	_, err = NewClient(rundir, "tssquat").Status()
-	if !errors.Is(err, ErrNoShim) || !strings.Contains(err.Error(), "another PID namespace") {
-		t.Errorf("Status through a squatted name: %v; want ErrNoShim, another PID namespace", err)
-	}
 }
