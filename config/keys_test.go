@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -158,6 +159,190 @@ func TestEveryKeyRecognised(t *testing.T) {
 				outcome = "warning: " + c.Warnings[0].Message
 			}
 			t.Logf("%-32s %-7s %s", k, opts.name, outcome)
+		}
+	}
+}
+
+// knownKeysBefore is KnownKeys() as it was when keys.go still listed the
+// keys a second time beside build.go's switch (lxcKeys, netKeys): turning
+// that switch into the key table changed no key.
+var knownKeysBefore = []string{
+	"lxc.apparmor.allow_incomplete",
+	"lxc.apparmor.allow_nesting",
+	"lxc.apparmor.profile",
+	"lxc.apparmor.raw",
+	"lxc.arch",
+	"lxc.autodev",
+	"lxc.autodev.tmpfs.size",
+	"lxc.cap.drop",
+	"lxc.cap.keep",
+	"lxc.cgroup.",
+	"lxc.cgroup.dir",
+	"lxc.cgroup.dir.container",
+	"lxc.cgroup.dir.container.inner",
+	"lxc.cgroup.dir.monitor",
+	"lxc.cgroup.dir.monitor.pivot",
+	"lxc.cgroup.relative",
+	"lxc.cgroup2.",
+	"lxc.console.buffer.size",
+	"lxc.console.logfile",
+	"lxc.console.path",
+	"lxc.console.rotate",
+	"lxc.console.size",
+	"lxc.environment",
+	"lxc.ephemeral",
+	"lxc.execute.cmd",
+	"lxc.group",
+	"lxc.hook",
+	"lxc.hook.autodev",
+	"lxc.hook.clone",
+	"lxc.hook.destroy",
+	"lxc.hook.mount",
+	"lxc.hook.post-stop",
+	"lxc.hook.pre-mount",
+	"lxc.hook.pre-start",
+	"lxc.hook.start",
+	"lxc.hook.start-host",
+	"lxc.hook.stop",
+	"lxc.hook.version",
+	"lxc.idmap",
+	"lxc.include",
+	"lxc.init.cmd",
+	"lxc.init.cwd",
+	"lxc.init.gid",
+	"lxc.init.groups",
+	"lxc.init.uid",
+	"lxc.keyring.session",
+	"lxc.log.file",
+	"lxc.log.level",
+	"lxc.log.syslog",
+	"lxc.monitor.signal.pdeath",
+	"lxc.monitor.unshare",
+	"lxc.mount.auto",
+	"lxc.mount.entry",
+	"lxc.mount.fstab",
+	"lxc.namespace.clone",
+	"lxc.namespace.keep",
+	"lxc.namespace.share.",
+	"lxc.net",
+	"lxc.net.N.flags",
+	"lxc.net.N.hwaddr",
+	"lxc.net.N.ipv4.address",
+	"lxc.net.N.ipv4.gateway",
+	"lxc.net.N.ipv6.address",
+	"lxc.net.N.ipv6.gateway",
+	"lxc.net.N.ipvlan.isolation",
+	"lxc.net.N.ipvlan.mode",
+	"lxc.net.N.l2proxy",
+	"lxc.net.N.link",
+	"lxc.net.N.macvlan.mode",
+	"lxc.net.N.mtu",
+	"lxc.net.N.name",
+	"lxc.net.N.script.down",
+	"lxc.net.N.script.up",
+	"lxc.net.N.type",
+	"lxc.net.N.veth.ipv4.route",
+	"lxc.net.N.veth.ipv6.route",
+	"lxc.net.N.veth.mode",
+	"lxc.net.N.veth.pair",
+	"lxc.net.N.veth.vlan.id",
+	"lxc.net.N.veth.vlan.tagged.id",
+	"lxc.net.N.vlan.id",
+	"lxc.no_new_privs",
+	"lxc.prlimit.",
+	"lxc.proc.",
+	"lxc.pty.max",
+	"lxc.rootfs.managed",
+	"lxc.rootfs.mount",
+	"lxc.rootfs.options",
+	"lxc.rootfs.path",
+	"lxc.seccomp.allow_nesting",
+	"lxc.seccomp.notify.cookie",
+	"lxc.seccomp.notify.proxy",
+	"lxc.seccomp.profile",
+	"lxc.selinux.context",
+	"lxc.selinux.context.keyring",
+	"lxc.signal.halt",
+	"lxc.signal.reboot",
+	"lxc.signal.stop",
+	"lxc.start.auto",
+	"lxc.start.delay",
+	"lxc.start.order",
+	"lxc.sysctl.",
+	"lxc.time.offset.boot",
+	"lxc.time.offset.monotonic",
+	"lxc.tty.dir",
+	"lxc.tty.max",
+	"lxc.uts.name",
+}
+
+func TestKnownKeysUnchanged(t *testing.T) {
+	got := KnownKeys()
+	for _, k := range got {
+		if !slices.Contains(knownKeysBefore, k) {
+			t.Errorf("KnownKeys() lists %s, a new key", k)
+		}
+	}
+	for _, k := range knownKeysBefore {
+		if !slices.Contains(got, k) {
+			t.Errorf("KnownKeys() no longer lists %s", k)
+		}
+	}
+	if !slices.Equal(got, knownKeysBefore) && !t.Failed() {
+		t.Errorf("KnownKeys() lists the same keys, but not once each in sorted order:\n got %q\nwant %q", got, knownKeysBefore)
+	}
+}
+
+// TestKeyTableIsTheOnlyList: KnownKeys is derived from the key table, so
+// every key it lists reaches a handler through the same lookup apply uses,
+// and every handler's key is listed; nothing is listed twice.
+func TestKeyTableIsTheOnlyList(t *testing.T) {
+	tab := newKeyTable()
+	known := KnownKeys()
+	seen := map[string]bool{}
+	listed := func(k string) {
+		t.Helper()
+		if seen[k] {
+			t.Errorf("%s is in the table twice", k)
+		}
+		seen[k] = true
+		if !slices.Contains(known, k) {
+			t.Errorf("%s has a handler but is not in KnownKeys()", k)
+		}
+	}
+	for _, k := range tab.keys {
+		if k.set == nil {
+			t.Errorf("%s has no handler", k.key)
+		}
+		listed(k.key)
+	}
+	for _, f := range tab.families {
+		if f.set == nil {
+			t.Errorf("family %s has no handler", f.prefix)
+		}
+		if f.open {
+			listed(f.prefix)
+		}
+	}
+	for _, k := range netKeys() {
+		if k.set == nil {
+			t.Errorf("lxc.net.N.%s has no handler", k.sub)
+		}
+		listed("lxc.net.N." + k.sub)
+	}
+	for _, k := range known {
+		if !seen[k] {
+			t.Errorf("KnownKeys() lists %s, which has no handler", k)
+			continue
+		}
+		// The lookup apply does reaches a handler for the key as a
+		// config spells it.
+		key := strings.Replace(k, "lxc.net.N.", "lxc.net.0.", 1)
+		if strings.HasSuffix(key, ".") {
+			key += "x"
+		}
+		if set, family, _ := tab.lookup(key); set == nil && family == nil {
+			t.Errorf("%s (as %s) reaches no handler", k, key)
 		}
 	}
 }

@@ -3,8 +3,11 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // parseBool reads LXC's booleans: 0 or 1 (LXC 5 accepts only these for
@@ -324,4 +327,138 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+var logLevels = []string{"trace", "debug", "info", "notice", "warn", "error", "crit", "alert", "fatal"}
+
+func parseLogLevel(v string) (string, error) {
+	l := strings.ToLower(v)
+	if n, err := strconv.Atoi(l); err == nil && n >= 0 && n < len(logLevels) {
+		return logLevels[n], nil
+	}
+	if l == "warning" {
+		l = "warn"
+	}
+	if slices.Contains(logLevels, l) {
+		return l, nil
+	}
+	return "", fmt.Errorf("unknown log level %q (one of %s, or 0-8)", v, strings.Join(logLevels, ", "))
+}
+
+// parseArch normalises lxc.arch and gives the personality a 32-bit
+// userland needs on a 64-bit host.
+func parseArch(v string) (string, uint64, error) {
+	const linux32 = 0x0008 // PER_LINUX32 from <linux/personality.h>
+	switch strings.ToLower(v) {
+	case "x86", "i386", "i486", "i586", "i686":
+		return "i686", linux32, nil
+	case "x86_64", "amd64":
+		return "x86_64", 0, nil
+	case "arm64", "aarch64":
+		return "aarch64", 0, nil
+	case "arm", "armel", "armhf", "armv7l", "armv7", "armv6l", "armv5tel":
+		return "armv7l", linux32, nil
+	case "ppc", "powerpc":
+		return "ppc", linux32, nil
+	case "ppc64", "powerpc64":
+		return "ppc64", 0, nil
+	case "ppc64le", "ppc64el", "powerpc64le":
+		return "ppc64le", 0, nil
+	case "s390x":
+		return "s390x", 0, nil
+	case "riscv64":
+		return "riscv64", 0, nil
+	case "mips", "mipsel":
+		return strings.ToLower(v), linux32, nil
+	case "mips64", "mips64el":
+		return strings.ToLower(v), 0, nil
+	}
+	return "", 0, fmt.Errorf("unknown architecture %q", v)
+}
+
+// splitQuoted splits a command line on white space, honouring double and
+// single quotes and backslash escapes (LXC splits lxc.init.cmd the same way).
+func splitQuoted(s string) ([]string, error) {
+	var args []string
+	var cur strings.Builder
+	inArg := false
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case quote != 0:
+			if ch == quote {
+				quote = 0
+			} else if ch == '\\' && quote == '"' && i+1 < len(s) {
+				i++
+				cur.WriteByte(s[i])
+			} else {
+				cur.WriteByte(ch)
+			}
+		case ch == '"' || ch == '\'':
+			quote, inArg = ch, true
+		case ch == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			inArg = true
+		case ch == ' ' || ch == '\t':
+			if inArg {
+				args = append(args, cur.String())
+				cur.Reset()
+				inArg = false
+			}
+		default:
+			cur.WriteByte(ch)
+			inArg = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("unterminated quote in %q", s)
+	}
+	if inArg {
+		args = append(args, cur.String())
+	}
+	if len(args) == 0 {
+		return nil, fmt.Errorf("empty command")
+	}
+	return args, nil
+}
+
+func parseLimit(s string) (uint64, error) {
+	if s == "unlimited" || s == "infinity" {
+		return unix.RLIM_INFINITY, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid limit %q: want a number or \"unlimited\"", s)
+	}
+	return n, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+func parseIDMap(v string) (IDMap, error) {
+	f := strings.Fields(v)
+	if len(f) != 4 || (f[0] != "u" && f[0] != "g") {
+		return IDMap{}, fmt.Errorf("invalid id map %q: want \"u|g CONTAINERID HOSTID COUNT\"", v)
+	}
+	var n [3]int64
+	for i, s := range f[1:] {
+		x, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || x < 0 || x > 1<<32-1 {
+			return IDMap{}, fmt.Errorf("invalid id map %q: %q is not an id", v, s)
+		}
+		n[i] = x
+	}
+	if n[2] == 0 {
+		return IDMap{}, fmt.Errorf("invalid id map %q: count is 0", v)
+	}
+	return IDMap{Kind: rune(f[0][0]), Container: n[0], Host: n[1], Count: n[2]}, nil
 }
