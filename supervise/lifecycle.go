@@ -3,6 +3,7 @@ package supervise
 import (
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -311,6 +312,12 @@ func (l *lifecycle) running(run Run) {
 	s.Log.Info("boot started", "boot", boot, "pid", pid)
 	s.readyOnce.Do(func() { s.Ready(nil) })
 	s.Notify.Ready(boot, pid)
+	// A boot allocates (config, plan, netlink); give it back now, in one
+	// go, so that the idle shim holds no freed heap (private memory per
+	// shim is what counts with many containers) and the runtime's
+	// background scavenger has nothing left to return bit by bit while
+	// the container runs.
+	debug.FreeOSMemory()
 	if l.stop != nil {
 		// Asked to stop before the init ran: it has had no time to set
 		// up its handlers (PID 1 ignores what it does not handle) nor to

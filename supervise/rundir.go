@@ -1,12 +1,16 @@
 package supervise
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/lxc-shim/lxc-shim/shimctl"
 
@@ -23,23 +27,28 @@ type RunDir struct {
 	paths shimctl.Paths
 	shim  *Shim
 
-	mu      sync.Mutex
-	lock    *os.File
-	closed  bool
-	ino     int            // inotify descriptor
+	mu     sync.Mutex
+	lock   *os.File
+	closed bool
+	// ino is the inotify descriptor, non-blocking and on Go's poller:
+	// a raw blocking read or poll would keep an OS thread in a syscall,
+	// and the runtime's monitor wakes up every few milliseconds while one
+	// is (tens of wake-ups for each settle); on the poller a wait costs
+	// nothing until an event or the settle deadline.
+	ino     *os.File
 	watched syscall.Stat_t // the directory being watched
 }
 
 // KeepRunDir takes over lock (held on paths.Lock) and watches paths.Dir for
 // the shim s. Close releases the lock; call it from s.OnExit.
 func KeepRunDir(s *Shim, paths shimctl.Paths, lock *os.File) *RunDir {
-	r := &RunDir{paths: paths, shim: s, lock: lock, ino: -1}
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	r := &RunDir{paths: paths, shim: s, lock: lock}
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		s.Log.Warn("run directory: no inotify; it is not re-created if removed", "err", err)
 		return r
 	}
-	r.ino = fd
+	r.ino = os.NewFile(uintptr(fd), "inotify")
 	if err := r.watch(); err != nil {
 		s.Log.Warn("run directory: watch", "dir", paths.Dir, "err", err)
 	}
@@ -57,9 +66,9 @@ func (r *RunDir) Close() {
 		r.lock.Close()
 		r.lock = nil
 	}
-	if r.ino >= 0 {
-		unix.Close(r.ino) // the loop's read fails and it returns
-		r.ino = -1
+	if r.ino != nil {
+		r.ino.Close() // the loop's read fails and it returns
+		r.ino = nil
 	}
 }
 
@@ -74,8 +83,22 @@ func (r *RunDir) watch() error {
 	if st.Dev == r.watched.Dev && st.Ino == r.watched.Ino {
 		return nil
 	}
-	if _, err := unix.InotifyAddWatch(r.ino, r.paths.Dir, unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF); err != nil {
+	if r.ino == nil {
+		return nil
+	}
+	// Through Control: Fd would put the descriptor back in blocking mode.
+	rc, err := r.ino.SyscallConn()
+	if err != nil {
 		return err
+	}
+	var werr error
+	if err := rc.Control(func(fd uintptr) {
+		_, werr = unix.InotifyAddWatch(int(fd), r.paths.Dir, unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF)
+	}); err != nil {
+		return err
+	}
+	if werr != nil {
+		return werr
 	}
 	r.watched = st
 	return nil
@@ -85,32 +108,75 @@ func (r *RunDir) watch() error {
 // rm -rf is a burst of them), it repairs the directory. Repairing at the
 // first event would refill a directory that rm -rf is still emptying.
 func (r *RunDir) loop() {
-	const settle = 100 // ms
+	const settle = 100 * time.Millisecond
 	buf := make([]byte, 4096)
-	// What the events say does not matter: repair looks at what is there.
-	read := func(fd int) bool {
-		n, err := unix.Read(fd, buf)
-		return (err == nil && n > 0) || errors.Is(err, unix.EINTR)
+	r.mu.Lock()
+	f := r.ino
+	r.mu.Unlock()
+	if f == nil {
+		return
 	}
 	for {
-		r.mu.Lock()
-		fd := r.ino
-		r.mu.Unlock()
-		if fd < 0 || !read(fd) {
+		// What the events say does not matter: repair looks at what is
+		// there. A read error other than a deadline is the Close.
+		if err := f.SetReadDeadline(time.Time{}); err != nil {
 			return
 		}
+		n, err := f.Read(buf)
+		if err != nil {
+			return
+		}
+		if !r.relevant(buf[:n]) {
+			continue
+		}
 		for {
-			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			k, err := unix.Poll(pfd, settle)
-			if errors.Is(err, unix.EINTR) {
-				continue
+			if err := f.SetReadDeadline(time.Now().Add(settle)); err != nil {
+				return
 			}
-			if err != nil || k <= 0 || !read(fd) {
+			_, err := f.Read(buf)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
 				break
+			}
+			if err != nil {
+				return
 			}
 		}
 		r.repair()
 	}
+}
+
+// relevant says whether inotify events (raw, as read) may mean something
+// the shim keeps is gone: the directory itself, the lock, the socket,
+// state.json, or a record while a run is active. The shim's own writes
+// (a temporary file renamed over state.json or a record: ".state-*.json",
+// "*.tmp") and the records a teardown removes with its run are not: each
+// of those would otherwise cost a settle and a repair on every state
+// change and reboot.
+func (r *RunDir) relevant(events []byte) bool {
+	s := r.shim
+	s.mu.Lock()
+	active := s.run != nil
+	s.mu.Unlock()
+	for len(events) >= unix.SizeofInotifyEvent {
+		mask := binary.NativeEndian.Uint32(events[4:8])
+		nameLen := int(binary.NativeEndian.Uint32(events[12:16]))
+		end := unix.SizeofInotifyEvent + nameLen
+		if end > len(events) {
+			return true // cut short: look anyway
+		}
+		name := strings.TrimRight(string(events[unix.SizeofInotifyEvent:end]), "\x00")
+		events = events[end:]
+		switch {
+		case mask&(unix.IN_DELETE_SELF|unix.IN_MOVE_SELF|unix.IN_Q_OVERFLOW|unix.IN_IGNORED) != 0:
+			return true
+		case strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".tmp"):
+		case name == filepath.Base(r.paths.Lock), name == filepath.Base(r.paths.Socket), name == filepath.Base(r.paths.State):
+			return true
+		case active:
+			return true
+		}
+	}
+	return false
 }
 
 // repair makes again what is missing of the run directory. It writes
