@@ -21,12 +21,12 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/lxc-shim/lxc-shim/cgroupfs"
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/console"
 	"github.com/lxc-shim/lxc-shim/nsenter"
 	"github.com/lxc-shim/lxc-shim/sealedexe"
 	"github.com/lxc-shim/lxc-shim/supervise"
-	"github.com/moby/sys/mountinfo"
 )
 
 // How `lxc-initd attach NAME [-- CMD ARGS...]` works:
@@ -449,7 +449,7 @@ func lastCap() int {
 // /proc/PID/cgroup are read from the host's cgroup namespace, so they are
 // the host's paths even though the container has its own cgroup namespace.
 func openCgroupProcs(pid int) ([]*os.File, error) {
-	paths, err := cgroupProcsPaths(pid)
+	paths, err := cgroupfs.ProcsFiles(pid)
 	if err != nil {
 		return nil, err
 	}
@@ -463,96 +463,6 @@ func openCgroupProcs(pid int) ([]*os.File, error) {
 		files = append(files, f)
 	}
 	return files, nil
-}
-
-type cgroupMount struct {
-	root, point string
-	v2          bool
-	opts        map[string]bool
-}
-
-func cgroupProcsPaths(pid int) ([]string, error) {
-	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
-	if err != nil {
-		return nil, fmt.Errorf("read mounts: %w", err)
-	}
-	cgPath := fmt.Sprintf("/proc/%d/cgroup", pid)
-	b, err := os.ReadFile(cgPath)
-	if err != nil {
-		return nil, err
-	}
-	out := procsFiles(string(b), cgroupMounts(infos))
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no cgroup of the init is mounted on the host", cgPath)
-	}
-	return out, nil
-}
-
-// procsFiles maps the lines of a /proc/PID/cgroup onto the host's cgroup
-// mounts: one cgroup.procs per hierarchy that is mounted.
-func procsFiles(procCgroup string, mounts []cgroupMount) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, line := range strings.Split(strings.TrimSpace(procCgroup), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		ctrls, path := parts[1], parts[2]
-		for _, m := range mounts {
-			if !m.matches(parts[0], ctrls) {
-				continue
-			}
-			rel, ok := path, true
-			if m.root != "/" {
-				if rel, ok = strings.CutPrefix(path, m.root); ok && rel != "" && rel[0] != '/' {
-					ok = false // /a/bc is not under /a/b
-				}
-			}
-			if !ok {
-				continue
-			}
-			p := filepath.Join(m.point, rel, "cgroup.procs")
-			if !seen[p] {
-				seen[p] = true
-				out = append(out, p)
-			}
-			break
-		}
-	}
-	return out
-}
-
-func (m cgroupMount) matches(hid, ctrls string) bool {
-	if hid == "0" && ctrls == "" {
-		return m.v2
-	}
-	if m.v2 || ctrls == "" {
-		return false
-	}
-	for _, c := range strings.Split(ctrls, ",") {
-		if !m.opts[c] {
-			return false
-		}
-	}
-	return true
-}
-
-// cgroupMounts turns the cgroup and cgroup2 mounts of a mount table into
-// what procsFiles matches against.
-func cgroupMounts(infos []*mountinfo.Info) []cgroupMount {
-	var out []cgroupMount
-	for _, mi := range infos {
-		if mi.FSType != "cgroup" && mi.FSType != "cgroup2" {
-			continue
-		}
-		m := cgroupMount{root: mi.Root, point: mi.Mountpoint, v2: mi.FSType == "cgroup2", opts: map[string]bool{}}
-		for _, o := range strings.Split(mi.VFSOptions, ",") {
-			m.opts[o] = true
-		}
-		out = append(out, m)
-	}
-	return out
 }
 
 // containerPty allocates a pty from the container's own devpts instance
