@@ -63,7 +63,8 @@ func resolveInit(cmd string, env []string) (string, error) {
 
 // execInit sets the init's identity, stdio, capabilities and signal state
 // and execs it. It returns only on failure.
-func (s *stager) execInit(report *os.File, lastCap int) error {
+// have is the stage's permitted set (read before the mounts).
+func (s *stager) execInit(report *os.File, lastCap int, have uint64) error {
 	cfg := s.cfg
 	argv := cfg.Init.Cmd
 	if len(argv) == 0 {
@@ -85,10 +86,6 @@ func (s *stager) execInit(report *os.File, lastCap int) error {
 		if err := unix.Dup3(stdio, fd, 0); err != nil {
 			return initFail("stdio", err)
 		}
-	}
-	have, err := permittedNow()
-	if err != nil {
-		return s.fail("capabilities", "caps", "lxc.cap.drop", "", err)
 	}
 	keep := capsToKeep(cfg.Caps, lastCap) & have
 	if err := dropBounding(keep, lastCap); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -24,6 +23,7 @@ import (
 	"github.com/lxc-shim/lxc-shim/cgroupfs"
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/console"
+	"github.com/lxc-shim/lxc-shim/container"
 	"github.com/lxc-shim/lxc-shim/nsenter"
 	"github.com/lxc-shim/lxc-shim/sealedexe"
 	"github.com/lxc-shim/lxc-shim/supervise"
@@ -76,7 +76,6 @@ type attachSpec struct {
 	Argv       []string `json:"argv,omitempty"` // empty: root's shell in the container
 	Env        []string `json:"env"`
 	CapBnd     uint64   `json:"cap_bnd"`
-	LastCap    int      `json:"last_cap"`
 	NoNewPrivs bool     `json:"no_new_privs,omitempty"`
 	Setctty    bool     `json:"setctty,omitempty"` // stdin is a pty slave to make ours
 }
@@ -125,10 +124,9 @@ func cmdAttach(e *env, args []string) error {
 		return err
 	}
 	spec := attachSpec{Argv: argv, NoNewPrivs: cfg.Security.NoNewPrivs}
-	if spec.CapBnd, err = capBnd(pid); err != nil {
+	if spec.CapBnd, err = container.BoundingSet(pid); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	spec.LastCap = lastCap()
 
 	usePty := term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
 	spec.Env = attachEnv(cfg.Environment, usePty)
@@ -411,39 +409,6 @@ func attachEnv(cfgEnv []string, withTerm bool) []string {
 	return config.OverrideEnv(env, cfgEnv)
 }
 
-// capBnd reads the init's capability bounding set.
-func capBnd(pid int) (uint64, error) {
-	path := fmt.Sprintf("/proc/%d/status", pid)
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "CapBnd:"); ok {
-			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if err != nil {
-				return 0, fmt.Errorf("%s: CapBnd: %w", path, err)
-			}
-			return n, nil
-		}
-	}
-	return 0, fmt.Errorf("%s: no CapBnd line", path)
-}
-
-func lastCap() int {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err != nil {
-		return 63
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 63
-	}
-	return n
-}
-
 // openCgroupProcs opens, for every hierarchy the init is in and the host
 // has mounted, the cgroup.procs file of the init's cgroup. The paths of
 // /proc/PID/cgroup are read from the host's cgroup namespace, so they are
@@ -553,7 +518,7 @@ func attachInside() {
 	if err := syscall.Setgroups(nil); err != nil {
 		fail(exitCannotExec, "setgroups: %v", err)
 	}
-	if err := limitCaps(spec.CapBnd, spec.LastCap); err != nil {
+	if err := container.LimitCaps(spec.CapBnd); err != nil {
 		fail(exitCannotExec, "capabilities: %v", err)
 	}
 	if spec.NoNewPrivs {
@@ -630,39 +595,6 @@ func executable(p string) error {
 	}
 	if st.IsDir() || st.Mode()&0o111 == 0 {
 		return errors.New("not an executable file")
-	}
-	return nil
-}
-
-// limitCaps drops from the calling thread every capability the init's
-// bounding set lacks: from the bounding set (so an exec cannot regain
-// them), the permitted, effective and inheritable sets, and clears the
-// ambient set.
-func limitCaps(keep uint64, last int) error {
-	for c := 0; c <= last && c < 64; c++ {
-		if keep&(1<<uint(c)) != 0 {
-			continue
-		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
-			return fmt.Errorf("drop %s from the bounding set: %w", config.CapName(c), err)
-		}
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capget: %w", err)
-	}
-	for i := range data {
-		m := uint32(keep >> (32 * i))
-		data[i].Effective &= m
-		data[i].Permitted &= m
-		data[i].Inheritable &= m
-	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capset: %w", err)
-	}
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
 	return nil
 }
