@@ -2,12 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -126,41 +123,6 @@ func TestConstructorLeavesNothingOfTheCaller(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("report: %s", out)
-	}
-}
-
-func TestAttachEnv(t *testing.T) {
-	t.Setenv("TERM", "xterm-tk")
-	got := attachEnv([]string{"FOO=bar", "PATH=/opt/bin:/bin", "FOO=baz"}, true)
-	want := []string{"container=lxc", "TERM=xterm-tk", "PATH=/opt/bin:/bin", "FOO=baz"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("attachEnv = %q, want %q", got, want)
-	}
-	got = attachEnv(nil, false)
-	want = []string{"PATH=" + cleanPath, "container=lxc"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("attachEnv without terminal = %q, want %q", got, want)
-	}
-}
-
-func TestLookPath(t *testing.T) {
-	dir := t.TempDir()
-	exe := filepath.Join(dir, "tk-cmd")
-	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "tk-data"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"PATH=/nonexistent:" + dir}
-	if p, err := lookPath("tk-cmd", env); err != nil || p != exe {
-		t.Errorf("lookPath(tk-cmd) = %q, %v", p, err)
-	}
-	if _, err := lookPath("tk-missing", env); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("lookPath(tk-missing): %v, want not found", err)
-	}
-	if _, err := lookPath(filepath.Join(dir, "tk-data"), env); err == nil || errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("lookPath of a non-executable file: %v, want 'not executable'", err)
 	}
 }
 
