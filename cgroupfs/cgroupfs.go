@@ -31,6 +31,10 @@ const (
 	LayoutV2     = "v2"
 )
 
+// SelfMountinfo is this process's mount table, what Mounts reads and the
+// default of lxc-initd checkconfig --mountinfo.
+const SelfMountinfo = "/proc/self/mountinfo"
+
 // UnifiedKey is the Key of the cgroup2 hierarchy (mounted at
 // /sys/fs/cgroup on a v2 host, /sys/fs/cgroup/unified on a hybrid one).
 const UnifiedKey = "unified"
@@ -93,7 +97,7 @@ func hierarchyKey(ctrls []string, name string) string {
 func Mounts() ([]Mount, error) {
 	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
-		return nil, fmt.Errorf("cgroupfs: read /proc/self/mountinfo: %w", err)
+		return nil, fmt.Errorf("cgroupfs: read %s: %w", SelfMountinfo, err)
 	}
 	return fromInfos(infos), nil
 }
@@ -299,7 +303,7 @@ func ProcsFiles(pid int) ([]string, error) {
 	}
 	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
-		return nil, fmt.Errorf("cgroupfs: read /proc/self/mountinfo: %w", err)
+		return nil, fmt.Errorf("cgroupfs: read %s: %w", SelfMountinfo, err)
 	}
 	out := procsFiles(string(b), fromInfos(infos))
 	if len(out) == 0 {
