@@ -2,12 +2,12 @@ package container
 
 import (
 	"fmt"
+	"github.com/lxc-shim/lxc-shim/cgroupfs"
 	"os"
 	"path"
 	"sort"
 	"strings"
 
-	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -98,37 +98,29 @@ type cgroupMount struct {
 	Data   string // controllers and name= for v1
 }
 
-// hostCgroupMounts reads the host's cgroup layout from mountinfo; the
+// hostCgroupMounts reads the host's cgroup layout (package cgroupfs); the
 // stage reads it before its first mount, when its table is still a copy of
 // the host's.
 func hostCgroupMounts() ([]cgroupMount, error) {
-	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
+	mounts, err := cgroupfs.Mounts()
 	if err != nil {
 		return nil, err
 	}
 	var out []cgroupMount
-	for _, mi := range infos {
-		mp, fstype, super := mi.Mountpoint, mi.FSType, mi.VFSOptions
+	for _, m := range mounts {
 		var rel string
 		switch {
-		case mp == "/sys/fs/cgroup":
-		case strings.HasPrefix(mp, "/sys/fs/cgroup/"):
-			rel = strings.TrimPrefix(mp, "/sys/fs/cgroup/")
+		case m.Point == "/sys/fs/cgroup":
+		case strings.HasPrefix(m.Point, "/sys/fs/cgroup/"):
+			rel = strings.TrimPrefix(m.Point, "/sys/fs/cgroup/")
 		default:
 			continue
 		}
-		var data []string
-		if fstype == "cgroup" {
-			for _, o := range strings.Split(super, ",") {
-				switch {
-				case o == "rw" || o == "ro" || o == "xattr" || o == "noprefix" || o == "clone_children" || o == "cpuset_v2_mode":
-				case strings.HasPrefix(o, "release_agent="):
-				default:
-					data = append(data, o)
-				}
-			}
+		fstype := "cgroup"
+		if m.V2 {
+			fstype = "cgroup2"
 		}
-		out = append(out, cgroupMount{Rel: rel, FSType: fstype, Data: strings.Join(data, ",")})
+		out = append(out, cgroupMount{Rel: rel, FSType: fstype, Data: m.MountData()})
 	}
 	return out, nil
 }

@@ -1,7 +1,6 @@
 package container
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -15,7 +14,7 @@ import (
 )
 
 // defaultPath is the PATH the init gets unless lxc.environment sets one.
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+const defaultPath = config.DefaultPath
 
 // initEnv is the init's environment: LXC's container=lxc and
 // container_ttys, a default PATH, then lxc.environment in order.
@@ -31,39 +30,10 @@ func (s *stager) initEnv() []string {
 	return config.OverrideEnv(env, s.cfg.Environment)
 }
 
-func lookupEnv(env []string, key string) string {
-	for _, e := range env {
-		if k, v, ok := strings.Cut(e, "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
-}
-
-// resolveInit finds the init's binary inside the (pivoted) rootfs.
-func resolveInit(cmd string, env []string) (string, error) {
-	if strings.Contains(cmd, "/") {
-		st, err := os.Stat(cmd)
-		if err != nil {
-			return "", unwrapPath(err)
-		}
-		if st.IsDir() || st.Mode()&0o111 == 0 {
-			return "", errors.New("not an executable file")
-		}
-		return cmd, nil
-	}
-	for _, dir := range strings.Split(lookupEnv(env, "PATH"), ":") {
-		p := path.Join(dir, cmd)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("not found in PATH")
-}
-
 // execInit sets the init's identity, stdio, capabilities and signal state
 // and execs it. It returns only on failure.
-func (s *stager) execInit(report *os.File, lastCap int) error {
+// have is the stage's permitted set (read before the mounts).
+func (s *stager) execInit(report *os.File, lastCap int, have uint64) error {
 	cfg := s.cfg
 	argv := cfg.Init.Cmd
 	if len(argv) == 0 {
@@ -73,7 +43,7 @@ func (s *stager) execInit(report *os.File, lastCap int) error {
 		return s.fail(step, "init", "lxc.init.cmd", strings.Join(argv, " "), err)
 	}
 	env := s.initEnv()
-	bin, err := resolveInit(argv[0], env)
+	bin, err := findExecutable(argv[0], env)
 	if err != nil {
 		return initFail("exec", err)
 	}
@@ -85,10 +55,6 @@ func (s *stager) execInit(report *os.File, lastCap int) error {
 		if err := unix.Dup3(stdio, fd, 0); err != nil {
 			return initFail("stdio", err)
 		}
-	}
-	have, err := permittedNow()
-	if err != nil {
-		return s.fail("capabilities", "caps", "lxc.cap.drop", "", err)
 	}
 	keep := capsToKeep(cfg.Caps, lastCap) & have
 	if err := dropBounding(keep, lastCap); err != nil {

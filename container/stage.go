@@ -126,6 +126,11 @@ func (s *stager) run(report *os.File) error {
 	if err != nil {
 		return s.fail("capabilities", "caps", "lxc.cap.drop", "", err)
 	}
+	// Read while /proc is still the host's: the rootfs may have none.
+	havePerm, err := permittedNow()
+	if err != nil {
+		return s.fail("capabilities", "caps", "lxc.cap.drop", "", err)
+	}
 	// Nothing mounted from now on may propagate back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return s.fail("make / rslave", "", "", "", err)
@@ -190,7 +195,7 @@ func (s *stager) run(report *os.File) error {
 			return s.fail("personality", "", "lxc.arch", cfg.Arch, e)
 		}
 	}
-	return s.execInit(report, lastCap)
+	return s.execInit(report, lastCap, havePerm)
 }
 
 func (s *stager) sysctls() error {

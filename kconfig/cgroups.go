@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/moby/sys/mountinfo"
+	"github.com/lxc-shim/lxc-shim/cgroupfs"
 )
 
 // Hierarchy is one mounted cgroup hierarchy.
@@ -28,52 +28,41 @@ type CgroupLayout struct {
 	V2 *Hierarchy
 }
 
-// ReadCgroupLayout reads a mountinfo file (/proc/self/mountinfo) from r.
-// readFile reads a v2 hierarchy's cgroup.controllers; it may be nil.
+// ReadCgroupLayout reads a mountinfo file (/proc/self/mountinfo) from r
+// (package cgroupfs parses it). readFile reads a v2 hierarchy's
+// cgroup.controllers; it may be nil.
 func ReadCgroupLayout(r io.Reader, readFile func(string) ([]byte, error)) (CgroupLayout, error) {
 	var l CgroupLayout
-	infos, err := mountinfo.GetMountsFromReader(r, mountinfo.FSTypeFilter("cgroup", "cgroup2"))
+	mounts, err := cgroupfs.ReadMounts(r)
 	if err != nil {
-		return l, fmt.Errorf("read mountinfo: %w", err)
+		return l, err
 	}
-	for _, mi := range infos {
-		fstype, mnt, super := mi.FSType, mi.Mountpoint, mi.VFSOptions
-		switch fstype {
-		case "cgroup":
-			var ctrls []string
-			for _, o := range strings.Split(super, ",") {
-				switch {
-				case o == "rw" || o == "ro" || strings.HasPrefix(o, "release_agent=") || o == "clone_children" ||
-					o == "noprefix" || o == "xattr" || o == "cpuset_v2_mode" || o == "favordynmods":
-				default:
-					ctrls = append(ctrls, o)
-				}
+	var kept []cgroupfs.Mount
+	for _, m := range mounts {
+		if !m.V2 {
+			ctrls := append([]string(nil), m.Controllers...)
+			if m.Name != "" {
+				ctrls = append(ctrls, m.Name)
 			}
-			l.V1 = append(l.V1, Hierarchy{Mount: mnt, Controllers: ctrls})
-		case "cgroup2":
-			if l.V2 != nil {
-				continue
-			}
-			h := Hierarchy{Mount: mnt}
-			if readFile != nil {
-				if b, err := readFile(filepath.Join(mnt, "cgroup.controllers")); err == nil {
-					h.Controllers = strings.Fields(string(b))
-				}
-			}
-			l.V2 = &h
+			l.V1 = append(l.V1, Hierarchy{Mount: m.Point, Controllers: ctrls})
+			kept = append(kept, m)
+			continue
 		}
+		if l.V2 != nil {
+			continue
+		}
+		h := Hierarchy{Mount: m.Point}
+		if readFile != nil {
+			if b, err := readFile(filepath.Join(m.Point, "cgroup.controllers")); err == nil {
+				h.Controllers = strings.Fields(string(b))
+			}
+		}
+		l.V2 = &h
+		kept = append(kept, m)
 	}
 	sort.Slice(l.V1, func(i, j int) bool { return l.V1[i].Mount < l.V1[j].Mount })
-	// Any v1 hierarchy beside cgroup2 is hybrid, even one that only names
-	// a hierarchy (name=systemd): that is what systemd calls hybrid too.
-	switch {
-	case len(l.V1) > 0 && l.V2 != nil:
-		l.Kind = "hybrid"
-	case len(l.V1) > 0:
-		l.Kind = "v1"
-	case l.V2 != nil:
-		l.Kind = "v2"
-	default:
+	l.Kind = cgroupfs.LayoutOf(kept)
+	if l.Kind == "" {
 		l.Kind = "none"
 	}
 	return l, nil

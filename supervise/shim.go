@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/shimctl"
 
 	"golang.org/x/sys/unix"
@@ -131,7 +132,7 @@ func (s *Shim) init() {
 		s.Policy = DefaultPolicy()
 	}
 	if s.StopTimeout == 0 {
-		s.StopTimeout = 60 * time.Second
+		s.StopTimeout = config.DefaultStopTimeout
 	}
 	if s.HaltSignal == nil {
 		s.HaltSignal = func(int) syscall.Signal { return syscall.SIGPWR }

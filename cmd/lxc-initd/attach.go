@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -11,8 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,12 +18,13 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/lxc-shim/lxc-shim/cgroup"
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/console"
+	"github.com/lxc-shim/lxc-shim/container"
 	"github.com/lxc-shim/lxc-shim/nsenter"
 	"github.com/lxc-shim/lxc-shim/sealedexe"
 	"github.com/lxc-shim/lxc-shim/shimctl"
-	"github.com/moby/sys/mountinfo"
 )
 
 // How `lxc-initd attach NAME [-- CMD ARGS...]` works:
@@ -47,10 +45,15 @@ import (
 //     container can reach the host's lxc-initd through /proc/PID/exe: it
 //     is the copy, which no one can write.
 //  3. The child, inside the container, comes back to cmdAttach
-//     (nsenter.Entered) and runs attachInside: a new session (so no
-//     terminal of the host's is its controlling terminal), the pty as
-//     controlling terminal when there is one, cwd /, capabilities, then
-//     exec of the command.
+//     (nsenter.Entered) and runs attachInside, which hands the spec to
+//     container.ExecAttached: a new session (so no terminal of the host's
+//     is its controlling terminal), the pty as controlling terminal when
+//     there is one, cwd /, capabilities (the init's code), then exec of
+//     the command.
+//
+// This file keeps the host-side orchestration; the cgroup.procs files come
+// from cgroup.OpenProcs, the pty from console.ContainerPty, the exec
+// inside from container.ExecAttached.
 //
 // Stdio: a container process must never hold a terminal of the host's,
 // from which it could type into the admin's shell (ioctl TIOCSTI). When
@@ -63,29 +66,8 @@ import (
 // Setup errors of steps 2 and 3 come back on a pipe, so they are told apart
 // from the command's own exit status.
 
-// envAttachSpec carries attachSpec (JSON) to the child.
+// envAttachSpec carries container.AttachSpec (JSON) to the child.
 const envAttachSpec = "_LXC_SHIM_ATTACH_SPEC"
-
-// cleanPath is the PATH the attached command gets (lxc.environment may
-// override it), as lxc-attach's clear-env does.
-const cleanPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// attachSpec is what the child needs that it can no longer read from the
-// host once inside the container.
-type attachSpec struct {
-	Argv       []string `json:"argv,omitempty"` // empty: root's shell in the container
-	Env        []string `json:"env"`
-	CapBnd     uint64   `json:"cap_bnd"`
-	LastCap    int      `json:"last_cap"`
-	NoNewPrivs bool     `json:"no_new_privs,omitempty"`
-	Setctty    bool     `json:"setctty,omitempty"` // stdin is a pty slave to make ours
-}
-
-// Exit codes of the attached side, as a shell reports them.
-const (
-	exitCannotExec = 126
-	exitNotFound   = 127
-)
 
 // cmdAttach runs a command (default: the container's shell for root,
 // /bin/sh) inside a running container and exits with its status.
@@ -124,16 +106,15 @@ func cmdAttach(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec := attachSpec{Argv: argv, NoNewPrivs: cfg.Security.NoNewPrivs}
-	if spec.CapBnd, err = capBnd(pid); err != nil {
+	spec := container.AttachSpec{Argv: argv, NoNewPrivs: cfg.Security.NoNewPrivs}
+	if spec.CapBnd, err = container.BoundingSet(pid); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	spec.LastCap = lastCap()
 
 	usePty := term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
-	spec.Env = attachEnv(cfg.Environment, usePty)
+	spec.Env = container.AttachEnv(cfg.Environment, usePty)
 
-	cgFiles, err := openCgroupProcs(pid)
+	cgFiles, err := cgroup.OpenProcs(pid)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -264,9 +245,9 @@ type pipeCopy struct {
 }
 
 // openPty gives the command a pty of the container's devpts (see
-// containerPty) with the caller's window size.
+// console.ContainerPty) with the caller's window size.
 func (a *attachIO) openPty(initPid int) error {
-	master, slave, err := containerPty(initPid)
+	master, slave, err := console.ContainerPty(initPid)
 	if err != nil {
 		return err
 	}
@@ -400,194 +381,6 @@ func runningInit(rundir, name string) (int, error) {
 	return st.Pid, nil
 }
 
-// attachEnv is the attached command's environment: a clean PATH,
-// container=lxc (as LXC sets it), TERM when it gets a terminal, then
-// lxc.environment, whose entries win.
-func attachEnv(cfgEnv []string, withTerm bool) []string {
-	env := []string{"PATH=" + cleanPath, "container=lxc"}
-	if t := os.Getenv("TERM"); withTerm && t != "" {
-		env = append(env, "TERM="+t)
-	}
-	return config.OverrideEnv(env, cfgEnv)
-}
-
-// capBnd reads the init's capability bounding set.
-func capBnd(pid int) (uint64, error) {
-	path := fmt.Sprintf("/proc/%d/status", pid)
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "CapBnd:"); ok {
-			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if err != nil {
-				return 0, fmt.Errorf("%s: CapBnd: %w", path, err)
-			}
-			return n, nil
-		}
-	}
-	return 0, fmt.Errorf("%s: no CapBnd line", path)
-}
-
-func lastCap() int {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err != nil {
-		return 63
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 63
-	}
-	return n
-}
-
-// openCgroupProcs opens, for every hierarchy the init is in and the host
-// has mounted, the cgroup.procs file of the init's cgroup. The paths of
-// /proc/PID/cgroup are read from the host's cgroup namespace, so they are
-// the host's paths even though the container has its own cgroup namespace.
-func openCgroupProcs(pid int) ([]*os.File, error) {
-	paths, err := cgroupProcsPaths(pid)
-	if err != nil {
-		return nil, err
-	}
-	var files []*os.File
-	for _, p := range paths {
-		f, err := os.OpenFile(p, os.O_WRONLY, 0)
-		if err != nil {
-			closeAll(files)
-			return nil, fmt.Errorf("container cgroup: %w", err)
-		}
-		files = append(files, f)
-	}
-	return files, nil
-}
-
-type cgroupMount struct {
-	root, point string
-	v2          bool
-	opts        map[string]bool
-}
-
-func cgroupProcsPaths(pid int) ([]string, error) {
-	infos, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
-	if err != nil {
-		return nil, fmt.Errorf("read mounts: %w", err)
-	}
-	cgPath := fmt.Sprintf("/proc/%d/cgroup", pid)
-	b, err := os.ReadFile(cgPath)
-	if err != nil {
-		return nil, err
-	}
-	out := procsFiles(string(b), cgroupMounts(infos))
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no cgroup of the init is mounted on the host", cgPath)
-	}
-	return out, nil
-}
-
-// procsFiles maps the lines of a /proc/PID/cgroup onto the host's cgroup
-// mounts: one cgroup.procs per hierarchy that is mounted.
-func procsFiles(procCgroup string, mounts []cgroupMount) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, line := range strings.Split(strings.TrimSpace(procCgroup), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		ctrls, path := parts[1], parts[2]
-		for _, m := range mounts {
-			if !m.matches(parts[0], ctrls) {
-				continue
-			}
-			rel, ok := path, true
-			if m.root != "/" {
-				if rel, ok = strings.CutPrefix(path, m.root); ok && rel != "" && rel[0] != '/' {
-					ok = false // /a/bc is not under /a/b
-				}
-			}
-			if !ok {
-				continue
-			}
-			p := filepath.Join(m.point, rel, "cgroup.procs")
-			if !seen[p] {
-				seen[p] = true
-				out = append(out, p)
-			}
-			break
-		}
-	}
-	return out
-}
-
-func (m cgroupMount) matches(hid, ctrls string) bool {
-	if hid == "0" && ctrls == "" {
-		return m.v2
-	}
-	if m.v2 || ctrls == "" {
-		return false
-	}
-	for _, c := range strings.Split(ctrls, ",") {
-		if !m.opts[c] {
-			return false
-		}
-	}
-	return true
-}
-
-// cgroupMounts turns the cgroup and cgroup2 mounts of a mount table into
-// what procsFiles matches against.
-func cgroupMounts(infos []*mountinfo.Info) []cgroupMount {
-	var out []cgroupMount
-	for _, mi := range infos {
-		if mi.FSType != "cgroup" && mi.FSType != "cgroup2" {
-			continue
-		}
-		m := cgroupMount{root: mi.Root, point: mi.Mountpoint, v2: mi.FSType == "cgroup2", opts: map[string]bool{}}
-		for _, o := range strings.Split(mi.VFSOptions, ",") {
-			m.opts[o] = true
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// containerPty allocates a pty from the container's own devpts instance
-// (its /dev/pts/ptmx, resolved inside the container's root so that no
-// symlink of the container leads outside), so the command sees a terminal
-// that exists in its /dev/pts. Without one it falls back to a host pty.
-func containerPty(pid int) (master, slave *os.File, err error) {
-	root := fmt.Sprintf("/proc/%d/root", pid)
-	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", root, err)
-	}
-	defer unix.Close(rfd)
-	mfd, err := unix.Openat2(rfd, "dev/pts/ptmx", &unix.OpenHow{
-		Flags:   unix.O_RDWR | unix.O_NOCTTY | unix.O_CLOEXEC | unix.O_NONBLOCK,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if err == nil {
-		var st unix.Stat_t
-		if serr := unix.Fstat(mfd, &st); serr != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 5 || unix.Minor(st.Rdev) != 2 {
-			unix.Close(mfd)
-			err = errors.New("not the ptmx device")
-		}
-	}
-	if err != nil {
-		return console.NewPty()
-	}
-	master = os.NewFile(uintptr(mfd), root+"/dev/pts/ptmx")
-	if slave, err = console.OpenSlave(master); err != nil {
-		master.Close()
-		return nil, nil, err
-	}
-	return master, slave, nil
-}
-
 func closeAll(fs []*os.File) {
 	for _, f := range fs {
 		f.Close()
@@ -603,156 +396,12 @@ func attachInside() {
 	if n, err := strconv.Atoi(os.Getenv(nsenter.EnvErrFd)); err == nil {
 		errOut = os.NewFile(uintptr(n), "attach-errors")
 	}
-	fail := func(code int, format string, a ...any) {
-		fmt.Fprintf(errOut, format, a...)
-		os.Exit(code)
-	}
-	var spec attachSpec
+	var spec container.AttachSpec
 	if err := json.Unmarshal([]byte(os.Getenv(envAttachSpec)), &spec); err != nil {
-		fail(exitCannotExec, "bad attach spec: %v", err)
+		fmt.Fprintf(errOut, "bad attach spec: %v", err)
+		os.Exit(container.ExitCannotExec)
 	}
-	// All that follows is per thread (capabilities, no_new_privs) and must
-	// hold for the thread that calls execve.
-	runtime.LockOSThread()
-	// A session of its own, always: the caller's session has the caller's
-	// terminal as its controlling terminal, which the container's /dev/tty
-	// would open.
-	if _, err := unix.Setsid(); err != nil {
-		fail(exitCannotExec, "setsid: %v", err)
-	}
-	if spec.Setctty {
-		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
-			fail(exitCannotExec, "make the pty the controlling terminal: %v", err)
-		}
-	}
-	if err := os.Chdir("/"); err != nil {
-		fail(exitCannotExec, "chdir /: %v", err)
-	}
-	argv := spec.Argv
-	if len(argv) == 0 {
-		argv = []string{rootShell()}
-	}
-	path, err := lookPath(argv[0], spec.Env)
-	if err != nil {
-		code := exitCannotExec
-		if errors.Is(err, fs.ErrNotExist) {
-			code = exitNotFound
-		}
-		fail(code, "command %s: %v", argv[0], err)
-	}
-	if err := syscall.Setgroups(nil); err != nil {
-		fail(exitCannotExec, "setgroups: %v", err)
-	}
-	if err := limitCaps(spec.CapBnd, spec.LastCap); err != nil {
-		fail(exitCannotExec, "capabilities: %v", err)
-	}
-	if spec.NoNewPrivs {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			fail(exitCannotExec, "lxc.no_new_privs: %v", err)
-		}
-	}
-	// Nothing the caller of lxc-initd left open may reach the container:
-	// every descriptor but stdio (the error pipe included) closes on exec.
-	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		fail(exitCannotExec, "close inherited descriptors: %v", err)
-	}
-	err = syscall.Exec(path, argv, spec.Env)
-	fail(exitCannotExec, "exec %s: %v", path, err)
-}
-
-// rootShell is root's login shell in the container's /etc/passwd, or
-// /bin/sh.
-func rootShell() string {
-	b, err := os.ReadFile("/etc/passwd")
-	if err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.Split(line, ":")
-			if len(f) >= 7 && f[2] == "0" && f[6] != "" {
-				if _, err := os.Stat(f[6]); err == nil {
-					return f[6]
-				}
-			}
-		}
-	}
-	return "/bin/sh"
-}
-
-// lookPath finds file in the PATH of env (the command's, not ours).
-func lookPath(file string, env []string) (string, error) {
-	if strings.Contains(file, "/") {
-		if err := executable(file); err != nil {
-			return "", err
-		}
-		return file, nil
-	}
-	pathVar := cleanPath
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathVar = v
-		}
-	}
-	for _, dir := range filepath.SplitList(pathVar) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, file)
-		if executable(p) == nil {
-			return p, nil
-		}
-	}
-	return "", notInPath(pathVar)
-}
-
-// notInPath is a command not found in PATH (errors.Is fs.ErrNotExist).
-type notInPath string
-
-func (p notInPath) Error() string        { return "not found in PATH " + string(p) }
-func (p notInPath) Is(target error) bool { return target == fs.ErrNotExist }
-
-func executable(p string) error {
-	st, err := os.Stat(p)
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return pe.Err
-		}
-		return err
-	}
-	if st.IsDir() || st.Mode()&0o111 == 0 {
-		return errors.New("not an executable file")
-	}
-	return nil
-}
-
-// limitCaps drops from the calling thread every capability the init's
-// bounding set lacks: from the bounding set (so an exec cannot regain
-// them), the permitted, effective and inheritable sets, and clears the
-// ambient set.
-func limitCaps(keep uint64, last int) error {
-	for c := 0; c <= last && c < 64; c++ {
-		if keep&(1<<uint(c)) != 0 {
-			continue
-		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
-			return fmt.Errorf("drop %s from the bounding set: %w", config.CapName(c), err)
-		}
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capget: %w", err)
-	}
-	for i := range data {
-		m := uint32(keep >> (32 * i))
-		data[i].Effective &= m
-		data[i].Permitted &= m
-		data[i].Inheritable &= m
-	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capset: %w", err)
-	}
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("clear ambient capabilities: %w", err)
-	}
-	return nil
+	code, err := container.ExecAttached(spec)
+	fmt.Fprint(errOut, err)
+	os.Exit(code)
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"github.com/lxc-shim/lxc-shim/cgroupfs"
 	"github.com/lxc-shim/lxc-shim/kconfig"
 )
 
@@ -35,7 +36,7 @@ is present, 1 when one is missing or no configuration could be read.
 func cmdCheckconfig(e *env, args []string) error {
 	fs := flag.NewFlagSet("checkconfig", flag.ContinueOnError)
 	file := fs.String("config", "", "kernel config file (default: $CONFIG, /proc/config.gz, /boot/config-RELEASE)")
-	mountinfo := fs.String("mountinfo", "/proc/self/mountinfo", "mountinfo file to read the cgroup layout from")
+	mountinfo := fs.String("mountinfo", cgroupfs.SelfMountinfo, "mountinfo file to read the cgroup layout from")
 	pos, _, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(e.stdout, checkconfigHelp)

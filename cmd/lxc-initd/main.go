@@ -89,8 +89,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(stderr) }
 	lxcpath := fs.String("P", config.DefaultLXCPath, "colon-separated list of directories holding NAME/config")
-	fs.StringVar(&e.rundir, "rundir", defaultRundir, "state directory of the shims")
-	fs.StringVar(&e.logdir, "logdir", defaultLogdir, "directory of the shims' logs")
+	fs.StringVar(&e.rundir, "rundir", config.DefaultRunDir, "state directory of the shims")
+	fs.StringVar(&e.logdir, "logdir", config.DefaultLogDir, "directory of the shims' logs")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -140,11 +140,6 @@ func absPath(p string) string {
 	}
 	return p
 }
-
-const (
-	defaultRundir = config.DefaultRunDir
-	defaultLogdir = "/var/log/lxc-shim"
-)
 
 // parseArgs parses flags that may come before or after positional arguments
 // ("stop NAME -t 5" as well as "stop -t 5 NAME"). Everything after the first

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
@@ -14,7 +15,7 @@ import (
 // container whose shim died is stopped from its state directory.
 func cmdStop(e *env, args []string) error {
 	fs := flag.NewFlagSet("stop", flag.ContinueOnError)
-	secs := fs.Float64("t", -1, "seconds to wait after the halt signal before the kill (default: the shim's --stop-timeout, 60)")
+	secs := fs.Float64("t", -1, fmt.Sprintf("seconds to wait after the halt signal before the kill (default: the shim's --stop-timeout, %g)", config.DefaultStopTimeout.Seconds()))
 	kill := fs.Bool("kill", false, "no grace period: lxc.signal.stop and kill every process at once")
 	pos, _, err := parseArgs(fs, args)
 	if err != nil {
@@ -45,7 +46,7 @@ func cmdStop(e *env, args []string) error {
 	}
 	orphan := !st.ShimAlive
 	if orphan && timeout < 0 {
-		timeout = 60 * time.Second
+		timeout = config.DefaultStopTimeout
 	}
 	result, err := stopContainer(e, name, timeout, *kill)
 	if err != nil {

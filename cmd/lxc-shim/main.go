@@ -74,7 +74,7 @@ func (v durationValue) Set(s string) error {
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
-	o := &options{policy: supervise.DefaultPolicy(), stopTimeout: 60 * time.Second, readyFD: -1}
+	o := &options{policy: supervise.DefaultPolicy(), stopTimeout: config.DefaultStopTimeout, readyFD: -1}
 	fs := flag.NewFlagSet("lxc-shim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -83,7 +83,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	}
 	fs.StringVar(&o.lxcpath, "P", config.DefaultLXCPath, "colon-separated list of directories holding NAME/config")
 	fs.StringVar(&o.rundir, "rundir", config.DefaultRunDir, "state directory")
-	fs.StringVar(&o.logdir, "logdir", "/var/log/lxc-shim", "directory of the shim's log NAME.log")
+	fs.StringVar(&o.logdir, "logdir", config.DefaultLogDir, "directory of the shim's log NAME.log")
 	fs.BoolVar(&o.foreground, "foreground", false, "log to stderr too (for systemd Type=notify and other supervisors)")
 	restart := fs.String("restart", string(supervise.RestartOnFailure), "restart policy after a crash: no, on-failure, always")
 	fs.IntVar(&o.policy.Max, "restart-max", o.policy.Max, "give up after this many restarts within --restart-window")
