@@ -152,9 +152,6 @@ func newFromMounts(name string, c config.Cgroup, sub string, mounts []mount) (*C
 	return g, nil
 }
 
-// Layout is the host's layout as seen by New: "v1", "hybrid" or "v2".
-func (g *Cgroup) Layout() string { return g.layout }
-
 // Name is the container's name.
 func (g *Cgroup) Name() string { return g.name }
 
@@ -329,9 +326,10 @@ func (g *Cgroup) Add(pid int) error {
 	return nil
 }
 
-// Pids lists every process in the container's cgroup and its descendant
-// cgroups, in any hierarchy, sorted and without repeats.
-func (g *Cgroup) Pids() ([]int, error) {
+// pids lists every process in the container's cgroup and its descendant
+// cgroups, in any hierarchy, sorted and without repeats (Kill's view of
+// what is left; no command needs it, so it is not exported).
+func (g *Cgroup) pids() ([]int, error) {
 	set := map[int]bool{}
 	for _, h := range g.hiers {
 		if err := procsIn(h.dir, set); err != nil {

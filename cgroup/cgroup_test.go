@@ -189,8 +189,8 @@ func TestTGLayoutAndPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if Layout() != g.Layout() {
-		t.Errorf("Layout() = %q, (*Cgroup).Layout() = %q", Layout(), g.Layout())
+	if Layout() != g.layout {
+		t.Errorf("Layout() = %q, New's layout = %q", Layout(), g.layout)
 	}
 	mounts, err := readMounts()
 	if err != nil {
@@ -208,8 +208,8 @@ func TestTGLayoutAndPaths(t *testing.T) {
 	// /sys/fs/cgroup/<ctrl> and cgroup2 at /sys/fs/cgroup/unified.
 	if _, err := os.Stat("/sys/fs/cgroup/unified/cgroup.controllers"); err == nil {
 		if _, err := os.Stat("/sys/fs/cgroup/memory/memory.limit_in_bytes"); err == nil {
-			if g.Layout() != LayoutHybrid {
-				t.Errorf("Layout = %q on a host with v1 memory and cgroup2 at unified: want hybrid", g.Layout())
+			if g.layout != LayoutHybrid {
+				t.Errorf("Layout = %q on a host with v1 memory and cgroup2 at unified: want hybrid", g.layout)
 			}
 			want := map[string]string{
 				"memory":       "/sys/fs/cgroup/memory/lxc-shim/tgpaths",
@@ -316,7 +316,7 @@ func TestTGCreateSeedLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := g.Paths()
-	if g.Layout() == LayoutV2 {
+	if g.layout == LayoutV2 {
 		// A pure cgroup2 host takes the translations.
 		for file, want := range map[string]string{"memory.max": "536870912", "memory.swap.max": "536870912", "cpuset.cpus": "0", "cpu.weight": "100"} {
 			if got := readTrim(t, filepath.Join(p[unifiedKey], file)); got != want {
@@ -478,7 +478,7 @@ if (exec 3</dev/null) 2>&-; then echo null:ok; else echo null:denied; fi`, true)
 	}
 }
 
-func TestTGAddPidsStats(t *testing.T) {
+func TestTGAddPids(t *testing.T) {
 	g := newTestCgroup(t, config.Cgroup{V1: []config.CgroupSetting{v1("memory", "memory.limit_in_bytes", "536870912", 1)}})
 	if err := g.Create(); err != nil {
 		t.Fatal(err)
@@ -516,19 +516,19 @@ func TestTGAddPidsStats(t *testing.T) {
 	if err := g.Add(1 << 30); err == nil || !strings.Contains(err.Error(), "add pid 1073741824 to /sys/fs/cgroup/") {
 		t.Errorf("Add of a pid that does not exist: %v, want an error naming the pid and the file", err)
 	}
-	pids, err := g.Pids()
+	pids, err := g.pids()
 	if err != nil || !slices.Equal(pids, []int{sleep.Process.Pid}) {
-		t.Errorf("Pids = %v, %v; want [%d]", pids, err, sleep.Process.Pid)
+		t.Errorf("pids = %v, %v; want [%d]", pids, err, sleep.Process.Pid)
 	}
-	st, err := g.Stats()
-	if err != nil {
-		t.Fatal(err)
+	if i := g.hostOf("memory", false); i >= 0 {
+		if lim := readTrim(t, filepath.Join(g.hiers[i].dir, "memory.limit_in_bytes")); lim != "536870912" {
+			t.Errorf("memory.limit_in_bytes = %s, want 536870912", lim)
+		}
 	}
-	if st.MemoryLimit != 536870912 {
-		t.Errorf("Stats.MemoryLimit = %d", st.MemoryLimit)
-	}
-	if g.hostOf("pids", false) >= 0 && st.Pids != 1 {
-		t.Errorf("Stats.Pids = %d, want 1", st.Pids)
+	if i := g.hostOf("pids", false); i >= 0 {
+		if n := readTrim(t, filepath.Join(g.hiers[i].dir, "pids.current")); n != "1" {
+			t.Errorf("pids.current = %s, want 1", n)
+		}
 	}
 	if err := g.Kill(); err != nil {
 		t.Fatal(err)
@@ -562,10 +562,10 @@ func forkers(t *testing.T, g *Cgroup, min int, loop bool) *proc {
 	}
 	p.release(t)
 	waitFor(t, fmt.Sprintf("%d processes in the cgroup", min), func() bool {
-		pids, err := g.Pids()
+		pids, err := g.pids()
 		return err == nil && len(pids) >= min
 	})
-	pids, _ := g.Pids()
+	pids, _ := g.pids()
 	victim := pids[len(pids)-1]
 	for _, h := range g.hiers {
 		if !h.v2 && !hasController(h.mount, "pids") {
@@ -607,14 +607,14 @@ func TestTGKill(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := forkers(t, g, 20, true)
-			before, err := g.Pids()
+			before, err := g.pids()
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := g.Kill(); err != nil {
 				t.Fatal(err)
 			}
-			after, err := g.Pids()
+			after, err := g.pids()
 			if err != nil || len(after) != 0 {
 				t.Fatalf("after Kill: Pids = %v, %v", after, err)
 			}
@@ -719,7 +719,7 @@ func TestTGRemoveStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := forkers(t, dead, 10, true)
-	before, _ := dead.Pids()
+	before, _ := dead.pids()
 
 	// The next run finds it, and the record of the dead one.
 	g, err := NewRecorded(name, forkerConfig(), state)
@@ -921,8 +921,8 @@ func TestTGPureV2View(t *testing.T) {
 		}
 	}
 	g := mk(config.Cgroup{Devices: seedDevices()})
-	if g.Layout() != LayoutV2 {
-		t.Fatalf("Layout = %s", g.Layout())
+	if g.layout != LayoutV2 {
+		t.Fatalf("Layout = %s", g.layout)
 	}
 	if err := g.Create(); err != nil {
 		t.Fatal(err)
@@ -938,7 +938,7 @@ func TestTGPureV2View(t *testing.T) {
 	if err := g.Thaw(); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := g.Pids()
+	before, _ := g.pids()
 	if err := g.Kill(); err != nil {
 		t.Fatal(err)
 	}

@@ -159,7 +159,7 @@ func (g *Cgroup) Kill() error {
 	deadline := time.Now().Add(killTimeout)
 	delay := 5 * time.Millisecond
 	for {
-		pids, err := g.Pids()
+		pids, err := g.pids()
 		if err != nil {
 			return fmt.Errorf("kill: %w", err)
 		}
@@ -185,7 +185,7 @@ func (g *Cgroup) killRound() error {
 	if ferr == nil {
 		_ = g.setFrozen(true, killFreezeTimeout)
 	}
-	pids, err := g.Pids()
+	pids, err := g.pids()
 	if err == nil {
 		for _, pid := range pids {
 			if kerr := syscall.Kill(pid, syscall.SIGKILL); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
