@@ -195,6 +195,7 @@ func benchmark(ctx context.Context, o options) (err error) {
 			return ctx.Err()
 		}
 		slog.Info("step", "name", st.name)
+		b.res.loads = append(b.res.loads, st.name+" "+loadAvg())
 		if err := st.fn(ctx); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -204,12 +205,26 @@ func benchmark(ctx context.Context, o options) (err error) {
 		}
 	}
 	b.res.finished = time.Now()
+	b.res.loads = append(b.res.loads, "end "+loadAvg())
 	notes, _ := os.ReadFile(o.notes)
 	if err := os.WriteFile(o.out, []byte(b.res.markdown(o, b.sides, string(notes))), 0o644); err != nil {
 		return err
 	}
 	slog.Info("report written", "path", o.out)
 	return nil
+}
+
+// loadAvg is the host's 1-minute load average: the machine may be shared,
+// and the report says how busy it was while each step ran.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
 }
 
 // order alternates which side goes first, round by round.

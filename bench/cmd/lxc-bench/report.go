@@ -21,6 +21,7 @@ type results struct {
 	refSwitches int
 	machine     []string
 	notes       []string
+	loads       []string               // "step 1-minute-load", in order
 	distroRoots map[distro.Init]string // the cached trees the distro cases copied
 	started     time.Time
 	finished    time.Time
@@ -100,6 +101,9 @@ func (r *results) markdown(o options, sides []side, notes string) string {
 	p("")
 	for _, m := range r.machine {
 		p("- %s", m)
+	}
+	if len(r.loads) > 0 {
+		p("- load average (1 min, /proc/loadavg) at each step's start and at the end: %s", strings.Join(r.loads, "; "))
 	}
 	p("")
 	p("## Results")
