@@ -1,11 +1,14 @@
 #!/bin/sh
-# Side-by-side benchmark of lxc-shim against LXC 5 (issue 8): `make bench`,
-# as root. Installs what it needs from Debian's packages (busybox-static,
-# lxc) when missing, without letting LXC touch the host's network, builds
-# the harness, runs it and rewrites docs/benchmarks.md.
+# Side-by-side benchmark of lxc-shim against LXC 5 (issues 8 and 18):
+# `make bench`, as root. Installs what it needs from Debian's packages
+# (busybox-static, lxc, debootstrap for the Debian root file systems of the
+# distro cases) when missing, without letting LXC touch the host's network,
+# builds the harness, runs it and rewrites docs/benchmarks.md.
 #
 # Extra arguments go to the harness (bench/cmd/lxc-bench), e.g.
 #   ./bench/run.sh -rounds 5 -shutdown-rounds 1 -sides lxc
+#   ./bench/run.sh -cases busybox          # without the distro cases
+#   ./bench/run.sh -cases distro -inits systemd -distro-rounds 3
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (it starts containers)" >&2; exit 1; }
@@ -14,7 +17,7 @@ links() { ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort; }
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
 need=""
-for pkg in busybox-static lxc; do
+for pkg in busybox-static lxc debootstrap; do
 	have "$pkg" || need="$need $pkg"
 done
 if [ -n "$need" ]; then

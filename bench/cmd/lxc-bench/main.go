@@ -1,7 +1,10 @@
 // Command lxc-bench measures lxc-shim and LXC 5 side by side on the same
 // busybox root file system: start, reboot turnaround, stop, host shutdown
-// of many containers, and the supervisors' memory and idle activity. It
-// alternates the two sides in every round and writes docs/benchmarks.md.
+// of many containers, and the supervisors' memory and idle activity; then
+// on the same Debian root file systems booting systemd, sysvinit and
+// OpenRC (internal/distro): boot, reboot from inside and graceful stop,
+// timed to a marker service's log. It alternates the two sides in every
+// round and writes docs/benchmarks.md.
 //
 // It is run by bench/run.sh (make bench), as root. Every container it
 // makes is named bz..., lives under a temporary lxcpath, and is stopped
@@ -18,11 +21,14 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lxc-shim/lxc-shim/internal/distro"
 )
 
 type options struct {
@@ -35,6 +41,10 @@ type options struct {
 	idle           time.Duration
 	sides          string // "both", "lxc", "shim"
 	command        string // how the run was invoked, for the report
+	busybox        bool   // run the busybox cases
+	distro         bool   // run the real distributions' cases
+	distroRounds   int
+	inits          []distro.Init
 }
 
 func main() {
@@ -48,7 +58,14 @@ func main() {
 	flag.DurationVar(&o.idle, "idle", 10*time.Second, "idle window for CPU time and wake-ups")
 	flag.StringVar(&o.sides, "sides", "both", "both, lxc or shim")
 	flag.StringVar(&o.command, "command", "make bench", "the command line recorded in the report")
+	cases := flag.String("cases", "busybox,distro", "which cases to run: busybox, distro, or both (comma-separated)")
+	flag.IntVar(&o.distroRounds, "distro-rounds", 5, "measured rounds of the distro cases, per init (plus one warm-up boot and stop)")
+	inits := flag.String("inits", "systemd,sysvinit,openrc", "the inits of the distro cases (comma-separated)")
 	flag.Parse()
+	if err := parseCases(&o, *cases, *inits); err != nil {
+		fmt.Fprintf(os.Stderr, "lxc-bench: %v\n", err)
+		os.Exit(2)
+	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "lxc-bench: run as root (it starts containers)")
@@ -60,6 +77,38 @@ func main() {
 		fmt.Fprintf(os.Stderr, "lxc-bench: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// parseCases fills o's case selection from the -cases and -inits flags.
+func parseCases(o *options, cases, inits string) error {
+	for _, c := range strings.Split(cases, ",") {
+		switch strings.TrimSpace(c) {
+		case "busybox":
+			o.busybox = true
+		case "distro":
+			o.distro = true
+		case "":
+		default:
+			return fmt.Errorf("-cases %q: unknown case %q (want busybox, distro)", cases, c)
+		}
+	}
+	if !o.busybox && !o.distro {
+		return fmt.Errorf("-cases %q: no case to run", cases)
+	}
+	for _, i := range strings.Split(inits, ",") {
+		i = strings.TrimSpace(i)
+		if i == "" {
+			continue
+		}
+		if !slices.Contains(distro.Inits, distro.Init(i)) {
+			return fmt.Errorf("-inits %q: unknown init %q (want %v)", inits, i, distro.Inits)
+		}
+		o.inits = append(o.inits, distro.Init(i))
+	}
+	if o.distro && len(o.inits) == 0 {
+		return fmt.Errorf("-inits %q: no init for the distro cases", inits)
+	}
+	return nil
 }
 
 // bench holds one run: the work directory, the two sides, the containers
@@ -125,21 +174,28 @@ func benchmark(ctx context.Context, o options) (err error) {
 	b.res.machine = describeMachine(abs)
 	b.res.started = time.Now()
 
-	steps := []struct {
+	type step struct {
 		name string
 		fn   func(context.Context) error
-	}{
-		{"start and stop", b.startStop},
-		{"reboot turnaround", b.reboot},
-		{"single halt", b.singleHalt},
-		{"shutdown and memory", b.shutdownMany},
-		{"reference program", b.reference},
+	}
+	var steps []step
+	if o.busybox {
+		steps = append(steps,
+			step{"start and stop", b.startStop},
+			step{"reboot turnaround", b.reboot},
+			step{"single halt", b.singleHalt},
+			step{"shutdown and memory", b.shutdownMany},
+			step{"reference program", b.reference})
+	}
+	if o.distro {
+		steps = append(steps, step{"real distributions", b.distros})
 	}
 	for _, st := range steps {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		slog.Info("step", "name", st.name)
+		b.res.loads = append(b.res.loads, st.name+" "+loadAvg())
 		if err := st.fn(ctx); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -149,12 +205,26 @@ func benchmark(ctx context.Context, o options) (err error) {
 		}
 	}
 	b.res.finished = time.Now()
+	b.res.loads = append(b.res.loads, "end "+loadAvg())
 	notes, _ := os.ReadFile(o.notes)
 	if err := os.WriteFile(o.out, []byte(b.res.markdown(o, b.sides, string(notes))), 0o644); err != nil {
 		return err
 	}
 	slog.Info("report written", "path", o.out)
 	return nil
+}
+
+// loadAvg is the host's 1-minute load average: the machine may be shared,
+// and the report says how busy it was while each step ran.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
 }
 
 // order alternates which side goes first, round by round.

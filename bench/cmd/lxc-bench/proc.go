@@ -50,8 +50,11 @@ func ppid(pid int) int {
 // its own PID namespace and named "init" (/sbin/init -> busybox). Before
 // the exec, LXC's child is still "lxc-start" and the shim's stage is
 // "lxc-shim", so the name tells the exec happened.
-func isInit(pid int) bool {
-	if comm(pid) != "init" {
+func isInit(pid int) bool { return isInitNamed(pid, "init") }
+
+// isInitNamed is isInit for an init whose comm is name ("systemd").
+func isInitNamed(pid int, name string) bool {
+	if comm(pid) != name {
 		return false
 	}
 	ns, err := statusField(pid, "NSpid")
@@ -113,13 +116,16 @@ func cgroupOf(pid int) (string, error) {
 
 // initIn returns the exec'd init in a cgroup directory other than not,
 // or 0.
-func initIn(dir string, not int) int {
+func initIn(dir string, not int) int { return initInNamed(dir, not, "init") }
+
+// initInNamed is initIn for an init whose comm is name.
+func initInNamed(dir string, not int, name string) int {
 	pids, err := cgroupProcs(dir)
 	if err != nil {
 		return 0
 	}
 	for _, p := range pids {
-		if p != not && isInit(p) {
+		if p != not && isInitNamed(p, name) {
 			return p
 		}
 	}
@@ -128,7 +134,10 @@ func initIn(dir string, not int) int {
 
 // childInit scans /proc for an exec'd init whose parent is sup: the
 // fallback when the cgroup of a container is unknown.
-func childInit(sup, not int) int {
+func childInit(sup, not int) int { return childInitNamed(sup, not, "init") }
+
+// childInitNamed is childInit for an init whose comm is name.
+func childInitNamed(sup, not int, name string) int {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return 0
@@ -138,7 +147,7 @@ func childInit(sup, not int) int {
 		if err != nil || p == not {
 			continue
 		}
-		if ppid(p) == sup && isInit(p) {
+		if ppid(p) == sup && isInitNamed(p, name) {
 			return p
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/lxc-shim/lxc-shim/internal/distro"
 )
 
 // results are every series of the run, by measure and side.
@@ -19,6 +21,8 @@ type results struct {
 	refSwitches int
 	machine     []string
 	notes       []string
+	loads       []string               // "step 1-minute-load", in order
+	distroRoots map[distro.Init]string // the cached trees the distro cases copied
 	started     time.Time
 	finished    time.Time
 }
@@ -35,9 +39,10 @@ type memSeries struct {
 
 func newResults() *results {
 	return &results{
-		series:  map[string]map[string]*series{},
-		mems:    map[string]*memSeries{},
-		memDone: map[side]bool{},
+		series:      map[string]map[string]*series{},
+		mems:        map[string]*memSeries{},
+		memDone:     map[side]bool{},
+		distroRoots: map[distro.Init]string{},
 	}
 }
 
@@ -97,9 +102,130 @@ func (r *results) markdown(o options, sides []side, notes string) string {
 	for _, m := range r.machine {
 		p("- %s", m)
 	}
+	if len(r.loads) > 0 {
+		p("- load average (1 min, /proc/loadavg) at each step's start and at the end: %s", strings.Join(r.loads, "; "))
+	}
 	p("")
 	p("## Results")
 	p("")
+	if o.busybox {
+		r.busyboxMarkdown(p, o)
+		p("")
+	}
+	if o.distro {
+		r.distroMarkdown(p, o)
+	}
+	if len(r.notes) > 0 {
+		p("")
+		p("Steps that failed in this run:")
+		for _, n := range r.notes {
+			p("- %s", shorten(n, 300))
+		}
+	}
+	p("")
+	p("## Method")
+	p("")
+	if o.busybox {
+		p(methodText, o.many, o.many)
+	}
+	if o.distro {
+		if o.busybox {
+			p("")
+		}
+		p(distroMethodText, distroSettle.Seconds())
+	}
+	if strings.TrimSpace(notes) != "" {
+		p("")
+		w.WriteString(strings.TrimSpace(notes))
+		p("")
+	}
+	return w.String()
+}
+
+const methodText = `- **Root file system.** One template built from Debian's busybox-static (/bin/busybox and its applet links, /etc/inittab with ` + "`::sysinit:/etc/init.d/rcS`" + ` and one ` + "`::shutdown:`" + ` action); every container gets its own copy (busybox hard-linked). busybox init halts on SIGUSR1, but sleeps about 2 s of its own (two sleep(1)) before its reboot(2); so the shutdown action of a container that must halt *at once* is ` + "`poweroff -n -f`" + `, and of one that takes *1 s* is ` + "`sleep 1; poweroff -n -f`" + `: reboot(2) in the PID namespace, which both supervisors see as init killed by SIGINT, a halt. The reboot case uses a no-op shutdown action.
+- **Configs.** Both sides read the same lines (only the rootfs path differs): ` + "`lxc.net.0.type = empty`" + ` (no host network device on either side), ` + "`lxc.signal.halt = SIGUSR1`, `lxc.signal.reboot = SIGTERM`, `lxc.mount.auto = proc:mixed sys:ro`, `lxc.tty.max = 0`, `lxc.pty.max = 16`" + `, and ` + "`lxc.start.auto = 1`" + ` for the %d shutdown containers. Separate temporary lxcpaths: ` + "`lxc-start -P DIR`; `lxc-initd -P DIR --rundir DIR --logdir DIR`" + `. Names start with ` + "`bzs`" + ` (lxc-shim) and ` + "`bzl`" + ` (LXC).
+- **1. start.** Wall time of the command from fork to exit (` + "`lxc-initd start NAME`" + ` vs ` + "`lxc-start -P DIR -n NAME -d`" + `; both return once the container is running), then checked: the container's cgroup (pids hierarchy: ` + "`lxc-shim/NAME`" + ` or ` + "`lxc.payload.NAME`" + `) holds a process that is PID 1 of its namespace and named ` + "`init`" + ` (exec'd; before the exec it is still ` + "`lxc-shim`" + ` or ` + "`lxc-start`" + `). Falls back to the side's own status (` + "`lxc-initd status --json`, `lxc-info -p`" + `).
+- **2. reboot turnaround.** A process in the container's PID namespace calls reboot(2) (` + "`nsenter -t INIT -p -- busybox reboot -n -f`" + `, the same trigger for both). The host holds a pidfd on the old init; its exit (pidfd readable) starts the clock; the container's cgroup.procs is then polled every 250 µs until a new exec'd init (as above) appears. Resolution ≈ 0.3 ms.
+- **3. stop.** Wall time of ` + "`lxc-initd stop NAME`" + ` vs ` + "`lxc-stop -P DIR -n NAME`" + ` on a running container whose init halts at once on SIGUSR1 (started 300 ms before, so busybox has finished sysinit); checked afterwards that the init had exited when the command returned, and that the supervisor exited and the cgroup went away.
+- **Single halt.** SIGUSR1 sent from the host straight to a 1 s-halt init; time until its pidfd is readable. The slowest of these (either side) sets case 4's target.
+- **4. shutdown of many.** %d containers with 1 s-halt inits started one after the other, 1 s of rest, then the wall time of ` + "`lxc-initd shutdown`" + ` vs ` + "`lxc-autostart -P DIR -a -s`" + ` vs ` + "`lxc-stop -P DIR -n NAME`" + ` for each container in turn (what the stock OpenRC script does, one service after the other); checked that every init had exited when the command returned.
+- **5. memory and idle.** Read once, in the first shutdown round, after the containers had run 1 s; the supervisor is the init's parent process. Nothing (no status command) touches either side during the idle window.
+- **Clean-up.** Every container is stopped (` + "`lxc-initd stop --kill` + `cleanup`, `lxc-stop -k`" + `) on exit, on error and on SIGINT/SIGTERM; the run fails if a container's cgroup is left; the temporary directory is removed. The harness installs LXC with ` + "`--no-install-recommends`" + ` and checks that no host network link appeared (no lxcbr0; lxc-net is not started).`
+
+// describeMachine lists what the report says of the machine and versions.
+func describeMachine(bin string) []string {
+	var m []string
+	out := func(name string, args ...string) string {
+		b, err := exec.Command(name, args...).Output()
+		if err != nil {
+			return "unknown"
+		}
+		return strings.TrimSpace(string(b))
+	}
+	model := "unknown"
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	mem := "unknown"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		mem = strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(b), "\n", 2)[0], "MemTotal:"))
+	}
+	deb, _ := os.ReadFile("/etc/debian_version")
+	m = append(m,
+		fmt.Sprintf("CPU: %s, %d cores online; memory %s", model, runtime.NumCPU(), mem),
+		fmt.Sprintf("OS: Debian %s, kernel %s", strings.TrimSpace(string(deb)), out("uname", "-r")),
+		"cgroups: "+cgroupLayout(),
+		"LXC: "+out("dpkg-query", "-W", "-f=${Package} ${Version}", "lxc")+" (lxc-start --version: "+out("lxc-start", "--version")+")",
+		"busybox: "+out("dpkg-query", "-W", "-f=${Package} ${Version}", "busybox-static"),
+		"Go: "+out("go", "version"),
+		"lxc-shim: git "+out("git", "describe", "--always", "--dirty")+", binaries from "+bin,
+	)
+	if fi, err := os.Stat(bin + "/lxc-shim"); err == nil {
+		m = append(m, fmt.Sprintf("lxc-shim binary: %d bytes", fi.Size()))
+	}
+	return m
+}
+
+func cgroupLayout() string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "unknown"
+	}
+	v1, v2 := 0, false
+	for _, line := range strings.Split(string(b), "\n") {
+		if _, after, ok := strings.Cut(line, " - "); ok {
+			switch strings.Fields(after)[0] {
+			case "cgroup":
+				v1++
+			case "cgroup2":
+				v2 = true
+			}
+		}
+	}
+	switch {
+	case v1 > 0 && v2:
+		return fmt.Sprintf("hybrid (%d v1 hierarchies and cgroup2)", v1)
+	case v1 > 0:
+		return "v1"
+	case v2:
+		return "v2 (unified)"
+	}
+	return "none"
+}
+
+// printer writes one line of the report.
+type printer func(format string, args ...any)
+
+// busyboxMarkdown is the report's tables of the busybox cases (1-5) and
+// the idleref builds.
+func (r *results) busyboxMarkdown(p printer, o options) {
 	p("Times in ms: median (min–max, n). Ratio: lxc-shim median / LXC median. %d measured rounds per case (after one warm-up round for start, stop and reboot); %d rounds of the shutdown of %d containers. The two sides alternate which goes first, round by round.",
 		o.rounds, o.shutdownRounds, o.many)
 	p("")
@@ -213,99 +339,4 @@ func (r *results) markdown(o options, sides []side, notes string) string {
 			p("| %s | %d | %d | %d | %d | %d | %d | %s |", x.v.label, x.size, x.mem.RSS, x.mem.PSS, x.mem.Anon, x.mem.File, x.mem.Threads, st)
 		}
 	}
-	if len(r.notes) > 0 {
-		p("")
-		p("Steps that failed in this run:")
-		for _, n := range r.notes {
-			p("- %s", shorten(n, 300))
-		}
-	}
-	p("")
-	p("## Method")
-	p("")
-	p(methodText, o.many, o.many)
-	if strings.TrimSpace(notes) != "" {
-		p("")
-		w.WriteString(strings.TrimSpace(notes))
-		p("")
-	}
-	return w.String()
-}
-
-const methodText = `- **Root file system.** One template built from Debian's busybox-static (/bin/busybox and its applet links, /etc/inittab with ` + "`::sysinit:/etc/init.d/rcS`" + ` and one ` + "`::shutdown:`" + ` action); every container gets its own copy (busybox hard-linked). busybox init halts on SIGUSR1, but sleeps about 2 s of its own (two sleep(1)) before its reboot(2); so the shutdown action of a container that must halt *at once* is ` + "`poweroff -n -f`" + `, and of one that takes *1 s* is ` + "`sleep 1; poweroff -n -f`" + `: reboot(2) in the PID namespace, which both supervisors see as init killed by SIGINT, a halt. The reboot case uses a no-op shutdown action.
-- **Configs.** Both sides read the same lines (only the rootfs path differs): ` + "`lxc.net.0.type = empty`" + ` (no host network device on either side), ` + "`lxc.signal.halt = SIGUSR1`, `lxc.signal.reboot = SIGTERM`, `lxc.mount.auto = proc:mixed sys:ro`, `lxc.tty.max = 0`, `lxc.pty.max = 16`" + `, and ` + "`lxc.start.auto = 1`" + ` for the %d shutdown containers. Separate temporary lxcpaths: ` + "`lxc-start -P DIR`; `lxc-initd -P DIR --rundir DIR --logdir DIR`" + `. Names start with ` + "`bzs`" + ` (lxc-shim) and ` + "`bzl`" + ` (LXC).
-- **1. start.** Wall time of the command from fork to exit (` + "`lxc-initd start NAME`" + ` vs ` + "`lxc-start -P DIR -n NAME -d`" + `; both return once the container is running), then checked: the container's cgroup (pids hierarchy: ` + "`lxc-shim/NAME`" + ` or ` + "`lxc.payload.NAME`" + `) holds a process that is PID 1 of its namespace and named ` + "`init`" + ` (exec'd; before the exec it is still ` + "`lxc-shim`" + ` or ` + "`lxc-start`" + `). Falls back to the side's own status (` + "`lxc-initd status --json`, `lxc-info -p`" + `).
-- **2. reboot turnaround.** A process in the container's PID namespace calls reboot(2) (` + "`nsenter -t INIT -p -- busybox reboot -n -f`" + `, the same trigger for both). The host holds a pidfd on the old init; its exit (pidfd readable) starts the clock; the container's cgroup.procs is then polled every 250 µs until a new exec'd init (as above) appears. Resolution ≈ 0.3 ms.
-- **3. stop.** Wall time of ` + "`lxc-initd stop NAME`" + ` vs ` + "`lxc-stop -P DIR -n NAME`" + ` on a running container whose init halts at once on SIGUSR1 (started 300 ms before, so busybox has finished sysinit); checked afterwards that the init had exited when the command returned, and that the supervisor exited and the cgroup went away.
-- **Single halt.** SIGUSR1 sent from the host straight to a 1 s-halt init; time until its pidfd is readable. The slowest of these (either side) sets case 4's target.
-- **4. shutdown of many.** %d containers with 1 s-halt inits started one after the other, 1 s of rest, then the wall time of ` + "`lxc-initd shutdown`" + ` vs ` + "`lxc-autostart -P DIR -a -s`" + ` vs ` + "`lxc-stop -P DIR -n NAME`" + ` for each container in turn (what the stock OpenRC script does, one service after the other); checked that every init had exited when the command returned.
-- **5. memory and idle.** Read once, in the first shutdown round, after the containers had run 1 s; the supervisor is the init's parent process. Nothing (no status command) touches either side during the idle window.
-- **Clean-up.** Every container is stopped (` + "`lxc-initd stop --kill` + `cleanup`, `lxc-stop -k`" + `) on exit, on error and on SIGINT/SIGTERM; the run fails if a container's cgroup is left; the temporary directory is removed. The harness installs LXC with ` + "`--no-install-recommends`" + ` and checks that no host network link appeared (no lxcbr0; lxc-net is not started).`
-
-// describeMachine lists what the report says of the machine and versions.
-func describeMachine(bin string) []string {
-	var m []string
-	out := func(name string, args ...string) string {
-		b, err := exec.Command(name, args...).Output()
-		if err != nil {
-			return "unknown"
-		}
-		return strings.TrimSpace(string(b))
-	}
-	model := "unknown"
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	mem := "unknown"
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		mem = strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(b), "\n", 2)[0], "MemTotal:"))
-	}
-	deb, _ := os.ReadFile("/etc/debian_version")
-	m = append(m,
-		fmt.Sprintf("CPU: %s, %d cores online; memory %s", model, runtime.NumCPU(), mem),
-		fmt.Sprintf("OS: Debian %s, kernel %s", strings.TrimSpace(string(deb)), out("uname", "-r")),
-		"cgroups: "+cgroupLayout(),
-		"LXC: "+out("dpkg-query", "-W", "-f=${Package} ${Version}", "lxc")+" (lxc-start --version: "+out("lxc-start", "--version")+")",
-		"busybox: "+out("dpkg-query", "-W", "-f=${Package} ${Version}", "busybox-static"),
-		"Go: "+out("go", "version"),
-		"lxc-shim: git "+out("git", "describe", "--always", "--dirty")+", binaries from "+bin,
-	)
-	if fi, err := os.Stat(bin + "/lxc-shim"); err == nil {
-		m = append(m, fmt.Sprintf("lxc-shim binary: %d bytes", fi.Size()))
-	}
-	return m
-}
-
-func cgroupLayout() string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return "unknown"
-	}
-	v1, v2 := 0, false
-	for _, line := range strings.Split(string(b), "\n") {
-		if _, after, ok := strings.Cut(line, " - "); ok {
-			switch strings.Fields(after)[0] {
-			case "cgroup":
-				v1++
-			case "cgroup2":
-				v2 = true
-			}
-		}
-	}
-	switch {
-	case v1 > 0 && v2:
-		return fmt.Sprintf("hybrid (%d v1 hierarchies and cgroup2)", v1)
-	case v1 > 0:
-		return "v1"
-	case v2:
-		return "v2 (unified)"
-	}
-	return "none"
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lxc-shim/lxc-shim/internal/distro"
 )
 
 // side is one of the two systems under test, driven only through its own
@@ -33,6 +35,12 @@ type side interface {
 	// forceStop kills the container and removes what it left; for
 	// cleanup, errors are only logged.
 	forceStop(name string)
+	// attach returns the command running argv inside the container
+	// through the side's own attach command.
+	attach(ctx context.Context, name string, argv []string) *exec.Cmd
+	// distroLines are the config lines the side needs for a distro
+	// container beyond distro.Config.
+	distroLines(init distro.Init) string
 }
 
 // run executes a command and returns an error carrying its output.
