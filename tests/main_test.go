@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"flag"
 	"os"
+	"regexp"
 	"testing"
 
 	"github.com/lxc-shim/lxc-shim/internal/distro"
@@ -15,7 +17,8 @@ import (
 // lock. A build error is reported by the test that needs the tree, which
 // calls distro.Rootfs again.
 func TestMain(m *testing.M) {
-	if os.Geteuid() == 0 && os.Getenv("LXC_SHIM_NO_PREBUILD") == "" {
+	flag.Parse()
+	if os.Geteuid() == 0 && runsDistroTests() {
 		go func() {
 			for _, i := range distro.Inits {
 				if _, err := distro.Rootfs(i); err != nil {
@@ -25,4 +28,23 @@ func TestMain(m *testing.M) {
 		}()
 	}
 	os.Exit(m.Run())
+}
+
+// runsDistroTests says whether -run selects a distribution test: a run of
+// other tests alone must not start a build it would cut short on exit.
+func runsDistroTests() bool {
+	f := flag.Lookup("test.run")
+	if f == nil || f.Value.String() == "" {
+		return true
+	}
+	re, err := regexp.Compile(f.Value.String())
+	if err != nil {
+		return false
+	}
+	for _, name := range []string{"TestDistroSystemd", "TestDistroSysVinit", "TestDistroOpenRC"} {
+		if re.MatchString(name) {
+			return true
+		}
+	}
+	return false
 }

@@ -20,8 +20,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
+	"syscall"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -269,11 +272,10 @@ func build(cache, dir string, r release, spec Spec) error {
 		return errors.New("debootstrap is not installed (apt-get install debootstrap; make test installs it)")
 	}
 	tmp := dir + ".building"
-	if err := os.RemoveAll(tmp); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return err
+	for _, d := range []string{tmp, dir} {
+		if err := removeTree(d); err != nil {
+			return err
+		}
 	}
 	base, err := bootstrap(cache, r, packages(spec.Init))
 	if err != nil {
@@ -283,7 +285,7 @@ func build(cache, dir string, r release, spec Spec) error {
 		return err
 	}
 	for _, c := range chrootCommands(spec.Init) {
-		cmd := exec.Command("chroot", append([]string{tmp}, c...)...)
+		cmd := command("chroot", append([]string{tmp}, c...)...)
 		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C"}
 		if c[0] == "apt-get" {
 			// Debian's invoke-rc.d asks policy-rc.d: nothing may start in
@@ -318,7 +320,7 @@ func build(cache, dir string, r release, spec Spec) error {
 		}
 	}
 	for _, c := range enableCommands(spec.Init) {
-		cmd := exec.Command("chroot", append([]string{tmp}, c...)...)
+		cmd := command("chroot", append([]string{tmp}, c...)...)
 		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("chroot %s %s: %v\n%s", tmp, strings.Join(c, " "), err, tail(out, 4000))
@@ -343,7 +345,7 @@ func bootstrap(cache string, r release, pkgs []string) (string, error) {
 	}
 	tmp := dir + ".building"
 	for _, d := range []string{tmp, dir} {
-		if err := os.RemoveAll(d); err != nil {
+		if err := removeTree(d); err != nil {
 			return "", err
 		}
 	}
@@ -352,13 +354,40 @@ func bootstrap(cache string, r release, pkgs []string) (string, error) {
 		return "", err
 	}
 	args := []string{"--variant=minbase", "--cache-dir=" + debs, "--include=" + strings.Join(pkgs, ","), r.suite, tmp, r.mirror}
-	if out, err := exec.Command("debootstrap", args...).CombinedOutput(); err != nil {
+	if out, err := command("debootstrap", args...).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("debootstrap %s: %v\n%s", strings.Join(args, " "), err, tail(out, 4000))
 	}
 	if err := os.WriteFile(filepath.Join(tmp, stampFile), []byte(stamp), 0o644); err != nil {
 		return "", err
 	}
 	return dir, os.Rename(tmp, dir)
+}
+
+// command is exec.Command for the build's steps: they die with the test
+// process (a killed test must not leave a debootstrap writing into a tree
+// that the next run rebuilds).
+func command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// removeTree removes a (half-)built tree. debootstrap mounts proc and sys
+// inside the target while it installs; a build killed half-way leaves them
+// there, and removing through them would reach the host's /proc and /sys.
+// So whatever is mounted under dir is detached first, deepest first.
+func removeTree(dir string) error {
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	if err != nil {
+		return fmt.Errorf("mounts under %s: %w", dir, err)
+	}
+	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i].Mountpoint) > len(mounts[j].Mountpoint) })
+	for _, m := range mounts {
+		if err := unix.Unmount(m.Mountpoint, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("unmount %s: %w", m.Mountpoint, err)
+		}
+	}
+	return os.RemoveAll(dir)
 }
 
 func tail(b []byte, n int) []byte {
