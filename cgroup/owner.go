@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lxc-shim/lxc-shim/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -104,24 +105,8 @@ func (g *Cgroup) writeRecord(r record) error {
 	for _, d := range r.dirs {
 		fmt.Fprintf(&b, "dir %s\n", d)
 	}
-	tmp := p + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+	if err := atomicfile.Write(p, []byte(b.String()), 0o600, true); err != nil {
 		return fmt.Errorf("cgroup %s: ownership record: %w", g.name, err)
-	}
-	_, werr := f.WriteString(b.String())
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("cgroup %s: write %s: %w", g.name, p, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return fmt.Errorf("cgroup %s: write %s: %w", g.name, p, err)
-	}
-	if d, err := os.Open(g.stateDir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lxc-shim/lxc-shim/internal/atomicfile"
 )
 
 // DevicesFile is the name, in a container's state directory, of the file
@@ -156,23 +158,7 @@ func writeRecords(stateDir string, rs []record) error {
 	for _, r := range rs {
 		b.WriteString(r.String() + "\n")
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, werr := f.WriteString(b.String())
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	syncDir(stateDir)
-	return nil
+	return atomicfile.Write(path, []byte(b.String()), 0o600, true)
 }
 
 // dropRecords rewrites the devices file without the records done says are

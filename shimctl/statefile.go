@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lxc-shim/lxc-shim/internal/atomicfile"
 )
 
 // Status is the content of RUNDIR/NAME/state.json, and the answer of the
@@ -83,23 +85,10 @@ func WriteState(path string, st *Status) error {
 		return fmt.Errorf("state %s: %w", path, err)
 	}
 	b = append(b, '\n')
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-*.json")
-	if err != nil {
-		return fmt.Errorf("state %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("state %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("state %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("state %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("state %s: %w", path, err)
+	// Not synced: it is rewritten on every state change, and what it says
+	// is checked against /proc before anyone acts on it.
+	if err := atomicfile.Write(path, b, 0o644, false); err != nil {
+		return fmt.Errorf("state: %w", err)
 	}
 	return nil
 }

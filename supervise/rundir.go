@@ -148,8 +148,8 @@ func (r *RunDir) loop() {
 // relevant says whether inotify events (raw, as read) may mean something
 // the shim keeps is gone: the directory itself, the lock, the socket,
 // state.json, or a record while a run is active. The shim's own writes
-// (a temporary file renamed over state.json or a record: ".state-*.json",
-// "*.tmp") and the records a teardown removes with its run are not: each
+// (a temporary file renamed over state.json or a record: ".NAME-*.tmp",
+// internal/atomicfile) and the records a teardown removes with its run are not: each
 // of those would otherwise cost a settle and a repair on every state
 // change and reboot.
 func (r *RunDir) relevant(events []byte) bool {
