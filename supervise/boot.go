@@ -225,31 +225,17 @@ func (bt *booting) staleCleanup() error {
 }
 
 // createCgroup makes the container's cgroups with their limits and device
-// rules, before anything runs in them.
+// rules, before anything runs in them. Its undo is the run's teardown,
+// which also covers what later steps add (the network host side): kill
+// what runs in the cgroup, remove the devices and the cgroup, each only if
+// provably the run's.
 func (bt *booting) createCgroup() error {
-	if err := bt.cg.Create(); err != nil {
-		// Create removes what it made before failing; what exists is
-		// then removed by the undo below only if it is provably ours.
-		bt.undoTeardown()
-		return err
-	}
-	bt.undoTeardown()
-	return nil
-}
-
-// undoTeardown registers, once, the run's own teardown as the undo of
-// everything made on the host (cgroup, network devices): it kills what
-// runs in the cgroup and removes the run's records and resources.
-func (bt *booting) undoTeardown() {
-	if bt.r.undoSet {
-		return
-	}
-	bt.r.undoSet = true
 	bt.undo = append(bt.undo, func() {
 		if err := errors.Join(bt.r.KillAll(), bt.r.Teardown()); err != nil {
 			bt.b.Log.Error("cleanup after failed boot", "err", err)
 		}
 	})
+	return bt.cg.Create()
 }
 
 // terminals opens a fresh slave of each pty for this boot.
@@ -433,8 +419,6 @@ type run struct {
 	cg   *cgroup.Cgroup
 	host *netcleanup.Host
 	log  *slog.Logger
-	// undoSet: the boot registered this run's teardown as its undo.
-	undoSet bool
 }
 
 func (r *run) Pid() int { return r.pid }
