@@ -127,7 +127,8 @@ func (g *Cgroup) mark(dir string) error {
 
 // markOf reads dir's ownership attribute ("" when it has none).
 func markOf(dir string) (string, error) {
-	buf := make([]byte, 256)
+	// "NAME TOKEN": a name takes up to 255 bytes.
+	buf := make([]byte, 512)
 	n, err := unix.Getxattr(dir, ownerXattr, buf)
 	if errors.Is(err, unix.ENODATA) {
 		return "", nil

@@ -23,9 +23,6 @@ type Scope struct {
 	StateDir string
 	// Others are the live containers other than this one.
 	Others []Other
-	// Own reports whether pid belongs to this container's (dead) run,
-	// i.e. is in its cgroup; nil means none does.
-	Own func(pid int) bool
 }
 
 // Other is another live container: its init's host pid (alive, checked by
@@ -122,14 +119,15 @@ func notOurs(name, kind, dev, stateDir string) error {
 		name, kind, dev, name, filepath.Join(stateDir, DevicesFile), dev)
 }
 
-// peerHolder names a live process, not one of the container's own (scope's
-// Own), whose network namespace holds the peer of veth link: a container
-// that lxc-shim does not know (LXC's, or anything that entered the dead
-// run's namespace), whose network a stale-device cleanup must not cut. It
-// returns "" when no process is in that namespace (a dead run's namespace
-// kept only by a mount or a descriptor) or when every one is the
-// container's own (its cgroup cleanup kills them).
-func peerHolder(own func(int) bool, link netlink.Link) string {
+// peerHolder names a live process whose network namespace holds the peer
+// of veth link: a container that lxc-shim does not know (LXC's, or anything
+// that entered the dead run's namespace), whose network a stale-device
+// cleanup must not cut. It returns "" when no process is in that namespace
+// (a dead run's namespace kept only by a mount or a descriptor). The dead
+// run's own processes are gone by then: its proven cgroup was killed
+// first; a process in a cgroup remade at that path is nobody's to count
+// as the container's.
+func peerHolder(link netlink.Link) string {
 	if _, ok := link.(*netlink.Veth); !ok || link.Attrs().NetNsID < 0 {
 		return ""
 	}
@@ -161,7 +159,7 @@ func peerHolder(own func(int) bool, link netlink.Link) string {
 			}
 			ids[ident] = id
 		}
-		if id != want || (own != nil && own(pid)) {
+		if id != want {
 			continue
 		}
 		comm, _ := os.ReadFile("/proc/" + e.Name() + "/comm")

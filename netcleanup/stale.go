@@ -78,7 +78,7 @@ func RemoveStale(name string, nets []config.Network, scope Scope) ([]string, err
 		// Ours, but a process outside the container (an LXC container,
 		// something that entered the dead run's namespace) uses the
 		// namespace of its peer: refuse rather than cut its network.
-		if holder := peerHolder(scope.Own, l); holder != "" {
+		if holder := peerHolder(l); holder != "" {
 			return fmt.Errorf("container %s: %s %s is not stale: its peer is in the network namespace of %s, which is not a process of this container; stop that process, or remove the device by hand with `ip link delete %s`", name, l.Type(), dev, holder, dev)
 		}
 		if err := netlink.LinkDel(l); err != nil {

@@ -282,9 +282,10 @@ func TestCheckErrors(t *testing.T) {
 // whose peer is in a namespace that a live process other than the
 // container's own uses (something that entered the dead run's namespace)
 // is not stale: RemoveStale refuses, naming that process, and leaves the
-// device. A process that is the container's own (scope.Own: in its
-// cgroup, wherever lxc.cgroup.dir put it) does not count. Once the process
-// is gone the namespace dies with the veth, and nothing is left to remove.
+// device. Every live process counts: the dead run's own were killed with
+// its proven cgroup before this runs, so one still there is nobody's to
+// excuse. Once the process is gone the namespace dies with the veth, and
+// nothing is left to remove.
 func TestRemoveStaleSparesAForeignNamespace(t *testing.T) {
 	setupTest(t)
 	rundir := t.TempDir()
@@ -301,9 +302,8 @@ func TestRemoveStaleSparesAForeignNamespace(t *testing.T) {
 	})
 	recordLink(t, state, "tnnfor0")
 	nets := []config.Network{{Index: 0, Type: "veth", VethPair: "tnnfor0", Up: true}}
-	// The container's own process: not a reason to keep the device.
-	if holder := peerHolder(func(p int) bool { return p == pid }, mustLink(t, "tnnfor0")); holder != "" {
-		t.Errorf("the container's own process counted as a foreign holder: %s", holder)
+	if holder := peerHolder(mustLink(t, "tnnfor0")); !strings.Contains(holder, fmt.Sprintf("process %d", pid)) {
+		t.Errorf("peerHolder = %q, want the namespace's process %d", holder, pid)
 	}
 	removed, err := RemoveStale("tnnc7", nets, Scope{StateDir: state})
 	if err == nil {

@@ -46,19 +46,14 @@ func otherContainers(rundir, self string) []netcleanup.Other {
 	return out
 }
 
-// netScope is what netcleanup needs for container name; cg (may be nil)
-// says which processes are the container's own.
-func netScope(rundir, name string, cg *cgroup.Cgroup) netcleanup.Scope {
-	s := netcleanup.Scope{StateDir: PathsFor(rundir, name).Dir, Others: otherContainers(rundir, name)}
-	if cg != nil {
-		s.Own = cg.Contains
-	}
-	return s
+// netScope is what netcleanup needs for container name.
+func netScope(rundir, name string) netcleanup.Scope {
+	return netcleanup.Scope{StateDir: PathsFor(rundir, name).Dir, Others: otherContainers(rundir, name)}
 }
 
 // CheckNetworks is netcleanup.Check with this host's scope.
 func CheckNetworks(cfg *config.Config, rundir string) error {
-	return netcleanup.Check(cfg.Name, cfg.Net, netScope(rundir, cfg.Name, nil))
+	return netcleanup.Check(cfg.Name, cfg.Net, netScope(rundir, cfg.Name))
 }
 
 // Leftovers is what RemoveLeftovers removed.
@@ -86,7 +81,7 @@ func RemoveLeftovers(cfg *config.Config, rundir string) (*cgroup.Cgroup, Leftove
 		// in use: leave it for the next attempt.
 		return cg, done, err
 	}
-	done.Devices, err = netcleanup.RemoveStale(cfg.Name, cfg.Net, netScope(rundir, cfg.Name, cg))
+	done.Devices, err = netcleanup.RemoveStale(cfg.Name, cfg.Net, netScope(rundir, cfg.Name))
 	return cg, done, err
 }
 
