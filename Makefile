@@ -14,7 +14,7 @@ all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/lxc-shim ./cmd/lxc-shim
-	$(GO) build -o $(BIN)/lxc-initd ./cmd/lxc-initd
+	CGO_ENABLED=1 $(GO) build -o $(BIN)/lxc-initd ./cmd/lxc-initd
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/testinit ./tests/testinit
 
 # deps installs (from Debian's packages) what the tests and the demo need

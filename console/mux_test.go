@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
 )
 
 // checkNoFdLeak fails the test if it ends with more open descriptors than
@@ -477,13 +478,7 @@ func runOnTerminal(tty *os.File, script string) error {
 // boots' output). The hung-up descriptor itself is dead: handing it to
 // the next boot is what failed with EIO before.
 func TestNewSlaveAfterHangup(t *testing.T) {
-	if os.Geteuid() != 0 {
-		// TIOCVHANGUP needs CAP_SYS_ADMIN.
-		if os.Getenv("LXC_SHIM_REQUIRE_ROOT") == "1" {
-			t.Fatal("needs root")
-		}
-		t.Skip("needs root")
-	}
+	testutil.RequireRoot(t) // TIOCVHANGUP needs CAP_SYS_ADMIN
 	checkNoFdLeak(t)
 	master, slave := rawPty(t)
 	m, err := NewMux("tkhup", master, config.Console{})

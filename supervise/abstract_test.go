@@ -18,9 +18,7 @@ import (
 // squats the abstract name: the shim refuses to start, naming it, and a
 // client refuses to talk to it.
 func TestAbstractSocketSquatted(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (unshare --pid)")
-	}
+	testutil.RequireRoot(t) // unshare --pid
 	rundir := t.TempDir()
 	p := shimctl.PathsFor(rundir, "tssquat")
 	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", os.Args[0])

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
 	"github.com/lxc-shim/lxc-shim/shimctl"
 
 	"golang.org/x/sys/unix"
@@ -645,9 +646,7 @@ func TestShimRefusedTransitionChangesNothing(t *testing.T) {
 // still reaches the shim through it; a process of another PID namespace
 // (a container's, sharing the host's network namespace) is refused.
 func TestControlAbstractPeers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (unshare --pid)")
-	}
+	testutil.RequireRoot(t) // unshare --pid
 	b := &fakeBooter{scripts: func(int) string { return "trap '' PWR; exec sleep 100" }}
 	s, res := newTestShim(t, b, func(s *Shim) {
 		al, err := shimctl.ListenAbstract(s.Paths)

@@ -1023,7 +1023,7 @@ func TestLifecycleForgedStateNotSignalled(t *testing.T) {
 	}
 	host := exec.Command("sleep", "1000")
 	startCmd(t, host)
-	nsinit := exec.Command("unshare", "--pid", "--fork", "sleep", "1000")
+	nsinit := exec.Command("unshare", "--pid", "--fork", "--kill-child", "sleep", "1000")
 	startCmd(t, nsinit)
 	var child int
 	testutil.WaitFor(t, 5*time.Second, "the sleep in its own PID namespace", func() error {

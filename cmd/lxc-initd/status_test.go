@@ -135,7 +135,7 @@ func TestStatusOrphanedInit(t *testing.T) {
 // its host pid and start time; it is killed at cleanup.
 func standInInit(t *testing.T) (int, uint64) {
 	t.Helper()
-	cmd := exec.Command("unshare", "--pid", "--fork", "sleep", "1000")
+	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", "sleep", "1000")
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("unshare: %v", err)
 	}
