@@ -344,3 +344,32 @@ func TestAttachSessionKeyring(t *testing.T) {
 		t.Errorf("with lxc.keyring.session = 0 the caller's session keyring was not kept: %q", out)
 	}
 }
+
+// A host file or directory given as stdio never reaches the container as
+// such: from a directory descriptor a container process could fchdir and
+// walk the host, from a file's it could reopen the file read-write through
+// /proc/self/fd. lxc-initd copies them through pipes instead.
+func TestAttachHostFilesStayOut(t *testing.T) {
+	e := newTK(t, "lxc.mount.auto = proc:mixed\n")
+	e.start()
+	dir, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	out, errOut, code := e.initd(dir, "attach", e.name, "--", "readlink", "/proc/self/fd/0")
+	if code != 0 || !strings.HasPrefix(strings.TrimSpace(out), "pipe:") {
+		t.Errorf("the attached command's stdin is %q (exit %d, %s), want a pipe, never the host directory", out, code, errOut)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "tk-host-file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("host content\n")
+	f.Seek(0, 0)
+	defer f.Close()
+	out, errOut, code = e.initd(f, "attach", e.name, "--", "sh", "-c", "readlink /proc/self/fd/0; cat")
+	if code != 0 || !strings.HasPrefix(out, "pipe:") || !strings.Contains(out, "host content") {
+		t.Errorf("stdin from a host file: %q (exit %d, %s), want a pipe carrying its content", out, code, errOut)
+	}
+}

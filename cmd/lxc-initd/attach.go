@@ -260,12 +260,16 @@ func (a *attachIO) openPty(initPid int) error {
 	return nil
 }
 
-// openPipes passes the caller's stdio (std) as it is, except a terminal,
-// which is replaced by a pipe.
+// openPipes passes the caller's stdio (std) as it is only when it is a
+// pipe, a socket or /dev/null; anything else is replaced by a pipe that
+// lxc-initd copies through. A terminal would let the container type into
+// the admin's (TIOCSTI); a file or directory descriptor would let it
+// reopen the host file through /proc/self/fd, or walk the host from a
+// directory with fchdir (the CVE-2024-21626 pattern).
 func (a *attachIO) openPipes(std [3]*os.File) error {
 	for i, f := range std {
 		a.child[i] = f
-		if !term.IsTerminal(int(f.Fd())) {
+		if passThrough(f) {
 			continue
 		}
 		r, w, err := os.Pipe()
@@ -282,6 +286,21 @@ func (a *attachIO) openPipes(std [3]*os.File) error {
 		}
 	}
 	return nil
+}
+
+// passThrough says whether f may be handed to the container as it is.
+func passThrough(f *os.File) bool {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return false
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFIFO, unix.S_IFSOCK:
+		return true
+	case unix.S_IFCHR:
+		return unix.Major(uint64(st.Rdev)) == 1 && unix.Minor(uint64(st.Rdev)) == 3 // /dev/null
+	}
+	return false
 }
 
 // started closes the command's ends we created and starts copying.
