@@ -466,6 +466,23 @@ func removeTree(dir string) ([]string, error) {
 // "-2" suffixes); a cgroup that cannot be removed is an error.
 func (g *Cgroup) RemoveStale() ([]string, error) {
 	if !g.Exists() {
+		// Nothing at the paths the config gives now. The record may
+		// still name a dead run's cgroup elsewhere (lxc.cgroup.dir was
+		// changed since): it is the only proof left of that cgroup, so
+		// it stays, and the start is refused until the admin decides.
+		r, err := g.readRecord()
+		if err != nil {
+			return nil, err
+		}
+		var left []string
+		for _, d := range r.dirs {
+			if _, err := os.Lstat(d); err == nil {
+				left = append(left, d)
+			}
+		}
+		if len(left) > 0 {
+			return nil, fmt.Errorf("cgroup %s: a dead run's cgroup is still at %s (recorded in %s), not where the config now puts it; stop what runs there and remove it by hand (rmdir, deepest first), or set lxc.cgroup.dir back", g.name, strings.Join(left, ", "), g.recordPath())
+		}
 		g.dropRecord()
 		return nil, nil
 	}

@@ -1056,3 +1056,43 @@ func TestTGForeignCgroupLeftAlone(t *testing.T) {
 		}
 	}
 }
+
+// A dead run's record names its cgroup; when the config now puts the
+// cgroup elsewhere (lxc.cgroup.dir changed), RemoveStale must neither drop
+// that record, the only proof left, nor touch the old cgroup: it refuses,
+// naming where the old one is.
+func TestTGRemoveStaleKeepsRecordOfMovedCgroup(t *testing.T) {
+	testutil.RequireRoot(t)
+	name := testutil.Name("tg")
+	state := t.TempDir()
+	dead, err := NewRecorded(name, config.Cgroup{Dir: DefaultParent + "/tgold/" + name}, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cleanupCgroup(t, dead)
+		for _, d := range dead.Paths() {
+			os.Remove(filepath.Dir(d)) // tgold/, made by this test
+		}
+	})
+	if err := dead.Create(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := NewRecorded(name, config.Cgroup{}, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Exists() {
+		t.Fatal("the new path exists already")
+	}
+	_, err = g.RemoveStale()
+	if err == nil || !strings.Contains(err.Error(), "tgold") {
+		t.Fatalf("RemoveStale with the record naming another path: %v, want a refusal naming it", err)
+	}
+	if r, err := g.readRecord(); err != nil || len(r.dirs) == 0 {
+		t.Errorf("the record was dropped (%+v, %v)", r, err)
+	}
+	if !dead.Exists() {
+		t.Error("the old cgroup was removed")
+	}
+}
