@@ -18,33 +18,52 @@ import (
 // calls distro.Rootfs again.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if os.Geteuid() == 0 && runsDistroTests() {
-		go func() {
-			for _, i := range distro.Inits {
-				if _, err := distro.Rootfs(i); err != nil {
-					return
-				}
-			}
-		}()
+	built := make(chan struct{})
+	inits := selectedInits()
+	if os.Geteuid() != 0 {
+		inits = nil
 	}
-	os.Exit(m.Run())
+	go func() {
+		defer close(built)
+		for _, i := range inits {
+			if _, err := distro.Rootfs(i); err != nil {
+				return
+			}
+		}
+	}()
+	code := m.Run()
+	// Never exit in the middle of a build (it would leave a half-made
+	// tree and its debootstrap behind); the selected tests waited for
+	// these trees anyway, unless they failed before.
+	<-built
+	os.Exit(code)
 }
 
-// runsDistroTests says whether -run selects a distribution test: a run of
-// other tests alone must not start a build it would cut short on exit.
-func runsDistroTests() bool {
-	f := flag.Lookup("test.run")
-	if f == nil || f.Value.String() == "" {
-		return true
+// distroTests names the test of each init.
+var distroTests = map[distro.Init]string{
+	distro.Systemd: "TestDistroSystemd", distro.SysVinit: "TestDistroSysVinit", distro.OpenRC: "TestDistroOpenRC",
+}
+
+// selectedInits are the inits whose distribution test -run and -skip
+// select: only their trees are built ahead.
+func selectedInits() []distro.Init {
+	match := func(flagName string, empty bool) func(string) bool {
+		f := flag.Lookup(flagName)
+		if f == nil || f.Value.String() == "" {
+			return func(string) bool { return empty }
+		}
+		re, err := regexp.Compile(f.Value.String())
+		if err != nil {
+			return func(string) bool { return false }
+		}
+		return re.MatchString
 	}
-	re, err := regexp.Compile(f.Value.String())
-	if err != nil {
-		return false
-	}
-	for _, name := range []string{"TestDistroSystemd", "TestDistroSysVinit", "TestDistroOpenRC"} {
-		if re.MatchString(name) {
-			return true
+	run, skip := match("test.run", true), match("test.skip", false)
+	var out []distro.Init
+	for _, i := range distro.Inits {
+		if name := distroTests[i]; run(name) && !skip(name) {
+			out = append(out, i)
 		}
 	}
-	return false
+	return out
 }
