@@ -139,18 +139,36 @@ func TestAttachPipesStandForTerminals(t *testing.T) {
 	}
 	defer master.Close()
 	defer slave.Close()
+	// A pipe passes as it is; a host file is copied through a pipe too
+	// (its descriptor would let the container reopen it).
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
 	file, err := os.Create(filepath.Join(t.TempDir(), "out"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer file.Close()
+	var b attachIO
+	if err := b.openPipes([3]*os.File{file, file, file}); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range b.child {
+		if f == file {
+			t.Errorf("the command's fd %d is the caller's host file", i)
+		}
+	}
+	b.close()
 	var a attachIO
-	if err := a.openPipes([3]*os.File{slave, file, slave}); err != nil {
+	if err := a.openPipes([3]*os.File{slave, pw, slave}); err != nil {
 		t.Fatal(err)
 	}
 	defer a.close()
-	if a.child[1] != file {
-		t.Errorf("stdout, a file, was replaced by %s", a.child[1].Name())
+	if a.child[1] != pw {
+		t.Errorf("stdout, a pipe, was replaced by %s", a.child[1].Name())
 	}
 	for _, i := range []int{0, 2} {
 		if term.IsTerminal(int(a.child[i].Fd())) || a.child[i] == slave {
