@@ -7,6 +7,8 @@
 // when the environment asks for it:
 //
 //   _LXC_SHIM_ATTACH_PID         host PID of the container's init
+//   _LXC_SHIM_ATTACH_PIDFD       a pidfd of that init, opened by the caller
+//                                before it checked the PID (kernel 5.9+)
 //   _LXC_SHIM_ATTACH_ERRFD       descriptor for error messages (else 2)
 //   _LXC_SHIM_ATTACH_CGROUP_FDS  comma-separated descriptors of the init's
 //                                cgroup.procs files, opened by the caller
@@ -21,15 +23,16 @@
 // may ptrace or read. (The binary itself is a sealed copy, see package
 // sealedexe, so /proc/PID/exe leads to nothing writable: CVE-2019-5736.)
 //
-// It then moves itself into those cgroups, joins the init's namespaces (user
-// first, mount last, skipping any it already shares; joining the mount
-// namespace puts root and cwd at the container's root), forks once, and
+// It then moves itself into those cgroups, joins the init's namespaces in
+// one setns(pidfd) (skipping any it already shares; joining the mount
+// namespace puts root and cwd at the container's root): through the pidfd,
+// the namespaces joined are always the init's, even if the init died and
+// its PID number went to another process meanwhile. It forks once, and
 // lets the child (now PID n inside the container) go on into Go. The parent
 // stays outside as a waiter: it forwards signals sent to it with kill(2),
 // ignores the ones a terminal sends to the whole process group, and exits
 // with the child's status (128+N for signal N).
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -98,25 +101,14 @@ static int parse_fds(const char *list, int *fds, int max)
 	return n;
 }
 
-static int kept(int fd, const int *keep, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (keep[i] == fd)
-			return 1;
-	return 0;
-}
-
 static void close_all_but(const int *keep, int n)
 {
 	unsigned int lo = 3;
 	int i, next;
-	DIR *d;
-	struct dirent *de;
-	int fds[1024], nfds = 0;
 
-	/* close_range(2) over the gaps between the kept descriptors. */
+	/* close_range(2) over the gaps between the kept descriptors. Kernels
+	 * before 5.9 have none; they cannot run attach anyway (setns on a
+	 * pidfd needs 5.8), so there is no fallback to get wrong. */
 	for (;;) {
 		next = -1;
 		for (i = 0; i < n; i++)
@@ -124,27 +116,13 @@ static void close_all_but(const int *keep, int n)
 				next = keep[i];
 		if (next < 0) {
 			if (syscall(SYS_close_range, lo, ~0U, 0) < 0)
-				break;
+				die(1, "close inherited descriptors: close_range: %s (kernel 5.9 or later needed)", strerror(errno));
 			return;
 		}
 		if (next > (int)lo && syscall(SYS_close_range, lo, (unsigned int)next - 1, 0) < 0)
-			break;
+			die(1, "close inherited descriptors: close_range: %s (kernel 5.9 or later needed)", strerror(errno));
 		lo = (unsigned int)next + 1;
 	}
-	/* Kernels before 5.9: what /proc/self/fd lists (collected first, the
-	 * directory's own descriptor among them). */
-	d = opendir("/proc/self/fd");
-	if (d == NULL)
-		die(1, "close inherited descriptors: /proc/self/fd: %s", strerror(errno));
-	while ((de = readdir(d)) != NULL && nfds < (int)(sizeof(fds) / sizeof(fds[0]))) {
-		int fd = atoi(de->d_name);
-
-		if (de->d_name[0] != '.' && fd > 2 && fd != dirfd(d) && !kept(fd, keep, n))
-			fds[nfds++] = fd;
-	}
-	closedir(d);
-	for (i = 0; i < nfds; i++)
-		close(fds[i]);
 }
 
 static void join_cgroups(const int *fds, int n)
@@ -172,8 +150,8 @@ struct ns {
 	int type;
 };
 
-/* user first (it gives the capabilities the others need), mnt last (it
- * changes what /proc/PID means). */
+/* The namespaces attach joins; setns(pidfd) joins them in one step, in the
+ * order the kernel needs (user first). */
 static const struct ns namespaces[] = {
 	{"user", CLONE_NEWUSER}, {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC},
 	{"uts", CLONE_NEWUTS},   {"net", CLONE_NEWNET},       {"pid", CLONE_NEWPID},
@@ -181,18 +159,19 @@ static const struct ns namespaces[] = {
 };
 #define NNS (sizeof(namespaces) / sizeof(namespaces[0]))
 
-static void join_namespaces(const char *pid)
+static void join_namespaces(const char *pid, int pidfd)
 {
-	int fds[NNS];
+	int flags = 0;
 	size_t i;
 
-	/* Open them all first: once in the container's mount namespace,
-	 * /proc/PID is the container's /proc (or nothing). */
+	/* Which namespaces the init does not share with us: /proc/PID is
+	 * read by number, so what it showed is the init's only if the pidfd's
+	 * process is still alive afterwards (a PID is not reused while its
+	 * process, zombie included, exists). */
 	for (i = 0; i < NNS; i++) {
 		char path[64], self[64];
 		struct stat st, own;
 
-		fds[i] = -1;
 		snprintf(path, sizeof(path), "/proc/%s/ns/%s", pid, namespaces[i].name);
 		snprintf(self, sizeof(self), "/proc/self/ns/%s", namespaces[i].name);
 		if (stat(path, &st) < 0) {
@@ -202,17 +181,13 @@ static void join_namespaces(const char *pid)
 		}
 		if (stat(self, &own) == 0 && own.st_dev == st.st_dev && own.st_ino == st.st_ino)
 			continue; /* shared with the host: nothing to join */
-		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
-		if (fds[i] < 0)
-			die(1, "open %s: %s", path, strerror(errno));
+		flags |= namespaces[i].type;
 	}
-	for (i = 0; i < NNS; i++) {
-		if (fds[i] < 0)
-			continue;
-		if (setns(fds[i], namespaces[i].type) < 0)
-			die(1, "join %s namespace of PID %s: %s", namespaces[i].name, pid, strerror(errno));
-		close(fds[i]);
-	}
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+		die(1, "the container's init (pid %s) ended: %s", pid, strerror(errno));
+	if (flags != 0 && setns(pidfd, flags) < 0)
+		die(1, "join the namespaces of the container's init (pid %s): %s", pid, strerror(errno));
+	close(pidfd);
 }
 
 static void forward(int sig, siginfo_t *info, void *uctx)
@@ -266,7 +241,7 @@ __attribute__((constructor)) static void lxc_shim_nsenter(void)
 	const char *s;
 	pid_t child;
 
-	int keep[MAXKEEP], ncg;
+	int keep[MAXKEEP], ncg, pidfd = -1;
 
 	if (pid == NULL || *pid == '\0')
 		return;
@@ -281,14 +256,20 @@ __attribute__((constructor)) static void lxc_shim_nsenter(void)
 	if (strspn(pid, "0123456789") != strlen(pid))
 		die(1, "bad PID \"%s\"", pid);
 
-	ncg = parse_fds(getenv("_LXC_SHIM_ATTACH_CGROUP_FDS"), keep, MAXKEEP - 1);
+	s = getenv("_LXC_SHIM_ATTACH_PIDFD");
+	if (s == NULL || *s == '\0' || strspn(s, "0123456789") != strlen(s))
+		die(1, "no pidfd of the container's init");
+	pidfd = atoi(s);
+
+	ncg = parse_fds(getenv("_LXC_SHIM_ATTACH_CGROUP_FDS"), keep, MAXKEEP - 2);
 	keep[ncg] = errfd;
-	close_all_but(keep, ncg + 1);
+	keep[ncg + 1] = pidfd;
+	close_all_but(keep, ncg + 2);
 	if (errfd > 2 && fcntl(errfd, F_SETFD, FD_CLOEXEC) < 0)
 		die(1, "error pipe: %s", strerror(errno));
 
 	join_cgroups(keep, ncg);
-	join_namespaces(pid);
+	join_namespaces(pid, pidfd);
 	/* setns(CLONE_NEWNS) already moved root and cwd to the container's
 	 * root; say so, so no path of the host's is ever our cwd in there. */
 	if (chdir("/") < 0)
@@ -310,6 +291,7 @@ __attribute__((constructor)) static void lxc_shim_nsenter(void)
 	    errno != ENOSYS)
 		die(1, "lxc.keyring.session: join a new session keyring: %s", strerror(errno));
 	unsetenv("_LXC_SHIM_ATTACH_PID");
+	unsetenv("_LXC_SHIM_ATTACH_PIDFD");
 	unsetenv("_LXC_SHIM_ATTACH_CGROUP_FDS");
 	unsetenv("_LXC_SHIM_ATTACH_KEYRING");
 	lxc_shim_entered = 1;

@@ -24,6 +24,7 @@ import "C"
 const (
 	EnvPid       = "_LXC_SHIM_ATTACH_PID"
 	EnvErrFd     = "_LXC_SHIM_ATTACH_ERRFD"
+	EnvPidfd     = "_LXC_SHIM_ATTACH_PIDFD"
 	EnvCgroupFds = "_LXC_SHIM_ATTACH_CGROUP_FDS"
 	EnvKeyring   = "_LXC_SHIM_ATTACH_KEYRING" // "new": a new session keyring
 )

@@ -94,10 +94,11 @@ func cmdAttach(e *env, args []string) error {
 	if !nsenter.Available {
 		return errors.New("this lxc-initd was built without cgo: attach needs it (build with CGO_ENABLED=1)")
 	}
-	pid, err := runningInit(e.rundir, name)
+	pid, pidfd, err := runningInit(e.rundir, name)
 	if err != nil {
 		return err
 	}
+	defer pidfd.Close()
 	cfgPath, err := config.Find(name, e.lxcpath)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -131,6 +132,13 @@ func cmdAttach(e *env, args []string) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer stdio.close()
+	// Everything above looked the init up by its PID number (its bounding
+	// set, its cgroup files, its devpts). The pidfd was opened before the
+	// first look; if its process is still alive now, the number cannot
+	// have been reused in between, so every look was at the init.
+	if err := unix.PidfdSendSignal(int(pidfd.Fd()), 0, nil, 0); err != nil {
+		return fmt.Errorf("container %s: the init (pid %d) ended while attach was being prepared: %w", name, pid, err)
+	}
 
 	exe, err := sealedexe.Self("lxc-initd")
 	if err != nil {
@@ -147,20 +155,23 @@ func cmdAttach(e *env, args []string) error {
 		errW.Close()
 		return err
 	}
-	// Descriptors of the child: 3 the error pipe, then the cgroup.procs
+	// Descriptors of the child: 3 the error pipe, 4 the init's pidfd (the
+	// constructor joins the namespaces through it, so they are the init's
+	// even if its PID number is reused meanwhile), then the cgroup.procs
 	// files, then the sealed copy it runs from (which the constructor
 	// closes first thing).
-	extra := append(append([]*os.File{errW}, cgFiles...), exe)
+	extra := append(append([]*os.File{errW, pidfd}, cgFiles...), exe)
 	cmd := exec.Command(sealedexe.ChildPath(2 + len(extra)))
 	cmd.Args = []string{"lxc-initd", "attach"}
 	cmd.ExtraFiles = extra
 	fds := make([]string, len(cgFiles))
 	for i := range cgFiles {
-		fds[i] = strconv.Itoa(4 + i)
+		fds[i] = strconv.Itoa(5 + i)
 	}
 	cmd.Env = []string{
 		nsenter.EnvPid + "=" + strconv.Itoa(pid),
 		nsenter.EnvErrFd + "=3",
+		nsenter.EnvPidfd + "=4",
 		nsenter.EnvCgroupFds + "=" + strings.Join(fds, ","),
 		envAttachSpec + "=" + string(specJSON),
 	}
@@ -180,6 +191,7 @@ func cmdAttach(e *env, args []string) error {
 	err = cmd.Start()
 	errW.Close()
 	exe.Close()
+	pidfd.Close()
 	closeAll(cgFiles)
 	cgFiles = nil
 	if err != nil {
@@ -384,20 +396,30 @@ func copyOut(dst io.Writer, src *os.File) (int64, error) {
 	}
 }
 
-// runningInit returns the host PID of the container's init, checked to be
-// the process state.json recorded.
-func runningInit(rundir, name string) (int, error) {
+// runningInit returns the host PID of the container's init and a pidfd of
+// it: the pidfd is opened first and the process it names is then checked
+// to be the one state.json recorded, so the pidfd is the init's.
+func runningInit(rundir, name string) (int, *os.File, error) {
 	st, err := shimctl.Inspect(rundir, name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return 0, fmt.Errorf("container %s is not running", name)
+			return 0, nil, fmt.Errorf("container %s is not running", name)
 		}
-		return 0, err
+		return 0, nil, err
 	}
-	if !st.Running() || st.Pid <= 0 || !shimctl.SameProcess(st.Pid, st.PidStart) {
-		return 0, fmt.Errorf("container %s is not running (state %s)", name, st.State)
+	if !st.Running() || st.Pid <= 0 {
+		return 0, nil, fmt.Errorf("container %s is not running (state %s)", name, st.State)
 	}
-	return st.Pid, nil
+	fd, err := unix.PidfdOpen(st.Pid, 0)
+	if err != nil {
+		return 0, nil, fmt.Errorf("container %s is not running (pid %d: %w)", name, st.Pid, err)
+	}
+	pidfd := os.NewFile(uintptr(fd), "pidfd")
+	if !shimctl.SameProcess(st.Pid, st.PidStart) {
+		pidfd.Close()
+		return 0, nil, fmt.Errorf("container %s is not running (state %s)", name, st.State)
+	}
+	return st.Pid, pidfd, nil
 }
 
 func closeAll(fs []*os.File) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,15 +87,18 @@ func TestConstructorLeavesNothingOfTheCaller(t *testing.T) {
 	if err != nil {
 		t.Fatalf("session keyring: %v", err)
 	}
-	// The caller's `exec 40</dir`: fd 40, with 3 the error pipe.
+	self := pidfdOf(t, os.Getpid())
+	// The caller's `exec 40</dir`: fd 40, with 3 the error pipe and 4
+	// the pidfd.
 	extra := make([]*os.File, 38)
-	extra[0], extra[37] = errW, held
+	extra[0], extra[1], extra[37] = errW, self, held
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.ExtraFiles = extra
 	cmd.Dir = dir
 	cmd.Env = []string{
 		nsenter.EnvPid + "=" + strconv.Itoa(os.Getpid()),
 		nsenter.EnvErrFd + "=3",
+		nsenter.EnvPidfd + "=4",
 		nsenter.EnvKeyring + "=new",
 	}
 	out, err := cmd.Output()
@@ -126,6 +130,65 @@ func TestConstructorLeavesNothingOfTheCaller(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("report: %s", out)
+	}
+}
+
+func pidfdOf(t *testing.T, pid int) *os.File {
+	t.Helper()
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatalf("pidfd_open %d: %v", pid, err)
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// The init died after attach checked it and its PID number now names
+// another process (here: this test, standing in for a host process that
+// got the number). The constructor must not join that process's
+// namespaces: it goes through the init's pidfd, which is dead, and fails.
+// (Joining /proc/PID/ns by number, as it once did, ran the command in the
+// namespaces of whatever process had the number.)
+func TestConstructorRefusesAReusedPid(t *testing.T) {
+	if !nsenter.Available {
+		if os.Getenv("LXC_SHIM_REQUIRE_ROOT") == "1" {
+			t.Fatal("built without cgo: no constructor")
+		}
+		t.Skip("built without cgo: no constructor")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := exec.Command("sleep", "1000")
+	if err := dead.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pidfd := pidfdOf(t, dead.Process.Pid)
+	_ = dead.Process.Kill()
+	_ = dead.Wait()
+
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errR.Close()
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.ExtraFiles = []*os.File{errW, pidfd}
+	cmd.Env = []string{
+		nsenter.EnvPid + "=" + strconv.Itoa(os.Getpid()),
+		nsenter.EnvErrFd + "=3",
+		nsenter.EnvPidfd + "=4",
+	}
+	out, err := cmd.Output()
+	errW.Close()
+	msg, _ := io.ReadAll(errR)
+	if err == nil || len(out) > 0 {
+		t.Fatalf("the constructor let a child through for a dead init (err %v, child's report %q)", err, out)
+	}
+	if !strings.Contains(string(msg), "ended") {
+		t.Errorf("error %q, want it to say the init ended", msg)
 	}
 }
 
