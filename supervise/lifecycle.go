@@ -336,7 +336,11 @@ func (l *lifecycle) initDied(ws unix.WaitStatus) {
 		s.Log.Info("init ended after escalation", "pid", l.pid, "exit", ex.String())
 	}
 	l.stopTimer()
-	l.teardown()
+	target := TargetStop
+	if l.stop == nil && ex.Kind == signals.Reboot {
+		target = TargetReboot
+	}
+	l.teardown(target)
 	pid := l.pid
 	l.recordExit(ex, pid)
 	l.run, l.pid, l.waitc = nil, 0, nil
@@ -443,12 +447,12 @@ func (l *lifecycle) escalate() {
 }
 
 // teardown kills what is left of the run and removes it from the host.
-func (l *lifecycle) teardown() {
+func (l *lifecycle) teardown(target string) {
 	s := l.s
 	s.mu.Lock()
 	s.run = nil
 	s.mu.Unlock()
-	err := errors.Join(l.run.KillAll(), l.run.Teardown())
+	err := errors.Join(l.run.KillAll(), l.run.Teardown(target))
 	if err != nil {
 		s.Log.Error("cleanup failed", "boot", l.boot, "err", err)
 		return
