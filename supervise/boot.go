@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -497,7 +498,7 @@ const (
 )
 
 func (r *run) hookSpec() hook.Spec {
-	return hook.Spec{Timeout: r.hookTimeout, Log: r.log}
+	return hook.Spec{Timeout: r.hookTimeout, Log: r.log, Env: append(hook.Env(r.cfg), r.pidEnv()...)}
 }
 
 // hooks runs the config's hooks of one type on the host.
@@ -505,7 +506,16 @@ func (r *run) hooks(typ string, env, args []string) error {
 	if r.cfg == nil {
 		return nil
 	}
-	return hook.RunAll(r.fork, r.cfg, typ, env, args, r.hookTimeout, r.log)
+	return hook.RunAll(r.fork, r.cfg, typ, append(r.pidEnv(), env...), args, r.hookTimeout, r.log)
+}
+
+// pidEnv is LXC_PID, the init's host PID, which LXC sets once the
+// container's first process exists.
+func (r *run) pidEnv() []string {
+	if r.pid <= 0 {
+		return nil
+	}
+	return []string{"LXC_PID=" + strconv.Itoa(r.pid)}
 }
 
 // postStop runs the post-stop hooks if they are due; a failure is logged

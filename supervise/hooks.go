@@ -76,18 +76,17 @@ func closeNamespaces(nss []nsFile) {
 	}
 }
 
-// stopHookArgs are what LXC passes to stop hooks: with version 1 the
-// environment LXC_*_NS=/proc/SHIM/fd/N, with version 0 the arguments
-// NS:/proc/SHIM/fd/N.
+// stopHookArgs are what LXC 5.0 passes to stop hooks: the environment
+// LXC_*_NS=/proc/SHIM/fd/N and, with version 0, the arguments
+// NS:/proc/SHIM/fd/N too.
 func stopHookArgs(version int, nss []nsFile) (env, args []string) {
 	self := os.Getpid()
 	for _, n := range nss {
 		p := fmt.Sprintf("/proc/%d/fd/%d", self, n.f.Fd())
 		if version == 0 {
 			args = append(args, n.proc+":"+p)
-		} else {
-			env = append(env, n.env+"="+p)
 		}
+		env = append(env, n.env+"="+p)
 	}
 	return env, args
 }
@@ -104,7 +103,8 @@ func netScriptArgs(n config.Network) []string {
 	return []string{n.Type, n.Link}
 }
 
-// runNetScripts runs every lxc.net.N.script.up (up) or script.down of cfg.
+// runNetScripts runs every lxc.net.N.script.up (up) or script.down of cfg
+// with spec's environment, time limit and log.
 // Up stops at the first failure; down runs them all and returns the
 // errors joined.
 func runNetScripts(f hook.Forker, cfg *config.Config, up bool, spec hook.Spec) []error {
@@ -120,7 +120,7 @@ func runNetScripts(f hook.Forker, cfg *config.Config, up bool, spec hook.Spec) [
 		s := spec
 		s.Cmd, s.Key, s.Pos = cmd, "lxc.net."+strconv.Itoa(n.Index)+".script."+typ, n.Pos
 		s.Section, s.Type, s.Args = "net", typ, netScriptArgs(n)
-		s.Name, s.Version, s.Env = cfg.Name, cfg.HookVersion, hook.Env(cfg)
+		s.Name, s.Version = cfg.Name, cfg.HookVersion
 		if err := hook.Run(f, s); err != nil {
 			errs = append(errs, err)
 			if up {

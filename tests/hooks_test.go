@@ -1,0 +1,285 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
+	"github.com/lxc-shim/lxc-shim/shimctl"
+)
+
+// hookRecorder is a hook that appends what it saw to hooks.log at the
+// root of the container's root file system: its type, the namespaces it
+// ran in, the mount namespace LXC_MNT_NS names (stop), its arguments, then
+// every LXC_* variable. The start hook runs inside, where the root file
+// system is "/".
+const hookRecorder = `#!/bin/sh
+typ=${LXC_HOOK_TYPE:-$3}
+log="$LXC_ROOTFS_PATH/hooks.log"
+[ "$typ" = start ] && log=/hooks.log
+stopmnt=
+[ -n "$LXC_MNT_NS" ] && [ "$typ" = stop ] && stopmnt=$(readlink "$LXC_MNT_NS")
+echo "hook $typ mnt=$(readlink /proc/self/ns/mnt) pid=$(readlink /proc/self/ns/pid) net=$(readlink /proc/self/ns/net) uts=$(readlink /proc/self/ns/uts) stopmnt=$stopmnt args=$*" >> "$log"
+env | grep '^LXC_' | sort | sed "s/^/env $typ /" >> "$log"
+`
+
+// hookRun is one line "hook ..." of hooks.log with the env lines after it.
+type hookRun struct {
+	typ  string
+	ns   map[string]string // mnt, pid, net, uts, stopmnt: "host", "container" or ""
+	args string
+	env  map[string]string
+}
+
+// procFD is how LXC and lxc-shim name a namespace they hold for stop hooks.
+var procFD = regexp.MustCompile(`/proc/[0-9]+/fd/[0-9]+`)
+
+// parseHookLog reads hooks.log, classifying each namespace as the host's
+// (the test's own) or not, and normalising what differs between two runs
+// by nature (the lxc path, PIDs, descriptor numbers).
+func parseHookLog(t *testing.T, path, lxcpath string) []hookRun {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("hooks.log: %v", err)
+	}
+	host := map[string]string{}
+	for _, n := range []string{"mnt", "pid", "net", "uts"} {
+		host[n], _ = os.Readlink("/proc/self/ns/" + n)
+	}
+	var runs []hookRun
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "hook":
+			r := hookRun{typ: f[1], ns: map[string]string{}, env: map[string]string{}}
+			for _, kv := range f[2:] {
+				k, v, _ := strings.Cut(kv, "=")
+				switch k {
+				case "mnt", "pid", "net", "uts", "stopmnt":
+					switch {
+					case v == "":
+						r.ns[k] = ""
+					case v == host[strings.TrimPrefix(k, "stop")]:
+						r.ns[k] = "host"
+					default:
+						r.ns[k] = "container"
+					}
+				}
+			}
+			if _, a, ok := strings.Cut(line, " args="); ok {
+				r.args = procFD.ReplaceAllString(a, "/proc/P/fd/N")
+			}
+			runs = append(runs, r)
+		case len(f) >= 3 && f[0] == "env" && len(runs) > 0:
+			k, v, _ := strings.Cut(strings.Join(f[2:], " "), "=")
+			if strings.HasPrefix(k, "LXC_SHIM_") {
+				continue // the test's own, which lxc-start passes on
+			}
+			v = procFD.ReplaceAllString(v, "/proc/P/fd/N")
+			switch k {
+			case "LXC_CONFIG_FILE":
+				v = strings.Replace(v, lxcpath, "LXCPATH", 1)
+			case "LXC_PID":
+				v = "PID"
+			case "LXC_ROOTFS_MOUNT", "LXC_LOG_LEVEL":
+				// LXC mounts the root file system at its own
+				// directory, lxc-shim where it is; the log level is
+				// each one's own.
+				v = "-"
+			}
+			runs[len(runs)-1].env[k] = v
+		}
+	}
+	return runs
+}
+
+func hookTypes(runs []hookRun) []string {
+	var out []string
+	for _, r := range runs {
+		out = append(out, r.typ)
+	}
+	return out
+}
+
+// hookConfig is a busybox container with every hook type set to script,
+// of hook version v, that reboots on SIGTERM and halts on SIGUSR1, with no
+// network device (LXC must not touch the host's network).
+func hookConfig(script string, v int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "lxc.net.0.type = empty\nlxc.mount.auto = proc:mixed sys:mixed\n"+
+		"lxc.signal.halt = SIGUSR1\nlxc.signal.reboot = SIGTERM\nlxc.hook.version = %d\n", v)
+	for _, typ := range []string{"pre-start", "pre-mount", "mount", "autodev", "start-host", "start", "stop", "post-stop"} {
+		fmt.Fprintf(&b, "lxc.hook.%s = %s\n", typ, script)
+	}
+	return b.String()
+}
+
+// installHook writes script at a host path and at the same path inside
+// rootfs (where LXC resolves the start hook) and returns the path.
+func installHook(t *testing.T, rootfs, content string) string {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "hook.sh")
+	for _, f := range []string{p, filepath.Join(rootfs, p)} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// runUnderLXC boots the container of config under LXC 5 in its own lxc
+// path, reboots it from inside once, stops it, and returns hooks.log
+// parsed. LXC cleans up its own cgroups; the test checks it stopped.
+func runUnderLXC(t *testing.T, name, config, rootfs string) []hookRun {
+	t.Helper()
+	if _, err := exec.LookPath("lxc-start"); err != nil {
+		t.Fatalf("LXC is not installed: %v", err)
+	}
+	lxcpath := filepath.Join(t.TempDir(), "lxc")
+	testutil.WriteConfig(t, lxcpath, name, config)
+	lxc := func(cmd string, args ...string) (string, error) {
+		out, err := exec.Command(cmd, append([]string{"-P", lxcpath, "-n", name}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() {
+		_, _ = lxc("lxc-stop", "-k")
+	})
+	log := filepath.Join(rootfs, "hooks.log")
+	_ = os.Remove(log)
+	if out, err := lxc("lxc-start", "-d", "-o", filepath.Join(lxcpath, "lxc.log")); err != nil {
+		b, _ := os.ReadFile(filepath.Join(lxcpath, "lxc.log"))
+		t.Fatalf("lxc-start: %v\n%s\n%s", err, out, b)
+	}
+	waitHooks(t, log, "start-host", 1)
+	if out, err := lxc("lxc-wait", "-s", "RUNNING", "-t", "30"); err != nil {
+		t.Fatalf("lxc-wait: %v\n%s", err, out)
+	}
+	if out, err := lxc("lxc-stop", "-r", "-t", "30"); err != nil {
+		t.Fatalf("lxc-stop -r: %v\n%s", err, out)
+	}
+	waitHooks(t, log, "start-host", 2)
+	if out, err := lxc("lxc-wait", "-s", "RUNNING", "-t", "30"); err != nil {
+		t.Fatalf("lxc-wait: %v\n%s", err, out)
+	}
+	if out, err := lxc("lxc-stop", "-t", "30"); err != nil {
+		t.Fatalf("lxc-stop: %v\n%s", err, out)
+	}
+	waitHooks(t, log, "post-stop", 2)
+	return parseHookLog(t, log, lxcpath)
+}
+
+// waitHooks waits until hooks.log holds n runs of hook typ.
+func waitHooks(t *testing.T, log, typ string, n int) {
+	t.Helper()
+	testutil.WaitFor(t, 60*time.Second, fmt.Sprintf("%d× hook %s", n, typ), func() error {
+		b, _ := os.ReadFile(log)
+		if c := strings.Count(string(b), "hook "+typ+" "); c < n {
+			return fmt.Errorf("%d so far:\n%s", c, b)
+		}
+		return nil
+	})
+}
+
+// TestHooksLikeLXC runs every hook type under LXC 5 and lxc-shim on the
+// same busybox container (one boot, a reboot from inside, a stop) and
+// compares: the order, the namespaces each ran in, the namespaces stop
+// hooks are handed, the arguments (version 0) and LXC's variables
+// (version 1), LXC_TARGET=reboot after the reboot included.
+func TestHooksLikeLXC(t *testing.T) {
+	for _, v := range []int{1, 0} {
+		t.Run(fmt.Sprintf("version%d", v), func(t *testing.T) {
+			e := newLC(t, rootBusybox, "")
+			script := installHook(t, e.rootfs, hookRecorder)
+			cfgPath := filepath.Join(e.lxcpath, e.name, "config")
+			base, err := os.ReadFile(cfgPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			config := string(base) + hookConfig(script, v)
+			testutil.WriteConfig(t, e.lxcpath, e.name, config)
+
+			lxcRuns := runUnderLXC(t, e.name, config, e.rootfs)
+			testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+
+			log := filepath.Join(e.rootfs, "hooks.log")
+			_ = os.Remove(log)
+			e.mustInitd(0, "start", e.name)
+			waitHooks(t, log, "start-host", 1)
+			e.mustInitd(0, "reboot", e.name)
+			e.waitState(60*time.Second, "second boot running", func(st *shimctl.Status) bool {
+				return st.State == shimctl.StateRunning && st.BootCount == 2
+			})
+			e.mustInitd(0, "stop", e.name, "-t", "30")
+			waitHooks(t, log, "post-stop", 2)
+			shimRuns := parseHookLog(t, log, e.lxcpath)
+
+			want := []string{"pre-start", "pre-mount", "mount", "autodev", "start", "start-host", "stop", "post-stop"}
+			want = append(want, want...)
+			if got := hookTypes(lxcRuns); !slices.Equal(got, want) {
+				t.Fatalf("LXC ran %v, the test expects %v", got, want)
+			}
+			if got := hookTypes(shimRuns); !slices.Equal(got, want) {
+				t.Fatalf("lxc-shim ran %v, LXC %v", got, want)
+			}
+			for i := range want {
+				l, s := lxcRuns[i], shimRuns[i]
+				for _, n := range []string{"mnt", "pid", "net", "uts", "stopmnt"} {
+					if l.ns[n] != s.ns[n] {
+						t.Errorf("hook %d (%s): %s namespace: lxc-shim %q, LXC %q", i, l.typ, n, s.ns[n], l.ns[n])
+					}
+				}
+				if l.args != s.args {
+					t.Errorf("hook %d (%s): arguments: lxc-shim %q, LXC %q", i, l.typ, s.args, l.args)
+				}
+				if (l.typ == "stop" || l.typ == "post-stop") && l.env["LXC_TARGET"] != s.env["LXC_TARGET"] {
+					t.Errorf("hook %d (%s): LXC_TARGET: lxc-shim %q, LXC %q", i, l.typ, s.env["LXC_TARGET"], l.env["LXC_TARGET"])
+				}
+				if i >= len(want)/2 || l.typ == "post-stop" {
+					// LXC's monitor keeps what it set for one hook in
+					// its environment for the next ones (LXC_*_NS of
+					// closed descriptors in post-stop, the first boot's
+					// LXC_TARGET in the second's pre-start): only the
+					// first boot's own variables are compared.
+					continue
+				}
+				for k, lv := range l.env {
+					if sv, ok := s.env[k]; !ok || sv != lv {
+						t.Errorf("hook %d (%s): %s: lxc-shim %q (set %v), LXC %q", i, l.typ, k, sv, ok, lv)
+					}
+				}
+				for k, sv := range s.env {
+					if _, ok := l.env[k]; !ok {
+						t.Errorf("hook %d (%s): lxc-shim sets %s=%q, LXC does not", i, l.typ, k, sv)
+					}
+				}
+			}
+			// What the comparison rests on: the stop hook got the
+			// container's mount namespace, the reboot was seen as one.
+			if s := shimRuns[6]; s.ns["stopmnt"] != "container" && v == 1 {
+				t.Errorf("stop hook: LXC_MNT_NS is not the container's: %+v", s)
+			}
+			if s := shimRuns[6]; s.env["LXC_TARGET"] != "reboot" || shimRuns[7].env["LXC_TARGET"] != "reboot" {
+				t.Errorf("after a reboot from inside: stop %q, post-stop %q, want LXC_TARGET=reboot", s.env["LXC_TARGET"], shimRuns[7].env["LXC_TARGET"])
+			}
+			if s := shimRuns[15]; s.env["LXC_TARGET"] != "stop" {
+				t.Errorf("after a stop: post-stop LXC_TARGET=%q, want stop", s.env["LXC_TARGET"])
+			}
+			if t.Failed() {
+				b, _ := os.ReadFile(log)
+				t.Logf("lxc-shim's hooks.log:\n%s", b)
+			}
+		})
+	}
+}
