@@ -283,3 +283,117 @@ func TestHooksLikeLXC(t *testing.T) {
 		})
 	}
 }
+
+// TestHookFailure: a failing hook fails the start with its key, place in
+// the config, exit status and last output lines, and leaves nothing; the
+// post-stop hooks still run once the pre-start ones did (as LXC's lxc_end
+// does); a hook that outlives --hook-timeout is killed and fails the start.
+func TestHookFailure(t *testing.T) {
+	cases := []struct {
+		name, typ, body, timeout string
+		want                     []string
+		postStop                 bool
+	}{
+		{name: "pre-start", typ: "pre-start", body: "echo first line; echo 'it broke' >&2; exit 3",
+			want: []string{"lxc.hook.pre-start", "exited with status 3", "first line", "it broke"}},
+		{name: "mount", typ: "mount", body: "echo mount hook says no; exit 4",
+			want: []string{"lxc.hook.mount", "exited with status 4", "mount hook says no"}, postStop: true},
+		{name: "start-host", typ: "start-host", body: "echo host side refuses; exit 5",
+			want: []string{"lxc.hook.start-host", "exited with status 5", "host side refuses"}, postStop: true},
+		{name: "timeout", typ: "start", body: "echo sleeping; sleep 600", timeout: "2s",
+			want: []string{"lxc.hook.start", "timed out after 2s", "sleeping"}, postStop: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newLC(t, rootBusybox, "")
+			marker := filepath.Join(t.TempDir(), "post-stop.log")
+			fail := installHook(t, e.rootfs, "#!/bin/sh\n"+c.body+"\n")
+			post := filepath.Join(filepath.Dir(fail), "post.sh")
+			if err := os.WriteFile(post, []byte("#!/bin/sh\necho \"post-stop $LXC_TARGET\" >> "+marker+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cfgPath := filepath.Join(e.lxcpath, e.name, "config")
+			base, _ := os.ReadFile(cfgPath)
+			config := string(base) + "lxc.signal.halt = SIGUSR1\nlxc.mount.auto = proc:mixed\n" +
+				"lxc.hook.post-stop = " + post + "\nlxc.hook." + c.typ + " = " + fail + "\n"
+			testutil.WriteConfig(t, e.lxcpath, e.name, config)
+			line := strings.Count(config, "\n") // the failing hook's line
+			args := []string{"start", e.name}
+			if c.timeout != "" {
+				args = []string{"start", "--hook-timeout", c.timeout, e.name}
+			}
+			began := time.Now()
+			out, errOut, code := e.initd(args...)
+			if code == 0 {
+				t.Fatalf("start succeeded with a failing %s hook:\n%s%s", c.typ, out, errOut)
+			}
+			want := append([]string{fmt.Sprintf("%s:%d", cfgPath, line), fail}, c.want...)
+			for _, w := range want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("start's error lacks %q:\n%s", w, errOut)
+				}
+			}
+			t.Logf("start said:\n%s", errOut)
+			if c.timeout != "" && time.Since(began) > 60*time.Second {
+				t.Errorf("start took %s with a 2s hook time limit", time.Since(began))
+			}
+			b, _ := os.ReadFile(marker)
+			if got := string(b); c.postStop && got != "post-stop stop\n" {
+				t.Errorf("post-stop hooks after the failure: %q, want one run with LXC_TARGET=stop", got)
+			} else if !c.postStop && got != "" {
+				t.Errorf("post-stop ran although pre-start failed (LXC does not run it): %q", got)
+			}
+			log, _ := os.ReadFile(filepath.Join(e.logdir, e.name+".log"))
+			if !strings.Contains(string(log), "hook output") {
+				t.Errorf("the hook's output is not in the shim's log:\n%s", log)
+			}
+			testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+		})
+	}
+}
+
+// TestNetScripts: lxc.net.N.script.up runs once the host side of the
+// network is made and script.down before it is removed, with LXC's
+// arguments (version 0: NAME net up|down TYPE LINK HOSTVETH) and
+// environment (version 1: LXC_NET_TYPE, LXC_NET_PARENT, LXC_NET_PEER).
+func TestNetScripts(t *testing.T) {
+	for _, v := range []int{0, 1} {
+		t.Run(fmt.Sprintf("version%d", v), func(t *testing.T) {
+			e := newLC(t, rootBusybox, "")
+			pair := testutil.Name("hkv")
+			rec := filepath.Join(t.TempDir(), "net.log")
+			script := installHook(t, e.rootfs, "#!/bin/sh\n"+
+				"echo \"args=$* type=$LXC_NET_TYPE parent=$LXC_NET_PARENT peer=$LXC_NET_PEER hook=$LXC_HOOK_TYPE section=$LXC_HOOK_SECTION exists=$(test -e /sys/class/net/"+pair+" && echo yes)\" >> "+rec+"\n")
+			cfgPath := filepath.Join(e.lxcpath, e.name, "config")
+			base, _ := os.ReadFile(cfgPath)
+			config := string(base) + fmt.Sprintf("lxc.signal.halt = SIGUSR1\nlxc.hook.version = %d\n"+
+				"lxc.net.0.type = veth\nlxc.net.0.veth.pair = %s\nlxc.net.0.script.up = %s\nlxc.net.0.script.down = %s\n"+
+				"lxc.net.1.type = empty\nlxc.net.1.script.up = %s\n", v, pair, script, script, script)
+			testutil.WriteConfig(t, e.lxcpath, e.name, config)
+			t.Cleanup(func() { testutil.CheckNoLeaks(t, e.name, e.rootfs, pair) })
+			e.mustInitd(0, "start", e.name)
+			e.mustInitd(0, "stop", e.name, "-t", "30")
+			b, err := os.ReadFile(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			if v == 0 {
+				want = []string{
+					fmt.Sprintf("args=%s net up veth %s type= parent= peer= hook= section= exists=yes", e.name, pair),
+					fmt.Sprintf("args=%s net up empty type= parent= peer= hook= section= exists=yes", e.name),
+					fmt.Sprintf("args=%s net down veth %s type= parent= peer= hook= section= exists=yes", e.name, pair),
+				}
+			} else {
+				want = []string{
+					fmt.Sprintf("args=veth %s type=veth parent= peer=%s hook=up section=net exists=yes", pair, pair),
+					"args=empty type=empty parent= peer= hook=up section=net exists=yes",
+					fmt.Sprintf("args=veth %s type=veth parent= peer=%s hook=down section=net exists=yes", pair, pair),
+				}
+			}
+			if got := strings.Split(strings.TrimSpace(string(b)), "\n"); !slices.Equal(got, want) {
+				t.Errorf("network scripts ran as\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
