@@ -26,7 +26,8 @@ log="$LXC_ROOTFS_PATH/hooks.log"
 [ "$typ" = start ] && log=/hooks.log
 stopmnt=
 [ -n "$LXC_MNT_NS" ] && [ "$typ" = stop ] && stopmnt=$(readlink "$LXC_MNT_NS")
-echo "hook $typ mnt=$(readlink /proc/self/ns/mnt) pid=$(readlink /proc/self/ns/pid) net=$(readlink /proc/self/ns/net) uts=$(readlink /proc/self/ns/uts) stopmnt=$stopmnt args=$*" >> "$log"
+fds=$(cd /proc/self/fd && for f in *; do readlink "$f"; done | sed 's/^pipe:.*/pipe/' | sort -u | tr '\n' ',')
+echo "hook $typ mnt=$(readlink /proc/self/ns/mnt) pid=$(readlink /proc/self/ns/pid) net=$(readlink /proc/self/ns/net) uts=$(readlink /proc/self/ns/uts) stopmnt=$stopmnt fds=$fds args=$*" >> "$log"
 env | grep '^LXC_' | sort | sed "s/^/env $typ /" >> "$log"
 `
 
@@ -35,6 +36,7 @@ type hookRun struct {
 	typ  string
 	ns   map[string]string // mnt, pid, net, uts, stopmnt: "host", "container" or ""
 	args string
+	fds  []string // what the hook's shell has open ("pipe" for any pipe)
 	env  map[string]string
 }
 
@@ -62,6 +64,9 @@ func parseHookLog(t *testing.T, path, lxcpath string) []hookRun {
 			r := hookRun{typ: f[1], ns: map[string]string{}, env: map[string]string{}}
 			for _, kv := range f[2:] {
 				k, v, _ := strings.Cut(kv, "=")
+				if k == "fds" {
+					r.fds = strings.Split(strings.TrimSuffix(v, ","), ",")
+				}
 				switch k {
 				case "mnt", "pid", "net", "uts", "stopmnt":
 					switch {
@@ -262,6 +267,20 @@ func TestHooksLikeLXC(t *testing.T) {
 				for k, sv := range s.env {
 					if _, ok := l.env[k]; !ok {
 						t.Errorf("hook %d (%s): lxc-shim sets %s=%q, LXC does not", i, l.typ, k, sv)
+					}
+				}
+			}
+			// A hook gets stdin, stdout and stderr (pipes) and nothing
+			// else of the shim's or the stage's: /bin/sh itself holds
+			// the script it runs. (Seen from a subshell of the hook's
+			// shell, which holds the same.)
+			for i, r := range shimRuns {
+				if len(r.fds) == 0 {
+					t.Errorf("hook %d (%s) recorded no descriptors", i, r.typ)
+				}
+				for _, fd := range r.fds {
+					if fd != "pipe" && fd != script {
+						t.Errorf("hook %d (%s) holds %q (all: %v)", i, r.typ, fd, r.fds)
 					}
 				}
 			}
