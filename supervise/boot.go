@@ -240,7 +240,11 @@ func (bt *booting) preStart() error {
 		return err
 	}
 	bt.r.postStopDue = true
-	bt.undo = append(bt.undo, func() { bt.r.postStop("stop") })
+	bt.undo = append(bt.undo, func() {
+		if err := bt.r.postStop(TargetStop); err != nil {
+			bt.b.Log.Error("after a failed boot", "err", err)
+		}
+	})
 	return nil
 }
 
@@ -518,17 +522,20 @@ func (r *run) pidEnv() []string {
 	return []string{"LXC_PID=" + strconv.Itoa(r.pid)}
 }
 
-// postStop runs the post-stop hooks if they are due; a failure is logged
-// (LXC goes on too, and stops instead of rebooting, which the next boot's
-// own hooks decide here).
-func (r *run) postStop(target string) {
+// ErrPostStopFailed is wrapped by Run.Teardown's error when a post-stop
+// hook failed: LXC then stops the container instead of rebooting it.
+var ErrPostStopFailed = errors.New("lxc.hook.post-stop failed")
+
+// postStop runs the post-stop hooks if they are due.
+func (r *run) postStop(target string) error {
 	if !r.postStopDue {
-		return
+		return nil
 	}
 	r.postStopDue = false
 	if err := r.hooks("post-stop", []string{"LXC_TARGET=" + target}, nil); err != nil {
-		r.log.Error("post-stop hook failed", "err", err)
+		return fmt.Errorf("%w: %w", ErrPostStopFailed, err)
 	}
+	return nil
 }
 
 func (r *run) Pid() int { return r.pid }
@@ -543,7 +550,8 @@ func (r *run) KillAll() error {
 // Teardown removes the run from the host in LXC's order: network down
 // scripts, the network's host side, the stop hooks (with the container's
 // namespaces), the cgroup, then the post-stop hooks. A hook's failure is
-// logged, not returned: the run is over either way. target is LXC_TARGET.
+// logged, not returned, but for a post-stop hook's (ErrPostStopFailed),
+// which cancels a reboot. target is LXC_TARGET.
 func (r *run) Teardown(target string) error {
 	var errs []error
 	if r.host != nil {
@@ -570,7 +578,9 @@ func (r *run) Teardown(target string) error {
 			errs = append(errs, err)
 		}
 	}
-	r.postStop(target)
+	if err := r.postStop(target); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 

@@ -340,13 +340,18 @@ func (l *lifecycle) initDied(ws unix.WaitStatus) {
 	if l.stop == nil && ex.Kind == signals.Reboot {
 		target = TargetReboot
 	}
-	l.teardown(target)
+	noReboot := errors.Is(l.teardown(target), ErrPostStopFailed)
 	pid := l.pid
 	l.recordExit(ex, pid)
 	l.run, l.pid, l.waitc = nil, 0, nil
 	switch {
 	case l.stop != nil:
 		l.finish(shimctl.StateStopped, "stop requested", l.stop)
+	case ex.Kind == signals.Reboot && noReboot:
+		// As LXC: a post-stop hook that fails stops the container
+		// instead of rebooting it.
+		s.Log.Warn("reboot seen; the container is stopped instead, a post-stop hook failed", "boot", l.boot, "pid", pid)
+		l.finish(shimctl.StateStopped, "reboot cancelled: lxc.hook.post-stop failed", nil)
 	case ex.Kind == signals.Reboot:
 		s.Log.Info("reboot seen", "boot", l.boot, "pid", pid)
 		if l.move(shimctl.StateRebooting, nil) {
@@ -447,7 +452,8 @@ func (l *lifecycle) escalate() {
 }
 
 // teardown kills what is left of the run and removes it from the host.
-func (l *lifecycle) teardown(target string) {
+// It returns what failed (ErrPostStopFailed among it cancels a reboot).
+func (l *lifecycle) teardown(target string) error {
 	s := l.s
 	s.mu.Lock()
 	s.run = nil
@@ -455,9 +461,10 @@ func (l *lifecycle) teardown(target string) {
 	err := errors.Join(l.run.KillAll(), l.run.Teardown(target))
 	if err != nil {
 		s.Log.Error("cleanup failed", "boot", l.boot, "err", err)
-		return
+		return err
 	}
 	s.Log.Info("cleanup done", "boot", l.boot)
+	return nil
 }
 
 func (l *lifecycle) recordExit(ex signals.Exit, pid int) {

@@ -480,3 +480,28 @@ func TestLxcfsMeminfo(t *testing.T) {
 		t.Errorf("MemTotal: lxc-shim %s kB, LXC %s kB", sm[1], lm[1])
 	}
 }
+
+// TestPostStopFailureCancelsReboot: as LXC (lxc_end), a post-stop hook
+// that fails after a reboot from inside stops the container instead of
+// booting it again.
+func TestPostStopFailureCancelsReboot(t *testing.T) {
+	e := newLC(t, rootBusybox, "")
+	script := installHook(t, e.rootfs, "#!/bin/sh\necho \"post-stop $LXC_TARGET\"\n[ \"$LXC_TARGET\" != reboot ]\n")
+	cfgPath := filepath.Join(e.lxcpath, e.name, "config")
+	base, _ := os.ReadFile(cfgPath)
+	testutil.WriteConfig(t, e.lxcpath, e.name, string(base)+
+		"lxc.signal.halt = SIGUSR1\nlxc.signal.reboot = SIGTERM\nlxc.hook.pre-start = /bin/true\nlxc.hook.post-stop = "+script+"\n")
+	e.mustInitd(0, "start", e.name)
+	e.waitState(30*time.Second, "running", func(st *shimctl.Status) bool { return st.State == shimctl.StateRunning })
+	e.mustInitd(0, "reboot", e.name)
+	st := e.waitState(60*time.Second, "stopped after the failed post-stop hook", func(st *shimctl.Status) bool {
+		return st.State == shimctl.StateStopped || st.BootCount > 1
+	})
+	if st.State != shimctl.StateStopped || st.BootCount != 1 || !strings.Contains(st.Reason, "post-stop") {
+		t.Errorf("after a reboot whose post-stop hook failed: state %s, boot %d, reason %q; want stopped after boot 1", st.State, st.BootCount, st.Reason)
+	}
+	log, _ := os.ReadFile(filepath.Join(e.logdir, e.name+".log"))
+	if !strings.Contains(string(log), "post-stop reboot") {
+		t.Errorf("the hook's output is not in the shim's log:\n%s", log)
+	}
+}
