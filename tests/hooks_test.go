@@ -505,3 +505,25 @@ func TestPostStopFailureCancelsReboot(t *testing.T) {
 		t.Errorf("the hook's output is not in the shim's log:\n%s", log)
 	}
 }
+
+// TestHooksInConfigOrder: several hooks of one type run in config order,
+// their own arguments included; "lxc.hook.TYPE =" drops those before it.
+func TestHooksInConfigOrder(t *testing.T) {
+	e := newLC(t, rootBusybox, "")
+	rec := filepath.Join(t.TempDir(), "order.log")
+	script := installHook(t, e.rootfs, "#!/bin/sh\necho \"$1 $LXC_HOOK_TYPE\" >> "+rec+"\n")
+	cfgPath := filepath.Join(e.lxcpath, e.name, "config")
+	base, _ := os.ReadFile(cfgPath)
+	testutil.WriteConfig(t, e.lxcpath, e.name, string(base)+"lxc.signal.halt = SIGUSR1\nlxc.hook.version = 1\n"+
+		"lxc.hook.start-host = "+script+" first\n"+
+		"lxc.hook.mount = "+script+" dropped\n"+
+		"lxc.hook.mount =\n"+
+		"lxc.hook.start-host = "+script+" second\n"+
+		"lxc.hook.mount = "+script+" kept\n")
+	e.mustInitd(0, "start", e.name)
+	e.mustInitd(0, "stop", e.name, "-t", "30")
+	b, _ := os.ReadFile(rec)
+	if got, want := string(b), "kept mount\nfirst start-host\nsecond start-host\n"; got != want {
+		t.Errorf("hooks ran as\n%swant\n%s", got, want)
+	}
+}
