@@ -212,7 +212,8 @@ func TestHooksLikeLXC(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			config := string(base) + hookConfig(script, v)
+			config := string(base) + hookConfig(script, v) +
+				"lxc.console.logfile = " + filepath.Join(t.TempDir(), "console.log") + "\n"
 			testutil.WriteConfig(t, e.lxcpath, e.name, config)
 
 			lxcRuns := runUnderLXC(t, e.name, config, e.rootfs)
