@@ -119,7 +119,7 @@ func (s Spec) Environ() []string {
 	if s.Version != 1 {
 		return env
 	}
-	env = append(env, "LXC_HOOK_TYPE="+s.Type, "LXC_HOOK_SECTION="+s.Section)
+	own := []string{"LXC_HOOK_TYPE=" + s.Type, "LXC_HOOK_SECTION=" + s.Section}
 	if s.Section == "net" && len(s.Args) > 0 {
 		arg := func(i int) string {
 			if i < len(s.Args) {
@@ -127,15 +127,15 @@ func (s Spec) Environ() []string {
 			}
 			return ""
 		}
-		env = append(env, "LXC_NET_TYPE="+s.Args[0])
+		own = append(own, "LXC_NET_TYPE="+s.Args[0])
 		switch s.Args[0] {
 		case "macvlan", "phys":
-			env = append(env, "LXC_NET_PARENT="+arg(1))
+			own = append(own, "LXC_NET_PARENT="+arg(1))
 		case "veth":
-			env = append(env, "LXC_NET_PEER="+arg(2), "LXC_NET_PARENT="+arg(1))
+			own = append(own, "LXC_NET_PEER="+arg(2), "LXC_NET_PARENT="+arg(1))
 		}
 	}
-	return env
+	return config.OverrideEnv(env, own)
 }
 
 // Run runs one hook and waits for it (at most s.Timeout, DefaultTimeout if
@@ -332,13 +332,14 @@ func Env(cfg *config.Config) []string {
 }
 
 // RunAll runs the hooks of one type of cfg in config order; the first
-// failure stops it. extraEnv is added to Env (LXC_TARGET, LXC_*_NS).
+// failure stops it. extraEnv overrides Env (lxc.environment, LXC_TARGET,
+// LXC_*_NS), as LXC's setenv calls do.
 func RunAll(f Forker, cfg *config.Config, typ string, extraEnv, args []string, timeout time.Duration, log *slog.Logger) error {
 	for _, h := range cfg.HooksOf(typ) {
 		err := Run(f, Spec{
 			Cmd: h.Cmd, Key: "lxc.hook." + typ, Pos: h.Pos,
 			Name: cfg.Name, Section: "lxc", Type: typ, Args: args,
-			Version: cfg.HookVersion, Env: append(Env(cfg), extraEnv...),
+			Version: cfg.HookVersion, Env: config.OverrideEnv(Env(cfg), extraEnv),
 			Timeout: timeout, Log: log,
 		})
 		if err != nil {
