@@ -97,7 +97,7 @@ func netScriptArgs(n config.Network) []string {
 	switch n.Type {
 	case "veth":
 		return []string{"veth", n.Link, n.VethPair}
-	case "empty", "none":
+	case "empty":
 		return []string{n.Type}
 	}
 	return []string{n.Type, n.Link}
@@ -114,8 +114,8 @@ func runNetScripts(f hook.Forker, cfg *config.Config, up bool, spec hook.Spec) [
 		if up {
 			cmd, typ = n.ScriptUp, "up"
 		}
-		if cmd == "" {
-			continue
+		if cmd == "" || n.Type == "none" {
+			continue // LXC runs no script for a "none" network
 		}
 		s := spec
 		s.Cmd, s.Key, s.Pos = cmd, "lxc.net."+strconv.Itoa(n.Index)+".script."+typ, n.Pos
