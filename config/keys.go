@@ -135,25 +135,32 @@ func newKeyTable() *keyTable {
 			}},
 			{"lxc.execute.cmd", ignored("used by lxc-execute only; ignored")},
 			{"lxc.group", (*builder).group},
-			{"lxc.hook.autodev", refused(noHooks)},
+			{"lxc.hook.autodev", (*builder).hook},
 			{"lxc.hook.clone", ignored(copyDestroyHook)},
 			{"lxc.hook.destroy", ignored(copyDestroyHook)},
-			{"lxc.hook.mount", refused(noHooks)},
-			{"lxc.hook.post-stop", refused(noHooks)},
-			{"lxc.hook.pre-mount", refused(noHooks)},
-			{"lxc.hook.pre-start", refused(noHooks)},
-			{"lxc.hook.start", refused(noHooks)},
-			{"lxc.hook.start-host", refused(noHooks)},
-			{"lxc.hook.stop", refused(noHooks)},
+			{"lxc.hook.mount", (*builder).hook},
+			{"lxc.hook.post-stop", (*builder).hook},
+			{"lxc.hook.pre-mount", (*builder).hook},
+			{"lxc.hook.pre-start", (*builder).hook},
+			{"lxc.hook.start", (*builder).hook},
+			{"lxc.hook.start-host", (*builder).hook},
+			{"lxc.hook.stop", (*builder).hook},
 			{"lxc.hook.version", func(b *builder, p Pos, v string) {
-				if v != "" {
-					b.boolKey(p, v, nil)
+				switch v {
+				case "", "0":
+					b.cfg.HookVersion = 0
+				case "1":
+					b.cfg.HookVersion = 1
+				default:
+					b.errorf(p, "invalid hook version %q: 0 (arguments) or 1 (environment)", v)
 				}
 			}},
 			{"lxc.hook", func(b *builder, p Pos, v string) {
 				if v != "" {
 					b.errorf(p, "lxc.hook takes no value (an empty value clears every hook)")
+					return
 				}
+				b.cfg.Hooks = nil
 			}},
 			{"lxc.idmap", func(b *builder, p Pos, v string) {
 				c := b.cfg
@@ -321,7 +328,6 @@ func newKeyTable() *keyTable {
 // Messages of keys that share a handler.
 const (
 	noMonitorCgroup = "ignored: the supervisor (lxc-shim) has no separate monitor cgroup"
-	noHooks         = "lxc-shim runs no hook scripts"
 	copyDestroyHook = "used by lxc-copy/lxc-destroy only; ignored"
 )
 

@@ -109,6 +109,10 @@ type Config struct {
 	Environment []string `json:"environment,omitempty"`
 
 	Log Log `json:"log"`
+	// Hooks are the lxc.hook.* lines of every type, in config order
+	// (HooksOf picks one type); HookVersion is lxc.hook.version.
+	Hooks       []Hook `json:"hooks,omitempty"`
+	HookVersion int    `json:"hook_version,omitempty"`
 	// Security keys that were read; the launcher refuses what it cannot apply.
 	Security Security `json:"security"`
 

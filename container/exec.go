@@ -65,6 +65,15 @@ func (s *stager) execInit(report *os.File, lastCap int, have uint64) error {
 			return s.fail("session keyring", "", "lxc.keyring.session", "1", err)
 		}
 	}
+	// LXC runs the start hooks here: inside, after the pivot, with the
+	// container's bounding set and keyring, resolved in its root file
+	// system; then the shim's start-host hooks while the stage waits.
+	if err := s.hooks("start"); err != nil {
+		return err
+	}
+	if err := s.startHost(report); err != nil {
+		return err
+	}
 	uid, gid := cfg.Init.UID, cfg.Init.GID
 	if err := setIDs(uid, gid); err != nil {
 		return s.fail("set uid/gid", "init", "lxc.init.uid", fmt.Sprintf("%d:%d", uid, gid), err)

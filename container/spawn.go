@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/sealedexe"
@@ -53,6 +54,8 @@ type SpawnOptions struct {
 	TTYs []*os.File
 	// LogFile receives the stage's own log lines (nil: discarded).
 	LogFile *os.File
+	// HookTimeout limits each hook the stage runs (0: hook.DefaultTimeout).
+	HookTimeout time.Duration
 	// The stage gets its own copies of these files: the caller may close
 	// its copies once Spawn has returned.
 }
@@ -63,6 +66,7 @@ type Stage struct {
 	pid    int
 	ctl    *os.File // write end: release byte
 	report *os.File // read end: error report, EOF on exec
+	pause  bool     // the stage stops for the start-host hooks
 	done   bool
 }
 
@@ -103,6 +107,12 @@ type plan struct {
 	CgroupNS  bool  `json:"cgroup_ns"`
 	ConsoleFD int   `json:"console_fd"` // -1: none
 	TTYFDs    []int `json:"tty_fds,omitempty"`
+	// HookTimeout limits each hook the stage runs (0: hook.DefaultTimeout).
+	HookTimeout time.Duration `json:"hook_timeout,omitempty"`
+	// StartHostPause: after the start hooks the stage reports
+	// startHostMarker and waits for a byte on the control pipe, while the
+	// shim runs the start-host hooks.
+	StartHostPause bool `json:"start_host_pause,omitempty"`
 }
 
 // Spawn clones the stage for cfg in its new namespaces. The stage waits
@@ -126,7 +136,8 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
 	}
 
-	p := plan{Config: cfg, Where: positions(cfg), Clone: clone, CgroupNS: cgns, ConsoleFD: -1}
+	p := plan{Config: cfg, Where: positions(cfg), Clone: clone, CgroupNS: cgns, ConsoleFD: -1,
+		HookTimeout: opts.HookTimeout, StartHostPause: len(cfg.HooksOf("start-host")) > 0}
 
 	ctlR, ctlW, err := os.Pipe()
 	if err != nil {
@@ -182,7 +193,7 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 		closeAll(ctlW, repR)
 		return nil, fmt.Errorf("spawn %s: %w: %w", cfg.Name, ErrClone, err)
 	}
-	st := &Stage{name: cfg.Name, pid: pid, ctl: ctlW, report: repR}
+	st := &Stage{name: cfg.Name, pid: pid, ctl: ctlW, report: repR, pause: p.StartHostPause}
 	// The stage reads the plan as soon as it runs, so this write cannot
 	// block for long even past the pipe's buffer; a dead stage gives EPIPE.
 	buf, err := json.Marshal(&p)
@@ -205,20 +216,50 @@ func (s *Stage) Pid() int { return s.pid }
 // Release lets the stage prepare the container and exec the init. It
 // returns nil once the exec succeeded, or the *StageError that stopped the
 // stage (which then exits; the caller's reaper collects it).
-func (s *Stage) Release() error {
+func (s *Stage) Release() error { return s.ReleaseWith(nil) }
+
+// ReleaseWith is Release, calling atStartHost while the stage waits between
+// the container's start hooks and the exec of the init (LXC's place for
+// lxc.hook.start-host) when the config has start-host hooks. An error from
+// atStartHost kills the stage and is returned.
+func (s *Stage) ReleaseWith(atStartHost func() error) error {
 	if s.done {
 		return fmt.Errorf("release %s: stage already released or aborted", s.name)
 	}
 	s.done = true
 	defer s.report.Close()
+	defer s.ctl.Close()
 	_, werr := s.ctl.Write([]byte{'R'})
+	var head []byte
+	if s.pause && werr == nil {
+		head = make([]byte, len(startHostMarker))
+		n, _ := io.ReadFull(s.report, head)
+		head = head[:n]
+		if string(head) == startHostMarker {
+			head = nil
+			var err error
+			if atStartHost != nil {
+				err = atStartHost()
+			}
+			if err != nil {
+				_ = unix.Kill(s.pid, unix.SIGKILL)
+				_, _ = io.Copy(io.Discard, s.report)
+				return err
+			}
+			_, werr = s.ctl.Write([]byte{'C'})
+		}
+	}
 	s.ctl.Close()
-	out, err := io.ReadAll(s.report)
+	rest, err := io.ReadAll(s.report)
 	if err != nil {
 		return fmt.Errorf("release %s: read stage report: %w", s.name, err)
 	}
-	return parseReport(s.name, out, werr)
+	return parseReport(s.name, append(head, rest...), werr)
 }
+
+// startHostMarker is written by the stage when it waits for the shim's
+// start-host hooks (plan.StartHostPause).
+const startHostMarker = "start-host\n"
 
 // execMarker is written by the stage right before execve; the pipe is
 // close-on-exec, so the marker followed by EOF means the exec succeeded.
@@ -288,6 +329,9 @@ func positions(cfg *config.Config) map[string]config.Pos {
 	}
 	for i, s := range cfg.Sysctls {
 		w["sysctl."+strconv.Itoa(i)] = s.Pos
+	}
+	for i, h := range cfg.Hooks {
+		w["hook."+strconv.Itoa(i)] = h.Pos
 	}
 	return w
 }

@@ -37,6 +37,7 @@ type stager struct {
 	root   *rootfs
 	hostCg []cgroupMount // the host's cgroup mounts, read before any mount
 	umask  int
+	ctl    *os.File // the control pipe, kept when the stage pauses for start-host
 }
 
 func runStage() int {
@@ -46,6 +47,11 @@ func runStage() int {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		log.Error("close_range", "err", err)
 		return 1
+	}
+	// The log keeps its own descriptor: stderr becomes the container's
+	// console before the start hooks, whose output belongs in the log.
+	if fd, err := unix.FcntlInt(2, unix.F_DUPFD_CLOEXEC, 3); err == nil {
+		log = slog.New(slog.NewTextHandler(os.NewFile(uintptr(fd), "log"), nil)).With("stage", os.Getpid())
 	}
 	ctl := os.NewFile(fdCtl, "ctl")
 	report := os.NewFile(fdReport, "report")
@@ -60,8 +66,17 @@ func runStage() int {
 		log.Info("not released; exiting")
 		return 1
 	}
-	ctl.Close()
 	s := &stager{p: p, cfg: p.Config, log: log.With("container", p.Config.Name)}
+	if p.StartHostPause {
+		// Kept (close-on-exec) for the shim's go after start-host.
+		s.ctl = ctl
+	} else {
+		ctl.Close()
+	}
+	// Positions do not travel in the config's JSON.
+	for i := range s.cfg.Hooks {
+		s.cfg.Hooks[i].Pos = p.Where["hook."+strconv.Itoa(i)]
+	}
 	err = s.run(report)
 	var se *StageError
 	if !errors.As(err, &se) {
@@ -135,6 +150,11 @@ func (s *stager) run(report *os.File) error {
 	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return s.fail("make / rslave", "", "", "", err)
 	}
+	// LXC runs pre-mount in the container's mount namespace, before the
+	// root file system is mounted: paths are the host's.
+	if err := s.hooks("pre-mount"); err != nil {
+		return err
+	}
 	if err := s.mountRootfs(); err != nil {
 		return err
 	}
@@ -154,7 +174,16 @@ func (s *stager) run(report *os.File) error {
 	if err := s.autoCgroup(); err != nil {
 		return err
 	}
+	// After every mount, before /dev is filled and the pivot (LXC's
+	// lxc_setup): the hooks see the host's paths and the container's
+	// mounts under LXC_ROOTFS_MOUNT.
+	if err := s.hooks("mount"); err != nil {
+		return err
+	}
 	if cfg.Autodev {
+		if err := s.hooks("autodev"); err != nil {
+			return err
+		}
 		if err := s.fillAutodev(); err != nil {
 			return err
 		}

@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/lxc-shim/lxc-shim/shimctl"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/console"
 	"github.com/lxc-shim/lxc-shim/container"
+	"github.com/lxc-shim/lxc-shim/hook"
 	"github.com/lxc-shim/lxc-shim/netcleanup"
 )
 
@@ -35,6 +38,8 @@ type ContainerBooter struct {
 	// at the next reboot or restart. The terminals (lxc.console.*,
 	// lxc.tty.max) stay as the shim allocated them.
 	Reload func() (*config.Config, error)
+	// HookTimeout limits each hook (0: hook.DefaultTimeout).
+	HookTimeout time.Duration
 
 	mu sync.Mutex
 	// stagePid is the stage of the boot in progress (0: none); aborted
@@ -135,11 +140,14 @@ func bootSteps() []bootStep {
 		{"check networks", (*booting).checkNetworks},
 		{"resolve networks", (*booting).resolveNetworks},
 		{"stale cleanup", (*booting).staleCleanup},
+		{"pre-start hooks", (*booting).preStart},
 		{"cgroup", (*booting).createCgroup},
 		{"terminals", (*booting).terminals},
 		{"spawn", (*booting).spawn},
 		{"join cgroup", (*booting).joinCgroup},
+		{"namespaces for stop hooks", (*booting).keepNamespaces},
 		{"network host side", (*booting).networkHost},
+		{"network up scripts", (*booting).netUp},
 		{"release", (*booting).release},
 	}
 }
@@ -220,8 +228,45 @@ func (bt *booting) staleCleanup() error {
 		bt.b.Log.Info("removed stale network device", "device", r)
 	}
 	bt.cg = cg
-	bt.r = &run{cg: cg, log: bt.b.Log}
+	bt.r = &run{cg: cg, log: bt.b.Log, cfg: bt.cfg, fork: bt.b.Reaper, hookTimeout: bt.b.HookTimeout}
 	return err
+}
+
+// preStart runs lxc.hook.pre-start on the host, before anything of the
+// container exists. From here on the post-stop hooks are due, on a failed
+// boot too (LXC's lxc_end runs them after any later failure).
+func (bt *booting) preStart() error {
+	if err := bt.r.hooks("pre-start", nil, nil); err != nil {
+		return err
+	}
+	bt.r.postStopDue = true
+	bt.undo = append(bt.undo, func() {
+		if err := bt.r.postStop(TargetStop); err != nil {
+			bt.b.Log.Error("after a failed boot", "err", err)
+		}
+	})
+	return nil
+}
+
+// keepNamespaces holds the container's namespaces open for its stop hooks
+// (LXC passes them as /proc/PID/fd/N of its monitor), only when there are
+// any: a namespace held open outlives its processes.
+func (bt *booting) keepNamespaces() error {
+	if len(bt.cfg.HooksOf("stop")) == 0 {
+		return nil
+	}
+	nss, err := openNamespaces(bt.stage.Pid(), nil, "mnt", "pid", "uts", "ipc", "net")
+	bt.r.nss = nss
+	return err
+}
+
+// netUp runs lxc.net.N.script.up once the host side of every network is
+// made (LXC runs each as it makes its device, before the pre-mount hook).
+func (bt *booting) netUp() error {
+	if errs := runNetScripts(bt.b.Reaper, bt.cfg, true, bt.r.hookSpec()); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
 }
 
 // createCgroup makes the container's cgroups with their limits and device
@@ -231,7 +276,7 @@ func (bt *booting) staleCleanup() error {
 // provably the run's.
 func (bt *booting) createCgroup() error {
 	bt.undo = append(bt.undo, func() {
-		if err := errors.Join(bt.r.KillAll(), bt.r.Teardown()); err != nil {
+		if err := errors.Join(bt.r.KillAll(), bt.r.Teardown(TargetStop)); err != nil {
 			bt.b.Log.Error("cleanup after failed boot", "err", err)
 		}
 	})
@@ -253,7 +298,7 @@ func (bt *booting) closeSlaves() {
 // spawn clones the stage in its namespaces; it waits for release.
 func (bt *booting) spawn() error {
 	b := bt.b
-	opts := container.SpawnOptions{Fork: b.Reaper, LogFile: b.StageLog}
+	opts := container.SpawnOptions{Fork: b.Reaper, LogFile: b.StageLog, HookTimeout: b.HookTimeout}
 	slaves := bt.slaves
 	if b.console != nil {
 		opts.Console, slaves = slaves[0], slaves[1:]
@@ -303,9 +348,30 @@ func (bt *booting) networkHost() error {
 	return err
 }
 
-// release lets the stage build the container and exec the init.
+// release lets the stage build the container and exec the init; the
+// start-host hooks run while it waits after the container's start hooks,
+// as in LXC. The cgroup namespace, which the stage makes after release,
+// joins those held for the stop hooks.
 func (bt *booting) release() error {
-	return bt.stage.Release()
+	keepCgroupNS := func() {
+		if bt.r.nss == nil {
+			return
+		}
+		nss, err := openNamespaces(bt.stage.Pid(), bt.r.nss, "cgroup")
+		if err != nil {
+			bt.b.Log.Warn("cgroup namespace for lxc.hook.stop", "err", err)
+			return
+		}
+		bt.r.nss = nss
+	}
+	err := bt.stage.ReleaseWith(func() error {
+		keepCgroupNS()
+		return bt.r.hooks("start-host", nil, nil)
+	})
+	if err == nil {
+		keepCgroupNS()
+	}
+	return err
 }
 
 // slaves returns a fresh slave descriptor of each terminal for one boot:
@@ -419,6 +485,57 @@ type run struct {
 	cg   *cgroup.Cgroup
 	host *netcleanup.Host
 	log  *slog.Logger
+	// cfg is the boot's (resolved) config, for its hooks; fork runs them.
+	cfg         *config.Config
+	fork        hook.Forker
+	hookTimeout time.Duration
+	// postStopDue: the pre-start hooks ran, the post-stop hooks have not.
+	postStopDue bool
+	// nss are the container's namespaces held for the stop hooks.
+	nss []nsFile
+}
+
+// Teardown targets: LXC_TARGET of the stop and post-stop hooks.
+const (
+	TargetStop   = "stop"
+	TargetReboot = "reboot"
+)
+
+func (r *run) hookSpec() hook.Spec {
+	return hook.Spec{Timeout: r.hookTimeout, Log: r.log, Env: append(hook.Env(r.cfg), r.pidEnv()...)}
+}
+
+// hooks runs the config's hooks of one type on the host.
+func (r *run) hooks(typ string, env, args []string) error {
+	if r.cfg == nil {
+		return nil
+	}
+	return hook.RunAll(r.fork, r.cfg, typ, append(r.pidEnv(), env...), args, r.hookTimeout, r.log)
+}
+
+// pidEnv is LXC_PID, the init's host PID, which LXC sets once the
+// container's first process exists.
+func (r *run) pidEnv() []string {
+	if r.pid <= 0 {
+		return nil
+	}
+	return []string{"LXC_PID=" + strconv.Itoa(r.pid)}
+}
+
+// ErrPostStopFailed is wrapped by Run.Teardown's error when a post-stop
+// hook failed: LXC then stops the container instead of rebooting it.
+var ErrPostStopFailed = errors.New("lxc.hook.post-stop failed")
+
+// postStop runs the post-stop hooks if they are due.
+func (r *run) postStop(target string) error {
+	if !r.postStopDue {
+		return nil
+	}
+	r.postStopDue = false
+	if err := r.hooks("post-stop", []string{"LXC_TARGET=" + target}, nil); err != nil {
+		return fmt.Errorf("%w: %w", ErrPostStopFailed, err)
+	}
+	return nil
 }
 
 func (r *run) Pid() int { return r.pid }
@@ -430,18 +547,39 @@ func (r *run) KillAll() error {
 	return r.cg.Kill()
 }
 
-func (r *run) Teardown() error {
+// Teardown removes the run from the host in LXC's order: network down
+// scripts, the network's host side, the stop hooks (with the container's
+// namespaces), the cgroup, then the post-stop hooks. A hook's failure is
+// logged, not returned, but for a post-stop hook's (ErrPostStopFailed),
+// which cancels a reboot. target is LXC_TARGET.
+func (r *run) Teardown(target string) error {
 	var errs []error
 	if r.host != nil {
+		if r.cfg != nil {
+			for _, err := range runNetScripts(r.fork, r.cfg, false, r.hookSpec()) {
+				r.log.Error("network down script failed", "err", err)
+			}
+		}
 		if err := r.host.Teardown(); err != nil {
 			errs = append(errs, err)
 		}
 		r.host = nil
 	}
+	if r.cfg != nil && len(r.cfg.HooksOf("stop")) > 0 {
+		env, args := stopHookArgs(r.cfg.HookVersion, r.nss)
+		if err := r.hooks("stop", append(env, "LXC_TARGET="+target), args); err != nil {
+			r.log.Error("stop hook failed", "err", err)
+		}
+	}
+	closeNamespaces(r.nss)
+	r.nss = nil
 	if r.cg.Exists() {
 		if err := r.cg.Remove(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := r.postStop(target); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -336,13 +336,22 @@ func (l *lifecycle) initDied(ws unix.WaitStatus) {
 		s.Log.Info("init ended after escalation", "pid", l.pid, "exit", ex.String())
 	}
 	l.stopTimer()
-	l.teardown()
+	target := TargetStop
+	if l.stop == nil && ex.Kind == signals.Reboot {
+		target = TargetReboot
+	}
+	noReboot := errors.Is(l.teardown(target), ErrPostStopFailed)
 	pid := l.pid
 	l.recordExit(ex, pid)
 	l.run, l.pid, l.waitc = nil, 0, nil
 	switch {
 	case l.stop != nil:
 		l.finish(shimctl.StateStopped, "stop requested", l.stop)
+	case ex.Kind == signals.Reboot && noReboot:
+		// As LXC: a post-stop hook that fails stops the container
+		// instead of rebooting it.
+		s.Log.Warn("reboot seen; the container is stopped instead, a post-stop hook failed", "boot", l.boot, "pid", pid)
+		l.finish(shimctl.StateStopped, "reboot cancelled: lxc.hook.post-stop failed", nil)
 	case ex.Kind == signals.Reboot:
 		s.Log.Info("reboot seen", "boot", l.boot, "pid", pid)
 		if l.move(shimctl.StateRebooting, nil) {
@@ -443,17 +452,19 @@ func (l *lifecycle) escalate() {
 }
 
 // teardown kills what is left of the run and removes it from the host.
-func (l *lifecycle) teardown() {
+// It returns what failed (ErrPostStopFailed among it cancels a reboot).
+func (l *lifecycle) teardown(target string) error {
 	s := l.s
 	s.mu.Lock()
 	s.run = nil
 	s.mu.Unlock()
-	err := errors.Join(l.run.KillAll(), l.run.Teardown())
+	err := errors.Join(l.run.KillAll(), l.run.Teardown(target))
 	if err != nil {
 		s.Log.Error("cleanup failed", "boot", l.boot, "err", err)
-		return
+		return err
 	}
 	s.Log.Info("cleanup done", "boot", l.boot)
+	return nil
 }
 
 func (l *lifecycle) recordExit(ex signals.Exit, pid int) {

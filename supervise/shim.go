@@ -34,7 +34,9 @@ type Run interface {
 	KillAll() error
 	// Teardown removes what the run created on the host (cgroup, host
 	// network devices). It is called once, after the init died.
-	Teardown() error
+	// target is "stop" or "reboot" (LXC_TARGET of the stop and
+	// post-stop hooks).
+	Teardown(target string) error
 }
 
 // ShimError is a boot that failed because of the shim's own resources (its

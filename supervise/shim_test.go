@@ -64,7 +64,7 @@ func (r *fakeRun) KillAll() error {
 	return nil
 }
 
-func (r *fakeRun) Teardown() error {
+func (r *fakeRun) Teardown(string) error {
 	r.b.mu.Lock()
 	r.b.tears++
 	r.b.mu.Unlock()

@@ -26,6 +26,7 @@ func cmdStart(e *env, args []string) error {
 	restartMax := fs.String("restart-max", "", "restarts allowed within --restart-window (default 10)")
 	restartWindow := fs.String("restart-window", "", "window of --restart-max (default 60s)")
 	stopTimeout := fs.String("stop-timeout", "", "default grace period of a stop (default 60s)")
+	hookTimeout := fs.String("hook-timeout", "", "time limit of each hook and network script (default 2m)")
 	pos, _, err := parseArgs(fs, args)
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -71,6 +72,7 @@ func cmdStart(e *env, args []string) error {
 	for _, f := range []struct{ flag, val string }{
 		{"--restart", *restart}, {"--restart-max", *restartMax},
 		{"--restart-window", *restartWindow}, {"--stop-timeout", *stopTimeout},
+		{"--hook-timeout", *hookTimeout},
 	} {
 		if f.val != "" {
 			shimArgs = append(shimArgs, f.flag, f.val)

@@ -41,6 +41,7 @@ type options struct {
 	foreground  bool
 	policy      supervise.Policy
 	stopTimeout time.Duration
+	hookTimeout time.Duration
 	readyFD     int
 }
 
@@ -78,7 +79,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("lxc-shim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: lxc-shim [-P LXCPATH] [--rundir DIR] [--logdir DIR] NAME [--foreground] [--restart no|on-failure|always] [--restart-max N] [--restart-window D] [--stop-timeout D]")
+		fmt.Fprintln(stderr, "usage: lxc-shim [-P LXCPATH] [--rundir DIR] [--logdir DIR] NAME [--foreground] [--restart no|on-failure|always] [--restart-max N] [--restart-window D] [--stop-timeout D] [--hook-timeout D]")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.lxcpath, "P", config.DefaultLXCPath, "colon-separated list of directories holding NAME/config")
@@ -89,6 +90,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.policy.Max, "restart-max", o.policy.Max, "give up after this many restarts within --restart-window")
 	fs.Var(durationValue{&o.policy.Window}, "restart-window", "window of --restart-max")
 	fs.Var(durationValue{&o.stopTimeout}, "stop-timeout", "grace period of a stop before the kill")
+	fs.Var(durationValue{&o.hookTimeout}, "hook-timeout", "time limit of each lxc.hook.* and network script (default 2m)")
 	fs.IntVar(&o.readyFD, "ready-fd", -1, "internal: file descriptor of lxc-initd's ready pipe")
 	var pos []string
 	rest := args
@@ -230,6 +232,7 @@ func run(args []string) int {
 		lock.Close()
 		return fail(err)
 	}
+	booter.HookTimeout = o.hookTimeout
 	booter.Reload = func() (*config.Config, error) { return config.Load(cfgPath, o.name) }
 	defer booter.Close()
 	log.Info("shim started", "config", cfgPath, "restart", string(o.policy.Mode), "stop_timeout", o.stopTimeout)
