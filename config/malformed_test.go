@@ -67,7 +67,6 @@ func TestMalformed(t *testing.T) {
 		{"include missing", "lxc.include = missing.conf", `config:1: lxc.include: include: stat missing.conf: no such file or directory`},
 		{"legacy bad value", "lxc.utsname = a b", `config:1: lxc.uts.name: invalid host name "a b": at most 64 bytes, no white space or '/'`},
 		{"legacy net bad", "lxc.network.type = veth\nlxc.network.ipv4 = 10.1.1.1/40", `config:2: lxc.net.0.ipv4.address: invalid prefix length in "10.1.1.1/40"`},
-		{"devices differ", "lxc.cgroup.devices.deny = a\nlxc.cgroup2.devices.allow = a", `config:2: lxc.cgroup2.devices.allow: the lxc.cgroup2.devices rules differ from the lxc.cgroup.devices rules (config:1: lxc.cgroup.devices.deny); lxc-shim applies one device list on every hierarchy, so they must agree (or give only one)`},
 		{"fstab line", "lxc.mount.fstab = fstab", `fstab:2: lxc.mount.fstab: invalid mount entry "none proc": want "SOURCE TARGET FSTYPE [OPTIONS [DUMP [PASS]]]"`},
 		{"fstab missing", "lxc.mount.fstab = nofile", `config:1: lxc.mount.fstab: read fstab nofile: no such file or directory`},
 		{"console path", "lxc.console.path = tty1", `config:1: lxc.console.path: console path "tty1" must be "none" or an absolute path`},

@@ -229,8 +229,11 @@ type Cgroup struct {
 	// only has that other hierarchy.
 	V1 []CgroupSetting `json:"v1,omitempty"`
 	V2 []CgroupSetting `json:"v2,omitempty"`
-	// Devices is the device access list in order (both hierarchies).
-	Devices []DeviceRule `json:"devices,omitempty"`
+	// Devices is lxc.cgroup.devices.* and Devices2 lxc.cgroup2.devices.*,
+	// each in order as written. Which one applies depends on where the
+	// host runs the devices controller: DeviceRules chooses.
+	Devices  []DeviceRule `json:"devices,omitempty"`
+	Devices2 []DeviceRule `json:"devices2,omitempty"`
 	// Dir is lxc.cgroup.dir, always below CgroupParent (the reader
 	// refuses anything else); the default CgroupParent/NAME is applied by
 	// package cgroup when empty.
