@@ -27,9 +27,19 @@ type Pos struct {
 
 func (p Pos) String() string {
 	if p.File == "" {
-		return p.Key
+		return p.KeyName()
 	}
-	return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Key)
+	return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.KeyName())
+}
+
+// KeyName is the key as the file wrote it: a legacy key with its LXC 3+
+// name in parentheses ("lxc.network.link (lxc.net.0.link)"), so that a
+// message names what the user can find in the file.
+func (p Pos) KeyName() string {
+	if p.Legacy != "" && p.Legacy != p.Key {
+		return p.Legacy + " (" + p.Key + ")"
+	}
+	return p.Key
 }
 
 // Diagnostic is one warning or error about a config file, printed as

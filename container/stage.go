@@ -93,7 +93,7 @@ func readPlan(r io.Reader) (*plan, error) {
 func (s *stager) fail(step, whereKey, key, value string, err error) error {
 	pos := s.p.Where[whereKey]
 	if pos.Key != "" {
-		key = pos.Key
+		key = pos.KeyName()
 	}
 	return &StageError{Step: step, Key: key, Value: value, Pos: pos, Err: errText(err)}
 }
