@@ -353,6 +353,8 @@ type NamespaceOptions struct {
 	// Share maps a namespace to a container name or /proc/PID/ns path.
 	Share map[string]string `json:"share,omitempty"`
 	Pos   Pos               `json:"-"`
+	// SharePos is where each lxc.namespace.share.NS was read.
+	SharePos map[string]Pos `json:"-"`
 }
 
 // StartOptions are lxc.start.*.
@@ -386,6 +388,9 @@ type Security struct {
 	NoNewPrivs       bool     `json:"no_new_privs,omitempty"`
 	IDMap            []IDMap  `json:"idmap,omitempty"`
 	Unsupported      []string `json:"unsupported,omitempty"`
+	// Where lxc.seccomp.profile and the last lxc.idmap were read.
+	SeccompPos Pos `json:"-"`
+	IDMapPos   Pos `json:"-"`
 }
 
 // IDMap is one lxc.idmap line: "u 0 100000 65536".

@@ -292,31 +292,13 @@ func positions(cfg *config.Config) map[string]config.Pos {
 	return w
 }
 
-// refuseUnsupported fails on confinement the launcher cannot apply: a
-// container must never run less confined than its config asks.
+// refuseUnsupported fails on what the config asks that the launcher
+// cannot apply (config.Refusals, which Load already reported as errors: this
+// guards a Config that did not come from Load). A container must never run
+// less confined than its config asks.
 func refuseUnsupported(cfg *config.Config) error {
-	sec := cfg.Security
-	switch {
-	case sec.SeccompProfile != "":
-		return fmt.Errorf("lxc.seccomp.profile %q: seccomp is not supported by lxc-shim; remove the key to run without it", sec.SeccompProfile)
-	case sec.SELinuxContext != "":
-		return fmt.Errorf("lxc.selinux.context %q: SELinux is not supported by lxc-shim", sec.SELinuxContext)
-	case sec.SELinuxKeyringContext != "":
-		return fmt.Errorf("lxc.selinux.context.keyring %q: SELinux is not supported by lxc-shim", sec.SELinuxKeyringContext)
-	case sec.AppArmorProfile != "" && sec.AppArmorProfile != "unconfined":
-		return fmt.Errorf("lxc.apparmor.profile %q: AppArmor is not supported by lxc-shim (only \"unconfined\")", sec.AppArmorProfile)
-	case len(sec.IDMap) > 0:
-		return errors.New("lxc.idmap: user namespaces (unprivileged containers) are not supported by lxc-shim")
-	case len(sec.Unsupported) > 0:
-		return fmt.Errorf("%s: not supported by lxc-shim", sec.Unsupported[0])
-	case len(cfg.Namespace.Share) > 0:
-		for k := range cfg.Namespace.Share {
-			return fmt.Errorf("lxc.namespace.share.%s: sharing namespaces is not supported by lxc-shim", k)
-		}
-	case cfg.MountAuto.Shmounts != "":
-		return fmt.Errorf("lxc.mount.auto %q: shmounts is not supported by lxc-shim", cfg.MountAuto.Shmounts)
-	case cfg.MountAuto.CgroupFull:
-		return errors.New("lxc.mount.auto: cgroup-full is not supported by lxc-shim (use cgroup:mixed|ro|rw)")
+	if r := cfg.Refusals(); len(r) > 0 {
+		return errors.New(r[0].String())
 	}
 	return nil
 }
@@ -335,42 +317,25 @@ var nsFlags = map[string]uintptr{
 
 // namespaces returns the clone flags for the stage (without the cgroup
 // namespace, which the stage unshares after release) and whether it must
-// unshare one.
+// unshare one. What no kernel allows lxc-shim is refused by the config
+// (Refusals); what this kernel lacks is refused here.
 func namespaces(cfg *config.Config) (uintptr, bool, error) {
 	where := cfg.Namespace.Pos.String()
 	cgAvail := fileExists("/proc/self/ns/cgroup")
 	var want uintptr
-	if len(cfg.Namespace.Clone) == 0 {
-		want = unix.CLONE_NEWIPC | unix.CLONE_NEWNS | unix.CLONE_NEWNET | unix.CLONE_NEWPID | unix.CLONE_NEWUTS
-		if cgAvail {
-			want |= unix.CLONE_NEWCGROUP
-		}
-	}
-	for _, n := range cfg.Namespace.Clone {
+	for _, n := range cfg.Namespace.Names() {
 		f, ok := nsFlags[n]
 		if !ok {
 			return 0, false, fmt.Errorf("%s: unknown namespace %q", where, n)
 		}
 		want |= f
 	}
-	for _, n := range cfg.Namespace.Keep {
-		f, ok := nsFlags[n]
-		if !ok {
-			return 0, false, fmt.Errorf("%s: unknown namespace %q", where, n)
+	if want&unix.CLONE_NEWCGROUP != 0 && !cgAvail {
+		if len(cfg.Namespace.Clone) > 0 {
+			return 0, false, fmt.Errorf("%s: this kernel has no cgroup namespaces", where)
 		}
-		want &^= f
-	}
-	switch {
-	case want&unix.CLONE_NEWNS == 0:
-		return 0, false, fmt.Errorf("%s: the mount namespace cannot be kept: lxc-shim needs its own to build the rootfs", where)
-	case want&unix.CLONE_NEWPID == 0:
-		return 0, false, fmt.Errorf("%s: the pid namespace cannot be kept: the init must be PID 1 of its own namespace", where)
-	case want&unix.CLONE_NEWUSER != 0:
-		return 0, false, fmt.Errorf("%s: user namespaces are not supported by lxc-shim", where)
-	case want&unix.CLONE_NEWTIME != 0:
-		return 0, false, fmt.Errorf("%s: time namespaces are not supported by lxc-shim", where)
-	case want&unix.CLONE_NEWCGROUP != 0 && !cgAvail:
-		return 0, false, fmt.Errorf("%s: this kernel has no cgroup namespaces", where)
+		// LXC's default set has one only where the kernel does.
+		want &^= unix.CLONE_NEWCGROUP
 	}
 	cgns := want&unix.CLONE_NEWCGROUP != 0
 	return want &^ unix.CLONE_NEWCGROUP, cgns, nil
