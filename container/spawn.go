@@ -53,6 +53,9 @@ type SpawnOptions struct {
 	TTYs []*os.File
 	// LogFile receives the stage's own log lines (nil: discarded).
 	LogFile *os.File
+	// AppArmorLabel is the AppArmor profile the init is exec'd under
+	// (lsm.Host.Prepare; "": none is set).
+	AppArmorLabel string
 	// The stage gets its own copies of these files: the caller may close
 	// its copies once Spawn has returned.
 }
@@ -103,6 +106,8 @@ type plan struct {
 	CgroupNS  bool  `json:"cgroup_ns"`
 	ConsoleFD int   `json:"console_fd"` // -1: none
 	TTYFDs    []int `json:"tty_fds,omitempty"`
+	// AppArmor is the label the init is exec'd under ("": none).
+	AppArmor string `json:"apparmor,omitempty"`
 }
 
 // Spawn clones the stage for cfg in its new namespaces. The stage waits
@@ -126,7 +131,7 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
 	}
 
-	p := plan{Config: cfg, Where: positions(cfg), Clone: clone, CgroupNS: cgns, ConsoleFD: -1}
+	p := plan{Config: cfg, Where: positions(cfg), Clone: clone, CgroupNS: cgns, ConsoleFD: -1, AppArmor: opts.AppArmorLabel}
 
 	ctlR, ctlW, err := os.Pipe()
 	if err != nil {

@@ -37,6 +37,7 @@ type stager struct {
 	root   *rootfs
 	hostCg []cgroupMount // the host's cgroup mounts, read before any mount
 	umask  int
+	labels labels // LSM labels to set before exec, opened on the host's /proc
 }
 
 func runStage() int {
@@ -130,6 +131,11 @@ func (s *stager) run(report *os.File) error {
 	havePerm, err := permittedNow()
 	if err != nil {
 		return s.fail("capabilities", "caps", "lxc.cap.drop", "", err)
+	}
+	// The attr files are opened while /proc is still the host's: the
+	// rootfs may mount none, and its own is the container's to change.
+	if s.labels, err = s.openLabels(); err != nil {
+		return err
 	}
 	// Nothing mounted from now on may propagate back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {

@@ -117,6 +117,8 @@ type booting struct {
 	stage  *container.Stage
 	r      *run
 	undo   []func() // in the order made
+	// apparmor is the init's AppArmor label (securityLabels).
+	apparmor string
 }
 
 // bootStep is one named step of a boot.
@@ -137,6 +139,7 @@ func bootSteps() []bootStep {
 		{"stale cleanup", (*booting).staleCleanup},
 		{"cgroup", (*booting).createCgroup},
 		{"terminals", (*booting).terminals},
+		{"security labels", (*booting).securityLabels},
 		{"spawn", (*booting).spawn},
 		{"join cgroup", (*booting).joinCgroup},
 		{"network host side", (*booting).networkHost},
@@ -253,7 +256,7 @@ func (bt *booting) closeSlaves() {
 // spawn clones the stage in its namespaces; it waits for release.
 func (bt *booting) spawn() error {
 	b := bt.b
-	opts := container.SpawnOptions{Fork: b.Reaper, LogFile: b.StageLog}
+	opts := container.SpawnOptions{Fork: b.Reaper, LogFile: b.StageLog, AppArmorLabel: bt.apparmor}
 	slaves := bt.slaves
 	if b.console != nil {
 		opts.Console, slaves = slaves[0], slaves[1:]
@@ -419,6 +422,8 @@ type run struct {
 	cg   *cgroup.Cgroup
 	host *netcleanup.Host
 	log  *slog.Logger
+	// unloadLSM unloads the run's generated AppArmor profile (nil: none).
+	unloadLSM func() error
 }
 
 func (r *run) Pid() int { return r.pid }
@@ -442,6 +447,13 @@ func (r *run) Teardown() error {
 		if err := r.cg.Remove(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	// Last, as LXC's apparmor_cleanup: nothing runs under the profile now.
+	if r.unloadLSM != nil {
+		if err := r.unloadLSM(); err != nil {
+			errs = append(errs, err)
+		}
+		r.unloadLSM = nil
 	}
 	return errors.Join(errs...)
 }
