@@ -317,6 +317,9 @@ type Network struct {
 	ScriptUp   string `json:"script_up,omitempty"`
 	ScriptDown string `json:"script_down,omitempty"`
 	Pos        Pos    `json:"-"` // where lxc.net.N.type was set
+	// Where is where each key of the network was last set, by its part
+	// after lxc.net.N. ("link"), so host-side errors name its line.
+	Where map[string]Pos `json:"-"`
 }
 
 // Signals are lxc.signal.halt/reboot/stop.

@@ -177,3 +177,16 @@ func TestCheckGivesStartsVerdict(t *testing.T) {
 	}
 	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
 }
+
+// TestLegacyKeyNamedAsWritten: a host-side failure of a legacy network key
+// names the key as the file writes it, its line, and the LXC 3+ name.
+func TestLegacyKeyNamedAsWritten(t *testing.T) {
+	e := newLC(t, rootTestinit, "lxc.network.type = veth\nlxc.network.link = lsmnobr0\n")
+	cfg := filepath.Join(e.lxcpath, e.name, "config")
+	want := cfg + ":4: lxc.network.link (lxc.net.0.link): bridge \"lsmnobr0\""
+	_, errOut, code := e.initd("start", e.name)
+	if code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("start: exit %d, stderr:\n%s\nwant a line with %q", code, errOut, want)
+	}
+	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+}
