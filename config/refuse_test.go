@@ -41,3 +41,20 @@ func TestRefusalsAreConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestLSMKeysAccepted: on a host with AppArmor and SELinux their keys reach
+// the model for the launcher to apply; none is refused any more.
+func TestLSMKeysAccepted(t *testing.T) {
+	c, err, _ := loadText(t, "lxc.apparmor.profile = generated\nlxc.apparmor.allow_nesting = 1\nlxc.apparmor.raw = deny /x rw,\nlxc.selinux.context = system_u:system_r:c_t:s0\nlxc.selinux.context.keyring = system_u:object_r:k_t:s0\n", nil, hostLSM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := c.Security
+	if sec.AppArmorProfile != "generated" || !sec.AppArmorAllowNesting || len(sec.AppArmorRaw) != 1 ||
+		sec.SELinuxContext != "system_u:system_r:c_t:s0" || sec.SELinuxKeyringContext != "system_u:object_r:k_t:s0" {
+		t.Errorf("security %+v", sec)
+	}
+	if r := c.Refusals(); len(r) != 0 {
+		t.Errorf("refusals %v", r)
+	}
+}

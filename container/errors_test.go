@@ -190,3 +190,41 @@ func TestAbort(t *testing.T) {
 		t.Errorf("release after abort succeeded")
 	}
 }
+
+// TestSecurityLabelMustApply: a label the shim asks for is applied or the
+// boot fails before the init runs: on this host, which has no AppArmor and
+// no SELinux, the kernel takes neither, and the stage says so, naming the
+// key, rather than exec the init unconfined.
+func TestSecurityLabelMustApply(t *testing.T) {
+	testutil.RequireRoot(t)
+	bins := testutil.Binaries(t)
+	for _, tc := range []struct {
+		name   string
+		modify func(*config.Config, *box)
+		want   string
+	}{
+		{"apparmor", func(_ *config.Config, b *box) { b.apparmor = "lxc-container-default-cgns" }, `security label lxc.apparmor.profile "lxc-container-default-cgns"`},
+		{"selinux", func(c *config.Config, _ *box) { c.Security.SELinuxContext = "system_u:system_r:tb_t:s0" }, `selinux keyring context lxc.selinux.context "system_u:system_r:tb_t:s0"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := testutil.Name("tb")
+			rootfs := filepath.Join(t.TempDir(), "rootfs")
+			testutil.TestinitRootfs(t, rootfs, bins)
+			cfg := baseConfig(name, rootfs)
+			b := newBox(t, cfg)
+			tc.modify(cfg, b)
+			if err := b.spawn(); err != nil {
+				t.Fatalf("spawn: %v", err)
+			}
+			err := b.st.Release()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("release error = %v, want it to contain %s", err, tc.want)
+			}
+			t.Logf("refused: %v", err)
+			b.reap()
+			if _, err := os.Stat(filepath.Join(rootfs, "testinit", "boot.json")); err == nil {
+				t.Errorf("the init ran without its label")
+			}
+		})
+	}
+}

@@ -62,7 +62,7 @@ func (s *stager) execInit(report *os.File, lastCap int, have uint64) error {
 	}
 	if !cfg.Security.NoKeyringSession {
 		if err := s.labels.setKeyring(); err != nil {
-			return s.fail("selinux keyring context", "", "lxc.selinux.context.keyring", cfg.Security.SELinuxKeyringContext, err)
+			return s.fail("selinux keyring context", "", s.labels.keyKey, s.labels.keyValue, err)
 		}
 		if err := s.newSessionKeyring(); err != nil {
 			return s.fail("session keyring", "", "lxc.keyring.session", "1", err)

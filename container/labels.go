@@ -10,8 +10,10 @@ import (
 // host's /proc, and written right before its step (lsm.ExecLabel).
 type labels struct {
 	exec, keyring *lsm.ExecLabel
-	// key and value name what asked for the exec label, for errors.
-	key, value string
+	// key and value name what asked for the exec label, keyKey and
+	// keyValue for the keyring's, for errors.
+	key, value       string
+	keyKey, keyValue string
 }
 
 // openLabels opens the attr files for the labels the plan and config ask
@@ -36,13 +38,14 @@ func (s *stager) openLabels() (labels, error) {
 	}
 	// LXC labels the session keyring with the keyring context, else the
 	// process context.
-	if kc := sec.SELinuxKeyringContext; kc != "" || sec.SELinuxContext != "" {
-		if kc == "" {
-			kc = sec.SELinuxContext
-		}
-		if l.keyring, err = h.OpenExecLabel("selinux-keyring", kc, true); err != nil {
+	l.keyKey, l.keyValue = "lxc.selinux.context.keyring", sec.SELinuxKeyringContext
+	if l.keyValue == "" {
+		l.keyKey, l.keyValue = "lxc.selinux.context", sec.SELinuxContext
+	}
+	if l.keyValue != "" {
+		if l.keyring, err = h.OpenExecLabel("selinux-keyring", l.keyValue, true); err != nil {
 			l.close()
-			return l, s.fail("selinux keyring context", "", "lxc.selinux.context.keyring", kc, err)
+			return l, s.fail("selinux keyring context", "", l.keyKey, l.keyValue, err)
 		}
 	}
 	return l, nil
