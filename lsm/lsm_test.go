@@ -1,7 +1,10 @@
 package lsm
 
 import (
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -300,5 +303,46 @@ func TestLabelRead(t *testing.T) {
 	h := newFakeHost(t, false, "lxc-container-default-cgns (enforce)")
 	if l, err := h.Label(os.Getpid(), "apparmor"); err != nil || l != "lxc-container-default-cgns" {
 		t.Errorf("Label = %q, %v", l, err)
+	}
+}
+
+// TestGeneratedProfileCompiles: every variant of the generated profile is
+// one apparmor_parser compiles (-Q: not loaded, -K: no cache, -S: the
+// binary policy to stdout), so a kernel with AppArmor would load it. A
+// broken raw line fails, which shows the parser checks what it is given.
+func TestGeneratedProfileCompiles(t *testing.T) {
+	parser, err := exec.LookPath("apparmor_parser")
+	if err != nil {
+		t.Skip("apparmor_parser not installed (apt-get install apparmor; scripts/deps.sh does)")
+	}
+	compile := func(profile string) error {
+		f := filepath.Join(t.TempDir(), "profile")
+		if err := os.WriteFile(f, []byte(profile), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(parser, "-Q", "-K", "-S", f)
+		var errb strings.Builder
+		cmd.Stdout, cmd.Stderr = io.Discard, &errb
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%v: %s", err, errb.String())
+		}
+		return nil
+	}
+	for bits := 0; bits < 1<<5; bits++ {
+		f := Features{Unix: bits&1 != 0, CgroupNS: bits&2 != 0, CanStack: bits&4 != 0, IsStacked: bits&8 != 0}
+		cfg := testConfig(Generated)
+		cfg.Security.AppArmorAllowNesting = bits&16 != 0
+		cfg.Security.AppArmorRaw = []string{"  deny /tmp/lsm-x rw,"}
+		if bits == 31 {
+			cfg.Security.IDMap = []config.IDMap{{Kind: 'u', Host: 100000, Count: 65536}}
+		}
+		if err := compile(GenerateProfile(cfg, "/var/lib/lxc", f)); err != nil {
+			t.Errorf("features %+v nesting %v: %v", f, cfg.Security.AppArmorAllowNesting, err)
+		}
+	}
+	cfg := testConfig(Generated)
+	cfg.Security.AppArmorRaw = []string{"  this is no rule"}
+	if err := compile(GenerateProfile(cfg, "/var/lib/lxc", Features{})); err == nil {
+		t.Error("a profile with a broken raw line compiled")
 	}
 }
