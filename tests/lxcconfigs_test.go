@@ -3,6 +3,7 @@ package tests
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -107,8 +108,7 @@ func TestGentooDeviceLists(t *testing.T) {
 	e.waitEvent(30*time.Second, "rcS", 1)
 	// EPERM is the devices controller's no; anything else (tun's "File
 	// descriptor in bad state" without an interface) is past it.
-	out, errOut, _ := e.initd("attach", e.name, "--", "/bin/busybox", "sh", "-c",
-		"/bin/busybox mknod /dev/lsmtun c 10 200 && /bin/busybox cat /dev/lsmtun; echo done")
+	out, errOut, _ := e.initd(append([]string{"attach", e.name, "--"}, tunProbe...)...)
 	v1 := hostHasV1Devices(t)
 	denied := strings.Contains(out+errOut, "Operation not permitted")
 	if !strings.Contains(out, "done") {
@@ -123,6 +123,49 @@ func TestGentooDeviceLists(t *testing.T) {
 	e.mustInitd(0, "stop", e.name, "-t", "30")
 	e.waitGone(st.ShimPid, "shim")
 	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+
+	// Side by side: LXC 5 itself, with Gentoo's include as shipped (its
+	// seccomp policy and lxcfs hooks too), gives the same verdict.
+	lxcOut := underLXC(t, filepath.Join(lxcConfigDir, "gentoo.common.conf"), tunProbe)
+	if lxcDenied := strings.Contains(lxcOut, "Operation not permitted"); lxcDenied != denied || !strings.Contains(lxcOut, "done") {
+		t.Errorf("LXC 5 said %q, lxc-shim %q", lxcOut, out+errOut)
+	}
+}
+
+// tunProbe makes a /dev/net/tun node (10:200) in the container's /dev and
+// opens it.
+var tunProbe = []string{"/bin/busybox", "sh", "-c", "/bin/busybox mknod /dev/lsmtun c 10 200 && /bin/busybox cat /dev/lsmtun; echo done"}
+
+// underLXC starts a busybox container with the include under LXC 5
+// (lxc-start with a lxc path of its own, no network), runs argv in it with
+// lxc-attach, stops it and returns what argv printed (stdout and stderr).
+func underLXC(t *testing.T, include string, argv []string) string {
+	t.Helper()
+	dir := t.TempDir()
+	name := testutil.Name("lsx")
+	rootfs := filepath.Join(dir, "rootfs")
+	testutil.BusyboxRootfs(t, rootfs)
+	testutil.WriteConfig(t, dir, name, fmt.Sprintf("%slxc.uts.name = %s\nlxc.rootfs.path = dir:%s\nlxc.net.0.type = empty\n", busyboxOver(include), name, rootfs))
+	logf := filepath.Join(dir, "lxc.log")
+	t.Cleanup(func() {
+		_ = exec.Command("lxc-stop", "-P", dir, "-n", name, "-k").Run()
+		testutil.CheckNoLeaks(t, name, rootfs, "")
+	})
+	if out, err := exec.Command("lxc-start", "-P", dir, "-n", name, "-d", "-o", logf, "-l", "INFO").CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(logf)
+		t.Fatalf("lxc-start: %v\n%s\n%s", err, out, log)
+	}
+	if out, err := exec.Command("lxc-wait", "-P", dir, "-n", name, "-s", "RUNNING", "-t", "30").CombinedOutput(); err != nil {
+		t.Fatalf("lxc-wait: %v\n%s", err, out)
+	}
+	out, err := exec.Command("lxc-attach", append([]string{"-P", dir, "-n", name, "--"}, argv...)...).CombinedOutput()
+	if err != nil {
+		t.Errorf("lxc-attach: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("lxc-stop", "-P", dir, "-n", name, "-t", "30").CombinedOutput(); err != nil {
+		t.Errorf("lxc-stop: %v\n%s", err, out)
+	}
+	return string(out)
 }
 
 // copyConf copies an LXC include into dir, keeping the lines keep accepts
