@@ -250,8 +250,8 @@ func (g *Cgroup) Create() error {
 			return fail(err)
 		}
 	}
-	if len(g.cfg.Devices) > 0 {
-		if err := applyDevices(p.devices, g.cfg.Devices); err != nil {
+	if p.devices != nil {
+		if err := applyDevices(p.devices, p.rules); err != nil {
 			return fail(fmt.Errorf("cgroup %s: %w", g.name, err))
 		}
 	}

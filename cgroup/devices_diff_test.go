@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
 )
 
 // envDevProbe makes the test binary a device prober (TestMain): it waits
@@ -162,6 +163,23 @@ func probeIn(t *testing.T, g *Cgroup, nodes string) map[string]bool {
 	return got
 }
 
+// makeProbeNodes makes the nodes of probeDevs in a new directory and
+// returns it.
+func makeProbeNodes(t *testing.T) string {
+	t.Helper()
+	nodes := t.TempDir()
+	for _, d := range probeDevs {
+		mode := uint32(syscall.S_IFCHR)
+		if d.typ == 'b' {
+			mode = syscall.S_IFBLK
+		}
+		if err := unix.Mknod(filepath.Join(nodes, d.name), mode|0o666, int(unix.Mkdev(d.major, d.minor))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return nodes
+}
+
 // parseRules reads "deny c 1:* rwm; allow a" lists.
 func parseRules(t *testing.T, s string) []config.DeviceRule {
 	t.Helper()
@@ -206,16 +224,7 @@ func permutations(rules []config.DeviceRule) [][]config.DeviceRule {
 // wins", the v2 filter allowed 1:5 in the first and denied 1:3 in the
 // second, where v1 does the opposite.
 func TestTGDevicesV1V2Differential(t *testing.T) {
-	nodes := t.TempDir()
-	for _, d := range probeDevs {
-		mode := uint32(syscall.S_IFCHR)
-		if d.typ == 'b' {
-			mode = syscall.S_IFBLK
-		}
-		if err := unix.Mknod(filepath.Join(nodes, d.name), mode|0o666, int(unix.Mkdev(d.major, d.minor))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	nodes := makeProbeNodes(t)
 	lists := []struct {
 		rules   string
 		permute bool
@@ -275,4 +284,52 @@ func describe(rules []config.DeviceRule) string {
 		parts = append(parts, fmt.Sprintf("%s %c %s:%s %s", verb, r.Type, devNum(r.Major), devNum(r.Minor), r.Access))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// TestTGDeviceListPerHierarchy: with lxc.cgroup.devices and
+// lxc.cgroup2.devices lists that differ, Create applies the v1 list where
+// the devices controller is on v1 (this hybrid host) and the cgroup2 list
+// where cgroup2 takes the device rules (the unified hierarchy alone, as a
+// pure cgroup2 host sees it), as LXC chooses. The kernel's verdicts, probed
+// from inside, tell which list was applied.
+func TestTGDeviceListPerHierarchy(t *testing.T) {
+	v1 := parseRules(t, "deny a; allow c 1:3 rwm")                  // only null
+	v2 := parseRules(t, "deny a; allow c 1:3 rwm; allow c 1:5 rwm") // null and zero
+	c := config.Cgroup{Devices: v1, Devices2: v2}
+	nodes := makeProbeNodes(t)
+
+	g := newTestCgroup(t, c)
+	if g.hostOf("devices", false) < 0 {
+		t.Skip("no v1 devices hierarchy on this host")
+	}
+	if err := g.Create(); err != nil {
+		t.Fatal(err)
+	}
+	got := probeIn(t, g, nodes)
+	if !got["null rw"] || got["zero r"] {
+		t.Errorf("v1 devices controller: null rw %v, zero r %v: want the lxc.cgroup.devices list (null only)", got["null rw"], got["zero r"])
+	}
+
+	var v2only []mount
+	for _, m := range mustMounts(t) {
+		if m.v2 {
+			v2only = append(v2only, m)
+		}
+	}
+	if len(v2only) == 0 {
+		t.Fatal("no cgroup2 hierarchy on this hybrid host")
+	}
+	name := testutil.Name("tg")
+	g2, err := newFromMounts(name, c, filepath.Join(DefaultParent, name), v2only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanupCgroup(t, g2) })
+	if err := g2.Create(); err != nil {
+		t.Fatal(err)
+	}
+	got = probeIn(t, g2, nodes)
+	if !got["null rw"] || !got["zero r"] || got["full r"] {
+		t.Errorf("cgroup2: null rw %v, zero r %v, full r %v: want the lxc.cgroup2.devices list (null and zero)", got["null rw"], got["zero r"], got["full r"])
+	}
 }

@@ -33,8 +33,10 @@ type plan struct {
 	// ancestors' cgroup.subtree_control (cgroup2 only), each with the
 	// label of the first setting that needs it.
 	enable [][]enableCtrl
-	// devices is the hierarchy that takes the device rules (nil: none).
+	// devices is the hierarchy that takes the device rules (nil: none),
+	// and rules the list of the config that applies there.
 	devices *hier
+	rules   []config.DeviceRule
 }
 
 // plan places every setting of the config on the hierarchy that hosts its
@@ -80,20 +82,22 @@ func (g *Cgroup) plan() (*plan, error) {
 			}
 		}
 	}
-	if len(g.cfg.Devices) > 0 {
-		for _, r := range g.cfg.Devices {
-			if err := checkRule(r); err != nil {
-				return nil, err
-			}
-		}
+	if len(g.cfg.Devices) > 0 || len(g.cfg.Devices2) > 0 {
+		// The devices controller on v1 takes lxc.cgroup.devices;
+		// otherwise cgroup2, which has no devices controller, takes
+		// lxc.cgroup2.devices as an eBPF program attached to the cgroup.
 		if i := g.hostOf("devices", false); i >= 0 {
 			p.devices = &g.hiers[i]
 		} else if i := g.v2Index(); i >= 0 {
-			// cgroup2 has no devices controller: rules become an eBPF
-			// program attached to the cgroup.
 			p.devices = &g.hiers[i]
 		} else {
-			return nil, fmt.Errorf("%s: cannot be applied: this host has no devices controller and no cgroup2 hierarchy", ruleLabel(g.cfg.Devices[0]))
+			return nil, fmt.Errorf("%s: cannot be applied: this host has no devices controller and no cgroup2 hierarchy", ruleLabel(g.cfg.DeviceRules(false)[0]))
+		}
+		p.rules = g.cfg.DeviceRules(p.devices.v2)
+		for _, r := range p.rules {
+			if err := checkRule(r); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return p, nil

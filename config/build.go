@@ -254,6 +254,10 @@ func (b *builder) nsShare(p Pos, ns, v string) {
 		c.Namespace.Share = map[string]string{}
 	}
 	c.Namespace.Share[ns] = v
+	if c.Namespace.SharePos == nil {
+		c.Namespace.SharePos = map[string]Pos{}
+	}
+	c.Namespace.SharePos[ns] = p
 }
 
 func (b *builder) environment(p Pos, v string) {
@@ -395,6 +399,9 @@ func (b *builder) finish() {
 	b.finishMounts()
 	b.finishNets()
 	b.finishCgroup()
+	for _, d := range c.Refusals() {
+		b.errorf(d.Pos, "%s", d.Message)
+	}
 	if c.Signals.Halt == 0 {
 		c.Signals.Halt = unix.SIGPWR
 	}

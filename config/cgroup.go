@@ -176,14 +176,11 @@ func checkCPUList(v string) error {
 // translations of the other's, and the device rules.
 func (b *builder) finishCgroup() {
 	c := &b.cfg.Cgroup
-	c.Devices = b.devices
-	switch {
-	case len(b.devices) == 0:
-		c.Devices = b.devices2
-	case len(b.devices2) > 0 && !sameRules(b.devices, b.devices2):
-		// One list is applied to both hierarchies; picking either could
-		// leave the container less confined than the other asks.
-		b.errorf(b.devices2[0].Pos, "the lxc.cgroup2.devices rules differ from the lxc.cgroup.devices rules (%s); lxc-shim applies one device list on every hierarchy, so they must agree (or give only one)", b.devices[0].Pos)
+	c.Devices, c.Devices2 = b.devices, b.devices2
+	if len(b.devices) > 0 && len(b.devices2) > 0 && !sameRules(b.devices, b.devices2) {
+		// LXC's own common.conf does this on purpose (distribution
+		// includes add v1 rules only): each list is for its hierarchy.
+		b.warnf(b.devices2[0].Pos, "the lxc.cgroup2.devices rules differ from the lxc.cgroup.devices rules (%s): as in LXC, lxc.cgroup.devices applies where the devices controller is on cgroup v1 and lxc.cgroup2.devices where it is on cgroup2", b.devices[0].Pos)
 	}
 	get := func(list []CgroupSetting, file string) (CgroupSetting, bool) {
 		for _, s := range list {
@@ -375,6 +372,22 @@ func BlkioToIOWeight(w int64) int64 {
 // IOToBlkioWeight is the inverse: 10 + (io-1)*990/9999.
 func IOToBlkioWeight(w int64) int64 {
 	return 10 + (w-1)*990/9999
+}
+
+// DeviceRules is the device list for a host whose devices controller is on
+// cgroup2 (onV2) or on v1, chosen as LXC chooses: lxc.cgroup2.devices on
+// cgroup2, lxc.cgroup.devices on v1. Where the config gives only the other
+// hierarchy's list, that one applies (LXC would apply none: lxc-shim never
+// runs a container less confined than any list in its config asks).
+func (c Cgroup) DeviceRules(onV2 bool) []DeviceRule {
+	own, other := c.Devices, c.Devices2
+	if onV2 {
+		own, other = other, own
+	}
+	if len(own) > 0 {
+		return own
+	}
+	return other
 }
 
 func sameRules(a, b []DeviceRule) bool {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -138,5 +139,58 @@ func TestCgroupDirOwnSubtree(t *testing.T) {
 		} else if c.Cgroup.Dir != v {
 			t.Errorf("lxc.cgroup.dir = %s: Dir %q", v, c.Cgroup.Dir)
 		}
+	}
+}
+
+// TestDeviceListsPerHierarchy: lxc.cgroup.devices and lxc.cgroup2.devices
+// are kept apart; lists that differ are a warning naming both, and
+// DeviceRules picks the list of the hierarchy the devices controller is on
+// (the other one where the config gives only that).
+func TestDeviceListsPerHierarchy(t *testing.T) {
+	c, err, dir := loadText(t, "lxc.cgroup.devices.deny = a\nlxc.cgroup.devices.allow = c 1:3 rwm\nlxc.cgroup.devices.allow = c 10:200 rwm\nlxc.cgroup2.devices.deny = a\nlxc.cgroup2.devices.allow = c 1:3 rwm\n", nil, hostNoLSM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalLines(t, "warnings", diagLines(c.Warnings, dir), []string{
+		"config:4: lxc.cgroup2.devices.deny: the lxc.cgroup2.devices rules differ from the lxc.cgroup.devices rules (config:1: lxc.cgroup.devices.deny): as in LXC, lxc.cgroup.devices applies where the devices controller is on cgroup v1 and lxc.cgroup2.devices where it is on cgroup2",
+	})
+	if v1 := c.Cgroup.DeviceRules(false); len(v1) != 3 || v1[2].Major != 10 || v1[2].Pos.Line != 3 {
+		t.Errorf("v1 list %+v", v1)
+	}
+	if v2 := c.Cgroup.DeviceRules(true); len(v2) != 2 || v2[1].Major != 1 || v2[1].Pos.Key != "lxc.cgroup2.devices.allow" {
+		t.Errorf("v2 list %+v", v2)
+	}
+
+	only1, err, _ := loadText(t, "lxc.cgroup.devices.deny = a\n", nil, hostNoLSM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(only1.Warnings) != 0 || len(only1.Cgroup.DeviceRules(true)) != 1 || len(only1.Cgroup.DeviceRules(false)) != 1 {
+		t.Errorf("one list: warnings %v, rules v2 %v v1 %v", only1.Warnings, only1.Cgroup.DeviceRules(true), only1.Cgroup.DeviceRules(false))
+	}
+}
+
+// TestGentooInclude: LXC's gentoo.common.conf (its v1 list has four rules
+// more than its v2 list) reads without an error, each list intact.
+func TestGentooInclude(t *testing.T) {
+	const gentoo = "/usr/share/lxc/config/gentoo.common.conf"
+	if _, err := os.Stat(gentoo); err != nil {
+		t.Skipf("%s: %v (lxc-templates not installed)", gentoo, err)
+	}
+	opts := hostNoLSM
+	c, err, _ := loadText(t, "lxc.include = "+gentoo+"\nlxc.rootfs.path = /r\n", nil, opts)
+	if err != nil {
+		var errs *Errors
+		if asErrors(err, &errs) {
+			for _, e := range errs.List {
+				if strings.Contains(e.Pos.Key, "devices") {
+					t.Errorf("device rule refused: %s", e)
+				}
+			}
+		}
+		return
+	}
+	if n1, n2 := len(c.Cgroup.DeviceRules(false)), len(c.Cgroup.DeviceRules(true)); n1 != n2+4 {
+		t.Errorf("%d v1 rules, %d v2: want 4 more on v1", n1, n2)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -112,4 +113,49 @@ func TestMissingConfig(t *testing.T) {
 	equalLines(t, "errors", errLines(t, err, dir), []string{
 		"nope: read config: no such file or directory",
 	})
+}
+
+// TestIncludeMissingDirectory: an include of a directory path (a trailing
+// '/') that does not exist is skipped with a warning, as LXC skips it:
+// every *.userns.conf includes userns.conf.d/, which Debian does not ship.
+// A missing file stays an error.
+func TestIncludeMissingDirectory(t *testing.T) {
+	c, err, dir := loadText(t, "lxc.include = userns.conf\nlxc.tty.max = 2\n", map[string]string{
+		"userns.conf": "lxc.group = u\nlxc.include = userns.conf.d/\n",
+	}, hostNoLSM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TTY.Max != 2 || !slices.Equal(c.Groups, []string{"u"}) {
+		t.Errorf("tty %d groups %v", c.TTY.Max, c.Groups)
+	}
+	equalLines(t, "warnings", diagLines(c.Warnings, dir), []string{
+		"userns.conf:2: lxc.include: include directory userns.conf.d does not exist; skipped (as LXC does)",
+	})
+
+	_, err, dir = loadText(t, "lxc.include = missing.conf\n", nil, hostNoLSM)
+	equalLines(t, "errors", errLines(t, err, dir), []string{
+		"config:1: lxc.include: include: stat missing.conf: no such file or directory",
+	})
+}
+
+// TestIncludeUserns: LXC's own userns.conf (which includes the missing
+// userns.conf.d/) reads without an error where lxc-templates is installed.
+func TestIncludeUserns(t *testing.T) {
+	const userns = "/usr/share/lxc/config/userns.conf"
+	if _, err := os.Stat(userns); err != nil {
+		t.Skipf("%s: %v (lxc-templates not installed)", userns, err)
+	}
+	if _, err := os.Stat("/usr/share/lxc/config/userns.conf.d"); err == nil {
+		t.Skip("this host ships userns.conf.d/")
+	}
+	_, err, _ := loadText(t, "lxc.include = "+userns+"\n", nil, hostNoLSM)
+	var errs *Errors
+	if asErrors(err, &errs) {
+		for _, e := range errs.List {
+			if strings.Contains(e.String(), "userns.conf.d") {
+				t.Errorf("error for the missing userns.conf.d/: %s", e)
+			}
+		}
+	}
 }

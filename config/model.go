@@ -27,9 +27,19 @@ type Pos struct {
 
 func (p Pos) String() string {
 	if p.File == "" {
-		return p.Key
+		return p.KeyName()
 	}
-	return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Key)
+	return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.KeyName())
+}
+
+// KeyName is the key as the file wrote it: a legacy key with its LXC 3+
+// name in parentheses ("lxc.network.link (lxc.net.0.link)"), so that a
+// message names what the user can find in the file.
+func (p Pos) KeyName() string {
+	if p.Legacy != "" && p.Legacy != p.Key {
+		return p.Legacy + " (" + p.Key + ")"
+	}
+	return p.Key
 }
 
 // Diagnostic is one warning or error about a config file, printed as
@@ -233,8 +243,11 @@ type Cgroup struct {
 	// only has that other hierarchy.
 	V1 []CgroupSetting `json:"v1,omitempty"`
 	V2 []CgroupSetting `json:"v2,omitempty"`
-	// Devices is the device access list in order (both hierarchies).
-	Devices []DeviceRule `json:"devices,omitempty"`
+	// Devices is lxc.cgroup.devices.* and Devices2 lxc.cgroup2.devices.*,
+	// each in order as written. Which one applies depends on where the
+	// host runs the devices controller: DeviceRules chooses.
+	Devices  []DeviceRule `json:"devices,omitempty"`
+	Devices2 []DeviceRule `json:"devices2,omitempty"`
 	// Dir is lxc.cgroup.dir, always below CgroupParent (the reader
 	// refuses anything else); the default CgroupParent/NAME is applied by
 	// package cgroup when empty.
@@ -308,6 +321,9 @@ type Network struct {
 	ScriptUp   string `json:"script_up,omitempty"`
 	ScriptDown string `json:"script_down,omitempty"`
 	Pos        Pos    `json:"-"` // where lxc.net.N.type was set
+	// Where is where each key of the network was last set, by its part
+	// after lxc.net.N. ("link"), so host-side errors name its line.
+	Where map[string]Pos `json:"-"`
 }
 
 // Signals are lxc.signal.halt/reboot/stop.
@@ -344,6 +360,8 @@ type NamespaceOptions struct {
 	// Share maps a namespace to a container name or /proc/PID/ns path.
 	Share map[string]string `json:"share,omitempty"`
 	Pos   Pos               `json:"-"`
+	// SharePos is where each lxc.namespace.share.NS was read.
+	SharePos map[string]Pos `json:"-"`
 }
 
 // StartOptions are lxc.start.*.
@@ -377,6 +395,9 @@ type Security struct {
 	NoNewPrivs       bool     `json:"no_new_privs,omitempty"`
 	IDMap            []IDMap  `json:"idmap,omitempty"`
 	Unsupported      []string `json:"unsupported,omitempty"`
+	// Where lxc.seccomp.profile and the last lxc.idmap were read.
+	SeccompPos Pos `json:"-"`
+	IDMapPos   Pos `json:"-"`
 }
 
 // IDMap is one lxc.idmap line: "u 0 100000 65536".

@@ -357,6 +357,10 @@ func (b *builder) finishNets() {
 			}
 			names[n.Name] = firstSet(ns, "name", "type")
 		}
+		n.Where = make(map[string]Pos, len(ns.set))
+		for sub, p := range ns.set {
+			n.Where[sub] = p
+		}
 		b.cfg.Net = append(b.cfg.Net, n)
 	}
 }

@@ -161,11 +161,20 @@ func (r *reader) include(target string, pos Pos) {
 		r.d.errorf(pos, "empty include path")
 		return
 	}
+	dirPath := strings.HasSuffix(target, "/")
 	if !filepath.IsAbs(target) {
 		target = filepath.Join(filepath.Dir(pos.File), target)
 	}
 	st, err := os.Stat(target)
 	if err != nil {
+		// LXC (confile.c, set_config_includefiles) takes a path ending
+		// in '/' for a directory, and skips a directory that does not
+		// exist: every *.userns.conf includes userns.conf.d/, which
+		// distributions need not ship. A missing file stays an error.
+		if errors.Is(err, fs.ErrNotExist) && dirPath {
+			r.d.warnf(pos, "include directory %s does not exist; skipped (as LXC does)", target)
+			return
+		}
 		r.d.errorf(pos, "include: %v", err)
 		return
 	}

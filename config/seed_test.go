@@ -23,8 +23,8 @@ func TestSeedConfig(t *testing.T) {
 		return f + ":" + line + ": " + key + `: trailing comment stripped; LXC would take "` + raw + `" as the value`
 	}
 	want := []string{
-		f + ":2: lxc.uts.name: legacy (LXC 1.x/2.x) keys in use; `lxc-initd update-config " + f + "` rewrites them to LXC 3+ keys",
-		trailing("6", "lxc.tty.max", "6  # if you plan to use container with physical terminals (eg F1..F6)"),
+		f + ":2: lxc.utsname (lxc.uts.name): legacy (LXC 1.x/2.x) keys in use; `lxc-initd update-config " + f + "` rewrites them to LXC 3+ keys",
+		trailing("6", "lxc.tty (lxc.tty.max)", "6  # if you plan to use container with physical terminals (eg F1..F6)"),
 		trailing("32", "lxc.cgroup.devices.deny", "a # Deny access to all devices"),
 		trailing("38", "lxc.cgroup.devices.allow", "c 1:3 rwm # /dev/null"),
 		trailing("39", "lxc.cgroup.devices.allow", "c 1:5 rwm # /dev/zero"),
@@ -38,7 +38,7 @@ func TestSeedConfig(t *testing.T) {
 		trailing("51", "lxc.cgroup.devices.allow", "c 136:* rwm # /dev/pts/* devices with major number 136 are pts"),
 		trailing("52", "lxc.cgroup.devices.allow", "c 254:0 rwm # /dev/rtc0"),
 		trailing("56", "lxc.cgroup.cpuset.cpus", "0        # limits container to CPU0"),
-		f + `:81: lxc.net.0.hwaddr: value is only a trailing comment; key left unset (LXC would take "#put your MAC address here, otherwise you will get a random one" as the value)`,
+		f + `:81: lxc.network.hwaddr (lxc.net.0.hwaddr): value is only a trailing comment; key left unset (LXC would take "#put your MAC address here, otherwise you will get a random one" as the value)`,
 	}
 	equalLines(t, "warnings", diagLines(c.Warnings, ""), want)
 	if !c.HasLegacyKeys {

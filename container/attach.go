@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/lsm"
 )
 
 // A command attached to a running container (lxc-initd attach) is exec'd
@@ -28,6 +29,31 @@ type AttachSpec struct {
 	CapBnd     uint64   `json:"cap_bnd"` // the init's bounding set: all the command may hold
 	NoNewPrivs bool     `json:"no_new_privs,omitempty"`
 	Setctty    bool     `json:"setctty,omitempty"` // stdin is a pty slave to make ours
+	// AppArmor and SELinux are the init's labels (InitLabels), which the
+	// command is exec'd under, as LXC's attach does ("": none).
+	AppArmor string `json:"apparmor,omitempty"`
+	SELinux  string `json:"selinux,omitempty"`
+}
+
+// InitLabels reads the AppArmor and SELinux labels of the container's init
+// (pid, on the host's /proc) where the host has that module: an attached
+// command runs under the init's label. An unconfined init gives none.
+func InitLabels(pid int) (apparmor, selinux string, err error) {
+	h := lsm.Host{}
+	if h.AppArmorEnabled() {
+		if apparmor, err = h.Label(pid, "apparmor"); err != nil {
+			return "", "", fmt.Errorf("read the AppArmor label of the init (pid %d): %w", pid, err)
+		}
+		if apparmor == lsm.Unconfined {
+			apparmor = ""
+		}
+	}
+	if h.SELinuxEnabled() {
+		if selinux, err = h.Label(pid, "selinux"); err != nil {
+			return "", "", fmt.Errorf("read the SELinux context of the init (pid %d): %w", pid, err)
+		}
+	}
+	return apparmor, selinux, nil
 }
 
 // Exit codes of the attached side, as a shell reports them.
@@ -91,6 +117,20 @@ func ExecAttached(spec AttachSpec) (int, error) {
 	}
 	if err := LimitCaps(spec.CapBnd); err != nil {
 		return fail("capabilities", err)
+	}
+	// The init's labels, written to this thread's attr files in the
+	// container's /proc, which must be a real proc file system.
+	for _, l := range []struct{ lsm, label string }{{"apparmor", spec.AppArmor}, {"selinux", spec.SELinux}} {
+		if l.label == "" {
+			continue
+		}
+		el, err := (lsm.Host{}).OpenExecLabel(l.lsm, l.label, true)
+		if err != nil {
+			return fail("security label", err)
+		}
+		if err := el.Set(); err != nil {
+			return fail("security label", err)
+		}
 	}
 	if spec.NoNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

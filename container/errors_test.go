@@ -106,7 +106,8 @@ func TestOptionalMountsSkipped(t *testing.T) {
 
 // TestRefusedConfigs: confinement the launcher cannot apply, and
 // namespaces it cannot keep, are refused by Spawn before anything runs,
-// with the key named.
+// with the key named (config.Refusals, which Load reports too, guards a
+// Config that did not come from Load).
 func TestRefusedConfigs(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -114,9 +115,6 @@ func TestRefusedConfigs(t *testing.T) {
 		want   string
 	}{
 		{"seccomp", func(c *config.Config) { c.Security.SeccompProfile = "/etc/lxc/tb.seccomp" }, "lxc.seccomp.profile"},
-		{"selinux", func(c *config.Config) { c.Security.SELinuxContext = "system_u:system_r:tb_t" }, "lxc.selinux.context"},
-		{"selinux keyring", func(c *config.Config) { c.Security.SELinuxKeyringContext = "system_u:object_r:tb_t" }, "lxc.selinux.context.keyring"},
-		{"apparmor", func(c *config.Config) { c.Security.AppArmorProfile = "lxc-container-default" }, "lxc.apparmor.profile"},
 		{"idmap", func(c *config.Config) {
 			c.Security.IDMap = []config.IDMap{{Kind: 'u', Container: 0, Host: 100000, Count: 65536}}
 		}, "lxc.idmap"},
@@ -190,5 +188,43 @@ func TestAbort(t *testing.T) {
 	}
 	if err := b.st.Release(); err == nil {
 		t.Errorf("release after abort succeeded")
+	}
+}
+
+// TestSecurityLabelMustApply: a label the shim asks for is applied or the
+// boot fails before the init runs: on this host, which has no AppArmor and
+// no SELinux, the kernel takes neither, and the stage says so, naming the
+// key, rather than exec the init unconfined.
+func TestSecurityLabelMustApply(t *testing.T) {
+	testutil.RequireRoot(t)
+	bins := testutil.Binaries(t)
+	for _, tc := range []struct {
+		name   string
+		modify func(*config.Config, *box)
+		want   string
+	}{
+		{"apparmor", func(_ *config.Config, b *box) { b.apparmor = "lxc-container-default-cgns" }, `security label lxc.apparmor.profile "lxc-container-default-cgns"`},
+		{"selinux", func(c *config.Config, _ *box) { c.Security.SELinuxContext = "system_u:system_r:tb_t:s0" }, `selinux keyring context lxc.selinux.context "system_u:system_r:tb_t:s0"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := testutil.Name("tb")
+			rootfs := filepath.Join(t.TempDir(), "rootfs")
+			testutil.TestinitRootfs(t, rootfs, bins)
+			cfg := baseConfig(name, rootfs)
+			b := newBox(t, cfg)
+			tc.modify(cfg, b)
+			if err := b.spawn(); err != nil {
+				t.Fatalf("spawn: %v", err)
+			}
+			err := b.st.Release()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("release error = %v, want it to contain %s", err, tc.want)
+			}
+			t.Logf("refused: %v", err)
+			b.reap()
+			if _, err := os.Stat(filepath.Join(rootfs, "testinit", "boot.json")); err == nil {
+				t.Errorf("the init ran without its label")
+			}
+		})
 	}
 }

@@ -61,6 +61,9 @@ func (s *stager) execInit(report *os.File, lastCap int, have uint64) error {
 		return s.fail("capabilities", "caps", "lxc.cap.drop", "", err)
 	}
 	if !cfg.Security.NoKeyringSession {
+		if err := s.labels.setKeyring(); err != nil {
+			return s.fail("selinux keyring context", "", s.labels.keyKey, s.labels.keyValue, err)
+		}
 		if err := s.newSessionKeyring(); err != nil {
 			return s.fail("session keyring", "", "lxc.keyring.session", "1", err)
 		}
@@ -87,6 +90,11 @@ func (s *stager) execInit(report *os.File, lastCap int, have uint64) error {
 	}
 	if err := applyCaps(keep, lastCap, uid != 0); err != nil {
 		return s.fail("capabilities", "caps", "lxc.cap.drop", "", err)
+	}
+	// The labels take effect at exec, set before no_new_privs as LXC
+	// sets them (a transition under no_new_privs is restricted).
+	if err := s.labels.setExec(); err != nil {
+		return s.fail("security label", "", s.labels.key, s.labels.value, err)
 	}
 	if cfg.Security.NoNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -50,6 +50,8 @@ type box struct {
 	out     *syncBuffer
 	reaped  bool
 	status  unix.WaitStatus
+	// apparmor is SpawnOptions.AppArmorLabel.
+	apparmor string
 }
 
 type syncBuffer struct {
@@ -125,7 +127,7 @@ func ioCopy(dst *syncBuffer, src *os.File) (int64, error) {
 
 // spawn clones the stage; release must follow.
 func (b *box) spawn() error {
-	opts := SpawnOptions{Fork: forker{}, TTYs: b.slaves, LogFile: os.Stderr}
+	opts := SpawnOptions{Fork: forker{}, TTYs: b.slaves, LogFile: os.Stderr, AppArmorLabel: b.apparmor}
 	if b.slave != nil {
 		opts.Console = b.slave
 	}

@@ -56,6 +56,9 @@ type SpawnOptions struct {
 	LogFile *os.File
 	// HookTimeout limits each hook the stage runs (0: hook.DefaultTimeout).
 	HookTimeout time.Duration
+	// AppArmorLabel is the AppArmor profile the init is exec'd under
+	// (lsm.Host.Prepare; "": none is set).
+	AppArmorLabel string
 	// The stage gets its own copies of these files: the caller may close
 	// its copies once Spawn has returned.
 }
@@ -113,6 +116,8 @@ type plan struct {
 	// startHostMarker and waits for a byte on the control pipe, while the
 	// shim runs the start-host hooks.
 	StartHostPause bool `json:"start_host_pause,omitempty"`
+	// AppArmor is the label the init is exec'd under ("": none).
+	AppArmor string `json:"apparmor,omitempty"`
 }
 
 // Spawn clones the stage for cfg in its new namespaces. The stage waits
@@ -137,7 +142,8 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 	}
 
 	p := plan{Config: cfg, Where: positions(cfg), Clone: clone, CgroupNS: cgns, ConsoleFD: -1,
-		HookTimeout: opts.HookTimeout, StartHostPause: len(cfg.HooksOf("start-host")) > 0}
+		HookTimeout: opts.HookTimeout, StartHostPause: len(cfg.HooksOf("start-host")) > 0,
+		AppArmor: opts.AppArmorLabel}
 
 	ctlR, ctlW, err := os.Pipe()
 	if err != nil {
@@ -336,31 +342,13 @@ func positions(cfg *config.Config) map[string]config.Pos {
 	return w
 }
 
-// refuseUnsupported fails on confinement the launcher cannot apply: a
-// container must never run less confined than its config asks.
+// refuseUnsupported fails on what the config asks that the launcher
+// cannot apply (config.Refusals, which Load already reported as errors: this
+// guards a Config that did not come from Load). A container must never run
+// less confined than its config asks.
 func refuseUnsupported(cfg *config.Config) error {
-	sec := cfg.Security
-	switch {
-	case sec.SeccompProfile != "":
-		return fmt.Errorf("lxc.seccomp.profile %q: seccomp is not supported by lxc-shim; remove the key to run without it", sec.SeccompProfile)
-	case sec.SELinuxContext != "":
-		return fmt.Errorf("lxc.selinux.context %q: SELinux is not supported by lxc-shim", sec.SELinuxContext)
-	case sec.SELinuxKeyringContext != "":
-		return fmt.Errorf("lxc.selinux.context.keyring %q: SELinux is not supported by lxc-shim", sec.SELinuxKeyringContext)
-	case sec.AppArmorProfile != "" && sec.AppArmorProfile != "unconfined":
-		return fmt.Errorf("lxc.apparmor.profile %q: AppArmor is not supported by lxc-shim (only \"unconfined\")", sec.AppArmorProfile)
-	case len(sec.IDMap) > 0:
-		return errors.New("lxc.idmap: user namespaces (unprivileged containers) are not supported by lxc-shim")
-	case len(sec.Unsupported) > 0:
-		return fmt.Errorf("%s: not supported by lxc-shim", sec.Unsupported[0])
-	case len(cfg.Namespace.Share) > 0:
-		for k := range cfg.Namespace.Share {
-			return fmt.Errorf("lxc.namespace.share.%s: sharing namespaces is not supported by lxc-shim", k)
-		}
-	case cfg.MountAuto.Shmounts != "":
-		return fmt.Errorf("lxc.mount.auto %q: shmounts is not supported by lxc-shim", cfg.MountAuto.Shmounts)
-	case cfg.MountAuto.CgroupFull:
-		return errors.New("lxc.mount.auto: cgroup-full is not supported by lxc-shim (use cgroup:mixed|ro|rw)")
+	if r := cfg.Refusals(); len(r) > 0 {
+		return errors.New(r[0].String())
 	}
 	return nil
 }
@@ -379,42 +367,25 @@ var nsFlags = map[string]uintptr{
 
 // namespaces returns the clone flags for the stage (without the cgroup
 // namespace, which the stage unshares after release) and whether it must
-// unshare one.
+// unshare one. What no kernel allows lxc-shim is refused by the config
+// (Refusals); what this kernel lacks is refused here.
 func namespaces(cfg *config.Config) (uintptr, bool, error) {
 	where := cfg.Namespace.Pos.String()
 	cgAvail := fileExists("/proc/self/ns/cgroup")
 	var want uintptr
-	if len(cfg.Namespace.Clone) == 0 {
-		want = unix.CLONE_NEWIPC | unix.CLONE_NEWNS | unix.CLONE_NEWNET | unix.CLONE_NEWPID | unix.CLONE_NEWUTS
-		if cgAvail {
-			want |= unix.CLONE_NEWCGROUP
-		}
-	}
-	for _, n := range cfg.Namespace.Clone {
+	for _, n := range cfg.Namespace.Names() {
 		f, ok := nsFlags[n]
 		if !ok {
 			return 0, false, fmt.Errorf("%s: unknown namespace %q", where, n)
 		}
 		want |= f
 	}
-	for _, n := range cfg.Namespace.Keep {
-		f, ok := nsFlags[n]
-		if !ok {
-			return 0, false, fmt.Errorf("%s: unknown namespace %q", where, n)
+	if want&unix.CLONE_NEWCGROUP != 0 && !cgAvail {
+		if len(cfg.Namespace.Clone) > 0 {
+			return 0, false, fmt.Errorf("%s: this kernel has no cgroup namespaces", where)
 		}
-		want &^= f
-	}
-	switch {
-	case want&unix.CLONE_NEWNS == 0:
-		return 0, false, fmt.Errorf("%s: the mount namespace cannot be kept: lxc-shim needs its own to build the rootfs", where)
-	case want&unix.CLONE_NEWPID == 0:
-		return 0, false, fmt.Errorf("%s: the pid namespace cannot be kept: the init must be PID 1 of its own namespace", where)
-	case want&unix.CLONE_NEWUSER != 0:
-		return 0, false, fmt.Errorf("%s: user namespaces are not supported by lxc-shim", where)
-	case want&unix.CLONE_NEWTIME != 0:
-		return 0, false, fmt.Errorf("%s: time namespaces are not supported by lxc-shim", where)
-	case want&unix.CLONE_NEWCGROUP != 0 && !cgAvail:
-		return 0, false, fmt.Errorf("%s: this kernel has no cgroup namespaces", where)
+		// LXC's default set has one only where the kernel does.
+		want &^= unix.CLONE_NEWCGROUP
 	}
 	cgns := want&unix.CLONE_NEWCGROUP != 0
 	return want &^ unix.CLONE_NEWCGROUP, cgns, nil

@@ -38,6 +38,7 @@ type stager struct {
 	hostCg []cgroupMount // the host's cgroup mounts, read before any mount
 	umask  int
 	ctl    *os.File // the control pipe, kept when the stage pauses for start-host
+	labels labels // LSM labels to set before exec, opened on the host's /proc
 }
 
 func runStage() int {
@@ -108,7 +109,7 @@ func readPlan(r io.Reader) (*plan, error) {
 func (s *stager) fail(step, whereKey, key, value string, err error) error {
 	pos := s.p.Where[whereKey]
 	if pos.Key != "" {
-		key = pos.Key
+		key = pos.KeyName()
 	}
 	return &StageError{Step: step, Key: key, Value: value, Pos: pos, Err: errText(err)}
 }
@@ -145,6 +146,11 @@ func (s *stager) run(report *os.File) error {
 	havePerm, err := permittedNow()
 	if err != nil {
 		return s.fail("capabilities", "caps", "lxc.cap.drop", "", err)
+	}
+	// The attr files are opened while /proc is still the host's: the
+	// rootfs may mount none, and its own is the container's to change.
+	if s.labels, err = s.openLabels(); err != nil {
+		return err
 	}
 	// Nothing mounted from now on may propagate back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {

@@ -42,7 +42,7 @@ func TestNamespaces(t *testing.T) {
 		{config.NamespaceOptions{}, uintptr(base), cgAvail, ""},
 		{config.NamespaceOptions{Keep: []string{"net", "ipc"}}, uintptr(base &^ (unix.CLONE_NEWNET | unix.CLONE_NEWIPC)), cgAvail, ""},
 		{config.NamespaceOptions{Clone: []string{"mnt", "pid"}}, unix.CLONE_NEWNS | unix.CLONE_NEWPID, false, ""},
-		{config.NamespaceOptions{Keep: []string{"pid"}}, 0, false, "pid namespace cannot be kept"},
+		{config.NamespaceOptions{Keep: []string{"cgroup"}}, uintptr(base), false, ""},
 		{config.NamespaceOptions{Clone: []string{"mnt", "pid", "bogus"}}, 0, false, `unknown namespace "bogus"`},
 	}
 	for _, c := range cases {

@@ -30,9 +30,13 @@ const (
 	typeNone    = "none"
 )
 
-// netError names the container, the file, the key of network n and, since
-// the model keeps only the line of lxc.net.N.type, that line.
+// netError names the container and where the network's key was set
+// (FILE:LINE: KEY, a legacy key as written), or, for a key the file did
+// not set, the line of lxc.net.N.type.
 func netError(container string, n config.Network, key, format string, args ...any) error {
+	if p, ok := n.Where[key]; ok && p.File != "" {
+		return fmt.Errorf("container %s: %s: %s", container, p, fmt.Sprintf(format, args...))
+	}
 	where := ""
 	if n.Pos.File != "" {
 		where = fmt.Sprintf("%s: ", n.Pos.File)

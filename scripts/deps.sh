@@ -8,11 +8,12 @@
 # lxcbr0 on the host and lxcfs would mount /var/lib/lxcfs (the tests start
 # their own lxcfs instance). Debian's invoke-rc.d asks policy-rc.d, so a
 # denying one is installed for the duration of the install when the host
-# has none.
+# has none. apparmor gives apparmor_parser, which compiles the AppArmor
+# profile lxc-shim generates (lsm tests) without loading it.
 set -eu
 need=""
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in busybox-static openrc tmux iproute2 procps debootstrap gcc libc6-dev lxc lxc-templates lxcfs; do
+for pkg in busybox-static openrc tmux iproute2 procps debootstrap gcc libc6-dev lxc lxc-templates lxcfs apparmor; do
 	have "$pkg" || need="$need $pkg"
 done
 command -v go >/dev/null 2>&1 || { echo "deps: Go is not installed (need go 1.22+)" >&2; exit 1; }

@@ -122,6 +122,8 @@ type booting struct {
 	stage  *container.Stage
 	r      *run
 	undo   []func() // in the order made
+	// apparmor is the init's AppArmor label (securityLabels).
+	apparmor string
 }
 
 // bootStep is one named step of a boot.
@@ -143,6 +145,7 @@ func bootSteps() []bootStep {
 		{"pre-start hooks", (*booting).preStart},
 		{"cgroup", (*booting).createCgroup},
 		{"terminals", (*booting).terminals},
+		{"security labels", (*booting).securityLabels},
 		{"spawn", (*booting).spawn},
 		{"join cgroup", (*booting).joinCgroup},
 		{"namespaces for stop hooks", (*booting).keepNamespaces},
@@ -298,7 +301,8 @@ func (bt *booting) closeSlaves() {
 // spawn clones the stage in its namespaces; it waits for release.
 func (bt *booting) spawn() error {
 	b := bt.b
-	opts := container.SpawnOptions{Fork: b.Reaper, LogFile: b.StageLog, HookTimeout: b.HookTimeout}
+	opts := container.SpawnOptions{Fork: b.Reaper, LogFile: b.StageLog, HookTimeout: b.HookTimeout,
+		AppArmorLabel: bt.apparmor}
 	slaves := bt.slaves
 	if b.console != nil {
 		opts.Console, slaves = slaves[0], slaves[1:]
@@ -493,6 +497,8 @@ type run struct {
 	postStopDue bool
 	// nss are the container's namespaces held for the stop hooks.
 	nss []nsFile
+	// unloadLSM unloads the run's generated AppArmor profile (nil: none).
+	unloadLSM func() error
 }
 
 // Teardown targets: LXC_TARGET of the stop and post-stop hooks.
@@ -580,6 +586,13 @@ func (r *run) Teardown(target string) error {
 	}
 	if err := r.postStop(target); err != nil {
 		errs = append(errs, err)
+	}
+	// Last, as LXC's apparmor_cleanup: nothing runs under the profile now.
+	if r.unloadLSM != nil {
+		if err := r.unloadLSM(); err != nil {
+			errs = append(errs, err)
+		}
+		r.unloadLSM = nil
 	}
 	return errors.Join(errs...)
 }

@@ -111,6 +111,9 @@ func cmdAttach(e *env, args []string) error {
 	if spec.CapBnd, err = container.BoundingSet(pid); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+	if spec.AppArmor, spec.SELinux, err = container.InitLabels(pid); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
 
 	usePty := term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
 	spec.Env = container.AttachEnv(cfg.Environment, usePty)

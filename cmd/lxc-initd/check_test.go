@@ -42,8 +42,8 @@ func TestCheckValidByName(t *testing.T) {
 	if out != cfg+": valid (3 warning(s))\n" {
 		t.Errorf("stdout %q", out)
 	}
-	want := "warning: " + cfg + ":1: lxc.uts.name: legacy (LXC 1.x/2.x) keys in use; `lxc-initd update-config " + cfg + "` rewrites them to LXC 3+ keys\n" +
-		"warning: " + cfg + `:3: lxc.tty.max: trailing comment stripped; LXC would take "2 # two consoles" as the value` + "\n" +
+	want := "warning: " + cfg + ":1: lxc.utsname (lxc.uts.name): legacy (LXC 1.x/2.x) keys in use; `lxc-initd update-config " + cfg + "` rewrites them to LXC 3+ keys\n" +
+		"warning: " + cfg + `:3: lxc.tty (lxc.tty.max): trailing comment stripped; LXC would take "2 # two consoles" as the value` + "\n" +
 		"warning: " + cfg + ": " + exposureWarning + "\n"
 	if errb != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", errb, want)
