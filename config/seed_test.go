@@ -84,7 +84,7 @@ func TestSeedConfig(t *testing.T) {
 			t.Errorf("v1 %s = %q, want %q", file, v1[file], val)
 		}
 	}
-	for file, val := range map[string]string{"cpu.weight": "39", "cpuset.cpus": "0",
+	for file, val := range map[string]string{"cpu.weight": "100", "cpuset.cpus": "0",
 		"memory.max": "536870912", "memory.swap.max": "536870912"} {
 		if v2[file] != val {
 			t.Errorf("v2 %s = %q, want %q", file, v2[file], val)
