@@ -135,8 +135,8 @@ func TestUpdateConfigPrints(t *testing.T) {
 }
 
 // TestUpdateConfigInPlace: FILE.backup holds the original, FILE the
-// rewrite; a symlinked config stays a symlink; then check reports no
-// legacy warning.
+// rewrite, and update-config says so (and warns of nothing); a symlinked
+// config stays a symlink; then check reports no legacy warning.
 func TestUpdateConfigInPlace(t *testing.T) {
 	dir := t.TempDir()
 	real := filepath.Join(dir, "lxc", "c1", "config")
@@ -152,8 +152,11 @@ func TestUpdateConfigInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errb := runCmd("update-config", link, "--in-place")
-	if code != 0 || out != "" {
-		t.Fatalf("exit %d: %s%s", code, out, errb)
+	if code != 0 || errb != "" {
+		t.Fatalf("exit %d: %s%s; want 0 and nothing on stderr (no legacy warning for the file being converted)", code, out, errb)
+	}
+	if want := real + ": rewritten to LXC 3+ keys; the original is saved as " + real + ".backup\n"; out != want {
+		t.Errorf("stdout %q, want %q", out, want)
 	}
 	if b, _ := os.ReadFile(real + ".backup"); string(b) != checkLegacy {
 		t.Errorf("backup %q", b)
