@@ -5,8 +5,13 @@ package tests
 // binaries.
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/lxc-shim/lxc-shim/internal/distro"
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
 )
 
 // The MAC "hwaddr IPV4" prints is zero-padded, passes check and start, and
@@ -42,4 +47,79 @@ func TestFrictionHwaddrRoundTrip(t *testing.T) {
 	h.must(0, "cleanup", a.name)
 	h.must(0, "cleanup", b.name)
 	h.finish()
+}
+
+// "console NAME" without --tty reaches the login prompt of a Debian
+// (sysvinit) root file system, whose getty runs on tty1 as in LXC's
+// templates: with lxc.tty.max > 0 console picks tty1, as lxc-console does,
+// and the banner says so; "--tty 0" is still /dev/console.
+func TestFrictionConsoleDefaultsToTTY1(t *testing.T) {
+	e := newLC(t, string(distro.SysVinit), distro.Config)
+	e.mustInitd(0, "start", e.name)
+	con := startOnTerm(t, 24, 80, e.bins.Initd, e.cli().args("console", e.name)...)
+	from := con.expect(`Connected to `+e.name+`'s tty1 \(lxc.tty.max = 1; --tty 0 for /dev/console\)`, 0)
+	testutil.WaitFor(t, 90*time.Second, "a login prompt on the default console", func() error {
+		con.typ("\r")
+		if !strings.Contains(con.text()[from:], "login:") {
+			return fmt.Errorf("console shows %q", con.text()[from:])
+		}
+		return nil
+	})
+	con.typ("\x01q")
+	if code := con.wait(); code != 0 {
+		t.Errorf("console client exited %d", code)
+	}
+	con0 := startOnTerm(t, 24, 80, e.bins.Initd, e.cli().args("console", "--tty", "0", e.name)...)
+	con0.expect(`Connected to `+e.name+`'s console\.`, 0)
+	con0.typ("\x01q")
+	if code := con0.wait(); code != 0 {
+		t.Errorf("console --tty 0 client exited %d", code)
+	}
+	e.mustInitd(0, "stop", e.name, "-t", "60")
+	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+}
+
+// "stop --kill" answers "killed (--kill)", not a timeout that never ran.
+func TestFrictionStopKillSaysKill(t *testing.T) {
+	e := newLC(t, rootBusybox, "lxc.signal.halt = SIGUSR1\n")
+	e.mustInitd(0, "start", e.name)
+	st := e.state()
+	out := e.mustInitd(0, "stop", "--kill", e.name)
+	if strings.TrimSpace(out) != e.name+" killed (--kill)" {
+		t.Errorf("stop --kill said %q, want %q", out, e.name+" killed (--kill)")
+	}
+	e.waitGone(st.ShimPid, "shim")
+	e.mustInitd(0, "cleanup", e.name)
+	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+}
+
+// autostart prints each container's result once: one line naming it.
+func TestFrictionAutostartReportsOnce(t *testing.T) {
+	h := newHostWide(t)
+	a := h.add("lxc.start.auto = 1\n")
+	b := h.add("lxc.start.auto = 1\nlxc.start.order = 1\n")
+	out, code := h.initd("autostart")
+	if code != 0 {
+		t.Fatalf("autostart: exit %d\n%s", code, out)
+	}
+	for _, c := range []*hostCT{a, b} {
+		if n := strings.Count(out, c.name); n != 1 || !strings.Contains(out, c.name+": started (pid ") {
+			t.Errorf("autostart names %s %d time(s), want once as %q:\n%s", c.name, n, c.name+": started (pid …)", out)
+		}
+		h.waitBooted(c)
+	}
+	for _, c := range []*hostCT{a, b} {
+		if out, code := h.initd("stop", c.name, "-t", "20"); code != 0 {
+			t.Errorf("stop %s: exit %d %s", c.name, code, out)
+		}
+		st := h.state(c)
+		if st != nil {
+			testutil.WaitFor(t, 15*time.Second, c.name+"'s shim gone", func() error {
+				if alive(st.ShimPid) {
+					return fmt.Errorf("pid %d alive", st.ShimPid)
+				}
+				return nil
+			})
+		}
+	}
 }
