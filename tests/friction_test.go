@@ -123,3 +123,41 @@ func TestFrictionAutostartReportsOnce(t *testing.T) {
 		}
 	}
 }
+
+// check NAME fails on a missing rootfs and a bridge that does not exist,
+// as start then fails on them, with the same errors naming file, line and
+// key, and the start leaves nothing behind; --offline checks the file
+// alone.
+func TestFrictionCheckSeesTheHost(t *testing.T) {
+	h := newTW(t)
+	var gone string
+	c := h.add(rootBusybox, func(c *twCT) string {
+		gone = c.rootfs + "-gone"
+		return fmt.Sprintf("lxc.uts.name = %s\nlxc.rootfs.path = dir:%s\n%s", c.name, gone, twBusyboxBase) +
+			c.vethNet(h.prefix+"nobr", "02:00:0a:4d:00:16", "10.77.0.22/24")
+	})
+	wants := []string{
+		":2: lxc.rootfs.path: rootfs " + gone + " does not exist",
+		`lxc.net.0.link (lxc.net.0 at line 6): bridge "` + h.prefix + `nobr" does not exist on the host`,
+	}
+	out, errOut, code := h.initd("check", c.name)
+	if code != 1 || strings.Contains(out, "valid") {
+		t.Errorf("check: exit %d, stdout %q; want 1", code, out)
+	}
+	_, startErr, startCode := h.initd("start", c.name)
+	if startCode != 1 {
+		t.Errorf("start: exit %d; want 1", startCode)
+	}
+	for _, w := range wants {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("check does not say %q:\n%s", w, errOut)
+		}
+		if !strings.Contains(startErr, w) {
+			t.Errorf("start does not say %q:\n%s", w, startErr)
+		}
+	}
+	if out := h.must(0, "check", "--offline", c.name); !strings.Contains(out, "valid") {
+		t.Errorf("check --offline: %q", out)
+	}
+	h.finish()
+}

@@ -58,7 +58,7 @@ func commands() map[string]command {
 		"shutdown":      {cmdShutdown, "shutdown [-t SECONDS]"},
 		"autostart":     {cmdAutostart, "autostart [--group G] [--dry-run]"},
 		"cleanup":       {cmdCleanup, "cleanup NAME"},
-		"check":         {cmdCheck, "check NAME | --config FILE [--json]"},
+		"check":         {cmdCheck, "check NAME | --config FILE [--offline] [--json]"},
 		"update-config": {cmdUpdateConfig, "update-config FILE [--in-place]"},
 		"checkconfig":   {cmdCheckconfig, "checkconfig [--config FILE]"},
 		"hwaddr":        {cmdHwaddr, "hwaddr IPV4 | --random"},

@@ -63,6 +63,12 @@ func cmdStart(e *env, args []string) error {
 		return nil
 	}
 
+	// The host as check sees it (rootfs, links, bridges): the same
+	// verdict, every problem at once, before a shim is spawned.
+	if errs := shimctl.CheckHost(cfg, e.rundir); len(errs) > 0 {
+		return fmt.Errorf("start %s: %w", name, errors.Join(errs...))
+	}
+
 	shim, err := shimBinary()
 	if err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
