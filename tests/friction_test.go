@@ -5,7 +5,11 @@ package tests
 // binaries.
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +164,113 @@ func TestFrictionCheckSeesTheHost(t *testing.T) {
 		t.Errorf("check --offline: %q", out)
 	}
 	h.finish()
+}
+
+// lxcRun runs an LXC tool, returning its combined output and exit code.
+func lxcRun(t *testing.T, tool string, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(tool, args...).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s %v: %v", tool, args, err)
+	}
+	return string(out), 0
+}
+
+// A container that LXC 5 runs (lxc-start -P on a temporary lxcpath, no
+// network) is refused by lxc-initd start under the same lxcpath and name,
+// with a message naming it, LXC's lxcpath and how to hand it over; list
+// marks it; once LXC stopped it, lxc-initd starts it.
+func TestFrictionStartRefusesContainerLXCRuns(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, tool := range []string{"lxc-start", "lxc-stop", "lxc-wait", "lxc-info"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s: %v (apt-get install lxc)", tool, err)
+		}
+	}
+	e := newLC(t, rootBusybox, "lxc.signal.halt = SIGUSR1\nlxc.net.0.type = empty\nlxc.apparmor.profile = unconfined\n")
+	lxcLog := filepath.Join(t.TempDir(), "lxc.log")
+	lxcpath := e.lxcpath
+	t.Cleanup(func() {
+		// Whatever happened: LXC's container goes (its cgroup and monitor
+		// with it) before newLC's cleanup checks for leaks.
+		lxcRun(t, "lxc-stop", "-P", lxcpath, "-n", e.name, "-k")
+		if t.Failed() {
+			if b, err := os.ReadFile(lxcLog); err == nil {
+				t.Logf("LXC's log:\n%s", b)
+			}
+		}
+	})
+	if out, code := lxcRun(t, "lxc-start", "-P", lxcpath, "-n", e.name, "-d", "-o", lxcLog, "-l", "INFO"); code != 0 {
+		t.Fatalf("lxc-start: exit %d: %s", code, out)
+	}
+	if out, code := lxcRun(t, "lxc-wait", "-P", lxcpath, "-n", e.name, "-s", "RUNNING", "-t", "30"); code != 0 {
+		t.Fatalf("lxc-wait RUNNING: exit %d: %s", code, out)
+	}
+	info, _ := lxcRun(t, "lxc-info", "-P", lxcpath, "-n", e.name, "-p")
+	lxcPid := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(info), "PID:"))
+
+	out, errOut, code := e.initd("start", e.name)
+	want := "LXC is running container " + e.name + " (lxcpath " + lxcpath + ", init pid " + lxcPid + ": its command socket @" + lxcpath + "/" + e.name + "/command answers); stop it with `lxc-stop -P " + lxcpath + " -n " + e.name + "` first"
+	if code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("lxc-initd start of a container LXC runs: exit %d, stdout %q, stderr %q; want exit 1 saying %q", code, out, errOut, want)
+	}
+	if _, err := os.Stat(filepath.Join(e.rundir, e.name, "state.json")); err == nil {
+		t.Errorf("the refused start left a state file")
+	}
+	list := e.mustInitd(0, "list")
+	if !strings.Contains(list, "RUNNING "+lxcpath+" (pid "+lxcPid+")") {
+		t.Errorf("list does not mark %s as run by LXC:\n%s", e.name, list)
+	}
+	var entries []struct {
+		Name string
+		LXC  *struct {
+			LXCPath string
+			Pid     int
+		}
+	}
+	if err := json.Unmarshal([]byte(e.mustInitd(0, "list", "--json")), &entries); err != nil || len(entries) != 1 || entries[0].LXC == nil || entries[0].LXC.LXCPath != lxcpath || fmt.Sprint(entries[0].LXC.Pid) != lxcPid {
+		t.Errorf("list --json: %+v (%v)", entries, err)
+	}
+
+	if out, code := lxcRun(t, "lxc-stop", "-P", lxcpath, "-n", e.name, "-k"); code != 0 {
+		t.Fatalf("lxc-stop: exit %d: %s", code, out)
+	}
+	lxcRun(t, "lxc-wait", "-P", lxcpath, "-n", e.name, "-s", "STOPPED", "-t", "30")
+
+	// An lxcpath too long for LXC's socket name: LXC hashes it
+	// ("@lxc/HASH/command"), and lxc-initd finds it there too.
+	longPath := filepath.Join(t.TempDir(), strings.Repeat("l", 100))
+	cfg, err := os.ReadFile(filepath.Join(lxcpath, e.name, "config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteConfig(t, longPath, e.name, string(cfg))
+	t.Cleanup(func() { lxcRun(t, "lxc-stop", "-P", longPath, "-n", e.name, "-k") })
+	if out, code := lxcRun(t, "lxc-start", "-P", longPath, "-n", e.name, "-d", "-o", lxcLog, "-l", "INFO"); code != 0 {
+		t.Fatalf("lxc-start (long lxcpath): exit %d: %s", code, out)
+	}
+	if out, code := lxcRun(t, "lxc-wait", "-P", longPath, "-n", e.name, "-s", "RUNNING", "-t", "30"); code != 0 {
+		t.Fatalf("lxc-wait RUNNING (long lxcpath): exit %d: %s", code, out)
+	}
+	longCLI := initdCLI{bin: e.bins.Initd, lxcpath: longPath, rundir: e.rundir, logdir: e.logdir}
+	_, errOut, code = longCLI.run(t, nil, "start", e.name)
+	if code != 1 || !strings.Contains(errOut, "LXC is running container "+e.name+" (lxcpath "+longPath) || !strings.Contains(errOut, "its command socket @lxc/") {
+		t.Errorf("lxc-initd start under a long lxcpath LXC runs it in: exit %d, stderr %q", code, errOut)
+	}
+	if out, code := lxcRun(t, "lxc-stop", "-P", longPath, "-n", e.name, "-k"); code != 0 {
+		t.Fatalf("lxc-stop (long lxcpath): exit %d: %s", code, out)
+	}
+	lxcRun(t, "lxc-wait", "-P", longPath, "-n", e.name, "-s", "STOPPED", "-t", "30")
+
+	// Handed back: LXC stopped it, lxc-initd runs it.
+	e.mustInitd(0, "start", e.name)
+	if list := e.mustInitd(0, "list"); strings.Contains(list, "RUNNING") {
+		t.Errorf("list still marks it as LXC's:\n%s", list)
+	}
+	st := e.state()
+	e.mustInitd(0, "stop", "--kill", e.name)
+	e.waitGone(st.ShimPid, "shim")
+	e.mustInitd(0, "cleanup", e.name)
 }
