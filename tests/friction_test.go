@@ -274,3 +274,34 @@ func TestFrictionStartRefusesContainerLXCRuns(t *testing.T) {
 	e.waitGone(st.ShimPid, "shim")
 	e.mustInitd(0, "cleanup", e.name)
 }
+
+// make install DESTDIR=… installs lxc-initd(8) and lxc-shim(8), which
+// the other pages point at, beside lxc-shim-services(7); each page renders
+// without a roff warning where groff is there.
+func TestFrictionInstallManPages(t *testing.T) {
+	root, err := testutil.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := t.TempDir()
+	out, err := exec.Command("make", "-C", root, "install", "DESTDIR="+dest).CombinedOutput()
+	if err != nil {
+		t.Fatalf("make install DESTDIR=%s: %v\n%s", dest, err, out)
+	}
+	for _, page := range []string{"man8/lxc-initd.8", "man8/lxc-shim.8", "man7/lxc-shim-services.7"} {
+		p := filepath.Join(dest, "usr/local/share/man", page)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Errorf("make install did not install %s: %v", page, err)
+			continue
+		}
+		if !strings.HasPrefix(string(b), ".TH ") {
+			t.Errorf("%s is not a man page", p)
+		}
+		if groff, err := exec.LookPath("groff"); err == nil {
+			if w, _ := exec.Command(groff, "-man", "-Tutf8", "-ww", "-z", p).CombinedOutput(); len(w) > 0 {
+				t.Errorf("%s: groff warns:\n%s", page, w)
+			}
+		}
+	}
+}

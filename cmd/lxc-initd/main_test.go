@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -123,5 +125,32 @@ func TestStatusJSONUnknown(t *testing.T) {
 	}
 	if got.Name != "nosuch" || got.Code != 4 || !strings.Contains(got.Error, "no such container") {
 		t.Errorf("JSON %+v", got)
+	}
+}
+
+// TestManPageCoversEveryCommand: lxc-initd(8) describes every command and
+// every option its usage names, the global options and the exit codes.
+func TestManPageCoversEveryCommand(t *testing.T) {
+	b, err := os.ReadFile("../../docs/man/lxc-initd.8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The page as text: roff's "\-" is a "-".
+	page := strings.ReplaceAll(string(b), `\-`, "-")
+	for name, c := range commands() {
+		if !regexp.MustCompile(`(?m)^\.(B|BI|BR) "?` + regexp.QuoteMeta(name) + `\b`).MatchString(page) {
+			t.Errorf("lxc-initd(8) has no entry for %s", name)
+		}
+		for _, f := range strings.Fields(c.usage) {
+			f = strings.Trim(f, "[]|")
+			if strings.HasPrefix(f, "-") && f != "--" && !strings.Contains(page, f) {
+				t.Errorf("lxc-initd(8) does not name %s's option %s", name, f)
+			}
+		}
+	}
+	for _, w := range []string{"-P", "--rundir", "--logdir", ".SH EXIT STATUS", ".SH FILES", ".SH LIVING NEXT TO LXC", "4 no such container"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("lxc-initd(8) lacks %q", w)
+		}
 	}
 }
