@@ -305,3 +305,38 @@ func TestFrictionInstallManPages(t *testing.T) {
 		}
 	}
 }
+
+// A CPU weight given for the other cgroup version follows the 2025
+// runc/crun conversion, which keeps the defaults equal: on this host's
+// cgroup v1 cpu controller, lxc.cgroup2.cpu.weight = 100 (the v2 default)
+// is cpu.shares 1024 (the v1 default), where the old linear formula gave
+// 2597; on a v2 cpu controller, lxc.cgroup.cpu.shares = 1024 is weight 100.
+func TestFrictionCPUWeightDefaultsEqual(t *testing.T) {
+	// Only the other version's key, so that the value is translated.
+	limit := "lxc.cgroup.cpu.shares = 1024\n"
+	if _, err := os.Stat("/sys/fs/cgroup/cpu/cpu.shares"); err == nil {
+		limit = "lxc.cgroup2.cpu.weight = 100\n"
+	}
+	e := newLC(t, rootBusybox, "lxc.signal.halt = SIGUSR1\n"+limit)
+	e.mustInitd(0, "start", e.name)
+	st := e.state()
+	checked := 0
+	for _, d := range testutil.CgroupDirs(e.name) {
+		for file, want := range map[string]string{"cpu.shares": "1024", "cpu.weight": "100"} {
+			b, err := os.ReadFile(filepath.Join(d, file))
+			if err != nil {
+				continue
+			}
+			checked++
+			if got := strings.TrimSpace(string(b)); got != want {
+				t.Errorf("%s/%s = %s, want %s", d, file, got, want)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Errorf("no cpu.shares or cpu.weight in %v", testutil.CgroupDirs(e.name))
+	}
+	e.mustInitd(0, "stop", "--kill", e.name)
+	e.waitGone(st.ShimPid, "shim")
+	e.mustInitd(0, "cleanup", e.name)
+}
