@@ -151,6 +151,22 @@ func systemLXCPath(file string) string {
 	return p
 }
 
+// NotRunning returns an error naming the container, the lxcpath, the init's
+// pid and how to hand it over when LXC runs name under one of paths; nil
+// when it does not. lxc-initd start and lxc-shim refuse such a container.
+func NotRunning(paths []string, name string) error {
+	p, pid := Find(paths, name)
+	if p == "" {
+		return nil
+	}
+	init := ""
+	if pid > 0 {
+		init = fmt.Sprintf(", init pid %d", pid)
+	}
+	return fmt.Errorf("LXC is running container %s (lxcpath %s%s: its command socket %s answers); stop it with `lxc-stop -P %s -n %s` first, or leave it to LXC",
+		name, p, init, SocketName(p, name), p, name)
+}
+
 // Find is the first lxcpath of paths under which LXC runs name, with the
 // init pid LXC gives ("" when LXC runs it under none of them).
 func Find(paths []string, name string) (lxcpath string, pid int) {

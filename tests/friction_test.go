@@ -5,6 +5,7 @@ package tests
 // binaries.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -216,8 +217,8 @@ func TestFrictionStartRefusesContainerLXCRuns(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, want) {
 		t.Errorf("lxc-initd start of a container LXC runs: exit %d, stdout %q, stderr %q; want exit 1 saying %q", code, out, errOut, want)
 	}
-	if _, err := os.Stat(filepath.Join(e.rundir, e.name, "state.json")); err == nil {
-		t.Errorf("the refused start left a state file")
+	if _, err := os.Stat(filepath.Join(e.rundir, e.name)); err == nil {
+		t.Errorf("the refused start left a state directory")
 	}
 	list := e.mustInitd(0, "list")
 	if !strings.Contains(list, "RUNNING "+lxcpath+" (pid "+lxcPid+")") {
@@ -232,6 +233,18 @@ func TestFrictionStartRefusesContainerLXCRuns(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(e.mustInitd(0, "list", "--json")), &entries); err != nil || len(entries) != 1 || entries[0].LXC == nil || entries[0].LXC.LXCPath != lxcpath || fmt.Sprint(entries[0].LXC.Pid) != lxcPid {
 		t.Errorf("list --json: %+v (%v)", entries, err)
+	}
+
+	// lxc-shim started by a supervisor (systemd's lxc-shim@NAME) refuses
+	// it too, before it creates anything.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	shimOut, err := exec.CommandContext(ctx, e.bins.Shim, "-P", lxcpath, "--rundir", e.rundir, "--logdir", e.logdir, e.name, "--foreground").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(shimOut), "LXC is running container "+e.name+" (lxcpath "+lxcpath) {
+		t.Errorf("lxc-shim --foreground of a container LXC runs: %v, output %q; want exit 1 naming it", err, shimOut)
+	}
+	if _, err := os.Stat(filepath.Join(e.rundir, e.name)); err == nil {
+		t.Errorf("the refused lxc-shim left its state directory")
 	}
 
 	if out, code := lxcRun(t, "lxc-stop", "-P", lxcpath, "-n", e.name, "-k"); code != 0 {

@@ -45,6 +45,12 @@ func cmdStart(e *env, args []string) error {
 		return err
 	}
 	printWarnings(e, cfg.Warnings)
+	// LXC may run the same container (lxc-ls shows ours as STOPPED, so
+	// habit can start one there too): two inits on one root file system
+	// would corrupt it. Asked before anything of ours exists on the host.
+	if err := lxccmd.NotRunning(lxccmd.Paths(e.lxcpath), name); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
 
 	paths := shimctl.PathsFor(e.rundir, name)
 	if err := os.MkdirAll(paths.Dir, 0o700); err != nil {
@@ -64,12 +70,6 @@ func cmdStart(e *env, args []string) error {
 		return nil
 	}
 
-	// LXC may run the same container (lxc-ls shows ours as STOPPED, so
-	// habit can start one there too): two inits on one root file system
-	// would corrupt it.
-	if p, pid := lxccmd.Find(lxccmd.Paths(e.lxcpath), name); p != "" {
-		return fmt.Errorf("start %s: %s", name, lxcRunsIt(p, name, pid))
-	}
 	// The host as check sees it (rootfs, links, bridges): the same
 	// verdict, every problem at once, before a shim is spawned.
 	if errs := shimctl.CheckHost(cfg, e.rundir); len(errs) > 0 {
@@ -146,16 +146,6 @@ func cmdStart(e *env, args []string) error {
 		return errors.New(answer)
 	}
 	return fmt.Errorf("start %s: %s", name, answer)
-}
-
-// lxcRunsIt says that LXC runs name under lxcpath and how to hand it over.
-func lxcRunsIt(lxcpath, name string, pid int) string {
-	init := ""
-	if pid > 0 {
-		init = fmt.Sprintf(", init pid %d", pid)
-	}
-	return fmt.Sprintf("LXC is running container %s (lxcpath %s%s: its command socket %s answers); stop it with `lxc-stop -P %s -n %s` first, or leave it to LXC",
-		name, lxcpath, init, lxccmd.SocketName(lxcpath, name), lxcpath, name)
 }
 
 // shimBinary finds lxc-shim: $LXC_SHIM_BIN, next to lxc-initd, or in PATH.
