@@ -45,6 +45,10 @@ func TestFrictionHwaddrRoundTrip(t *testing.T) {
 		if got := c.insideMAC("eth0"); got != want {
 			t.Errorf("%s: eth0 MAC %s, want %s", c.name, got, want)
 		}
+		// Running, its own veth is no problem for check.
+		if out := h.must(0, "check", c.name); !strings.Contains(out, "valid") {
+			t.Errorf("check of running %s: %q", c.name, out)
+		}
 	}
 	a.ping("10.77.0.21")
 	a.stop()
