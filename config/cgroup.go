@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -351,16 +352,46 @@ func v2ToV1Limit(v string) string {
 	return v
 }
 
-// SharesToWeight converts cgroup v1 cpu.shares (2-262144) to v2 cpu.weight
-// (1-10000) with the formula runc and the kernel documentation use:
-// weight = 1 + ((shares-2)*9999)/262142.
+// SharesToWeight converts cgroup v1 cpu.shares (2-262144, default 1024) to
+// v2 cpu.weight (1-10000, default 100) with the conversion runc, crun and
+// github.com/opencontainers/cgroups use since 2025: with L = log2(shares),
+// weight = ⌈10^(L²/612 + 125·L/612 − 7/34)⌉, a quadratic in L through the
+// three points (2, 1), (1024, 100) and (262144, 10000). The older linear
+// formula, 1 + ((shares-2)*9999)/262142, gave the default share a weight
+// of 39, so a container with cpu.shares = 1024 got less CPU than its
+// neighbours at the default 100.
 func SharesToWeight(shares int64) int64 {
-	return 1 + ((shares-2)*9999)/262142
+	switch {
+	case shares <= 2:
+		return 1
+	case shares >= 262144:
+		return 10000
+	}
+	l := math.Log2(float64(shares))
+	return int64(math.Ceil(math.Pow(10, (l*l+125*l)/612-7.0/34)))
 }
 
-// WeightToShares is the inverse mapping: shares = 2 + ((weight-1)*262142)/9999.
+// WeightToShares is the inverse of SharesToWeight: L solves
+// L² + 125·L − 612·(log10(weight) + 7/34) = 0 and shares = 2^L rounded,
+// moved to the nearest value SharesToWeight maps back to weight, so that a
+// weight round-trips (100 → 1024 → 100).
 func WeightToShares(weight int64) int64 {
-	return 2 + ((weight-1)*262142)/9999
+	switch {
+	case weight <= 1:
+		return 2
+	case weight >= 10000:
+		return 262144
+	}
+	c := 612 * (math.Log10(float64(weight)) + 7.0/34)
+	l := (-125 + math.Sqrt(125*125+4*c)) / 2
+	s := int64(math.Round(math.Exp2(l)))
+	for s < 262144 && SharesToWeight(s) < weight {
+		s++
+	}
+	for s > 2 && SharesToWeight(s) > weight {
+		s--
+	}
+	return s
 }
 
 // BlkioToIOWeight converts v1 blkio.weight (10-1000) to v2 io.weight

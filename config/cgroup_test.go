@@ -29,11 +29,11 @@ func TestCgroupTranslation(t *testing.T) {
 			map[string]string{"memory.limit_in_bytes": "1073741824", "memory.memsw.limit_in_bytes": "2147483648"},
 			map[string]string{"memory.max": "1073741824", "memory.swap.max": "1073741824"}, nil},
 		{"shares", "lxc.cgroup.cpu.shares = 1024",
-			map[string]string{"cpu.shares": "1024"}, map[string]string{"cpu.weight": "39"}, nil},
+			map[string]string{"cpu.shares": "1024"}, map[string]string{"cpu.weight": "100"}, nil},
 		{"shares min max", "lxc.cgroup.cpu.shares = 2\nlxc.cgroup2.cpu.weight = 10000",
 			map[string]string{"cpu.shares": "2"}, map[string]string{"cpu.weight": "10000"}, nil},
 		{"weight", "lxc.cgroup2.cpu.weight = 100",
-			map[string]string{"cpu.shares": "2597"}, map[string]string{"cpu.weight": "100"}, nil},
+			map[string]string{"cpu.shares": "1024"}, map[string]string{"cpu.weight": "100"}, nil},
 		{"cpuset", "lxc.cgroup.cpuset.cpus = 0-1\nlxc.cgroup.cpuset.mems = 0",
 			map[string]string{"cpuset.cpus": "0-1", "cpuset.mems": "0"},
 			map[string]string{"cpuset.cpus": "0-1", "cpuset.mems": "0"}, nil},
@@ -96,14 +96,32 @@ func TestCgroupTranslation(t *testing.T) {
 }
 
 // TestWeightFormulas pins the conversions at their bounds and midpoints.
+// The cpu.shares → cpu.weight table is the one opencontainers/cgroups
+// publishes for its 2025 conversion (ConvertCPUSharesToCgroupV2Value):
+// the defaults stay equal (1024 → 100), where the old linear formula gave
+// 39. Every weight round-trips through WeightToShares.
 func TestWeightFormulas(t *testing.T) {
-	for _, tc := range []struct{ shares, weight int64 }{{2, 1}, {1024, 39}, {262144, 10000}} {
+	for _, tc := range []struct{ shares, weight int64 }{
+		// Published points: the three the curve is fitted to, and 256 → 35
+		// (Kubernetes' 250m request); the others are the formula
+		// evaluated independently (Python's math.log2/ceil).
+		{2, 1}, {256, 35}, {1024, 100}, {262144, 10000},
+		{3, 2}, {10, 4}, {100, 17}, {512, 59}, {1000, 99}, {1025, 101},
+		{2048, 174}, {10000, 627}, {65536, 3023}, {262143, 10000},
+	} {
 		if got := SharesToWeight(tc.shares); got != tc.weight {
 			t.Errorf("SharesToWeight(%d) = %d, want %d", tc.shares, got, tc.weight)
 		}
 	}
-	if WeightToShares(1) != 2 || WeightToShares(10000) != 262144 {
-		t.Errorf("WeightToShares bounds: %d %d", WeightToShares(1), WeightToShares(10000))
+	for _, tc := range []struct{ weight, shares int64 }{{1, 2}, {100, 1024}, {10000, 262144}} {
+		if got := WeightToShares(tc.weight); got != tc.shares {
+			t.Errorf("WeightToShares(%d) = %d, want %d", tc.weight, got, tc.shares)
+		}
+	}
+	for w := int64(1); w <= 10000; w++ {
+		if got := SharesToWeight(WeightToShares(w)); got != w {
+			t.Fatalf("weight %d → shares %d → weight %d", w, WeightToShares(w), got)
+		}
 	}
 	for _, tc := range []struct{ blkio, io int64 }{{10, 1}, {500, 4950}, {1000, 10000}} {
 		if got := BlkioToIOWeight(tc.blkio); got != tc.io {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -84,7 +85,7 @@ func TestSeedConfig(t *testing.T) {
 			t.Errorf("v1 %s = %q, want %q", file, v1[file], val)
 		}
 	}
-	for file, val := range map[string]string{"cpu.weight": "39", "cpuset.cpus": "0",
+	for file, val := range map[string]string{"cpu.weight": "100", "cpuset.cpus": "0",
 		"memory.max": "536870912", "memory.swap.max": "536870912"} {
 		if v2[file] != val {
 			t.Errorf("v2 %s = %q, want %q", file, v2[file], val)
@@ -157,16 +158,22 @@ func TestSeedUpdateConfig(t *testing.T) {
 		t.Fatalf("line count %d -> %d", len(ol), len(nl))
 	}
 	wantChanged := map[int]string{
-		2:  "lxc.uts.name                             = funtoo0",
-		5:  "#lxc.console.path                            = /var/log/srv/lxc-shim-test/funtoo0.console  # uncomment if you want to log containers console",
-		6:  "lxc.tty.max                                 = 6  # if you plan to use container with physical terminals (eg F1..F6)",
-		79: "lxc.net.0.type                        = veth",
-		81: "lxc.net.0.hwaddr                      = #put your MAC address here, otherwise you will get a random one",
-		84: "#lxc.net.0.veth.pair                   = veth-example",
+		2:  "lxc.uts.name                            = funtoo0",
+		5:  "#lxc.console.path                       = /var/log/srv/lxc-shim-test/funtoo0.console  # uncomment if you want to log containers console",
+		6:  "lxc.tty.max                             = 6  # if you plan to use container with physical terminals (eg F1..F6)",
+		79: "lxc.net.0.type                          = veth",
+		81: "lxc.net.0.hwaddr                        = #put your MAC address here, otherwise you will get a random one",
+		84: "#lxc.net.0.veth.pair                     = veth-example",
 	}
 	for ln, want := range wantChanged {
 		if nl[ln-1] != want {
 			t.Errorf("line %d: got %q, want %q", ln, nl[ln-1], want)
+		}
+	}
+	// The file's column alignment is kept: every '=' stays where it was.
+	for i := range ol {
+		if strings.Index(ol[i], "=") != strings.Index(nl[i], "=") && !strings.Contains(nl[i], "# dropped") {
+			t.Errorf("line %d: '=' moved: %q -> %q", i+1, ol[i], nl[i])
 		}
 	}
 	// Comment lines that are not keys are untouched.

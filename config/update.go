@@ -10,7 +10,9 @@ import (
 
 // Update returns the file at path rewritten to LXC 3+ keys, as
 // lxc-update-config does: only keys change; comments, order, white space,
-// values and line count are kept (included files are not touched).
+// values and line count are kept (included files are not touched), and
+// the '=' of a renamed line stays in its column where the spaces before it
+// allow.
 // Commented-out legacy lines are renamed too, so uncommenting one later
 // gives a valid LXC 3+ line. A dropped key's line is commented out with a
 // note. Reading the result gives the same model as reading the original.
@@ -52,9 +54,22 @@ func UpdateBytes(data []byte) []byte {
 		}
 		// The key is the first word of the line (after comment marks).
 		at := strings.Index(line, key)
-		lines[i] = line[:at] + newKey + line[at+len(key):]
+		lines[i] = line[:at] + newKey + realign(line[at+len(key):], len(key)-len(newKey))
 	}
 	return []byte(strings.Join(lines, "\n"))
+}
+
+// realign keeps the '=' of a renamed key's line in its column: rest is
+// what followed the old key, grow how much shorter the new key is (negative:
+// longer). Only a run of two or more spaces before the '=' (a padded,
+// aligned file) changes, and at least one space stays; "key = value",
+// "key=value" and tabs are left as they were.
+func realign(rest string, grow int) string {
+	pad := len(rest) - len(strings.TrimLeft(rest, " "))
+	if pad < 2 || pad == len(rest) || rest[pad] != '=' {
+		return rest
+	}
+	return strings.Repeat(" ", max(1, pad+grow)) + rest[pad:]
 }
 
 // JSON is the model as printed by `lxc-initd check --json`, indented.

@@ -78,24 +78,30 @@ func parseSize(v string) (int64, error) {
 }
 
 // parseMAC checks an Ethernet address as lxc.net.N.hwaddr takes it: six
-// colon-separated pairs of hex digits, where any digit may be LXC's 'x'
-// wildcard (filled randomly at start). It returns the address lower-cased.
+// colon-separated octets of one or two hex digits, where any digit may be
+// LXC's 'x' wildcard (filled randomly at start). LXC reads one-digit octets
+// ("02:00:a:4d:0:14", what the seed's hwaddr.sh prints) as their value, so
+// this does too. It returns the address lower-cased with every octet two
+// digits long, the form the interface then shows.
 func parseMAC(v string) (string, error) {
-	parts := strings.Split(v, ":")
+	parts := strings.Split(strings.ToLower(v), ":")
 	if len(parts) != 6 {
 		return "", fmt.Errorf("invalid MAC address %q: want six colon-separated bytes", v)
 	}
-	for _, p := range parts {
-		if len(p) != 2 {
-			return "", fmt.Errorf("invalid MAC address %q", v)
+	for i, p := range parts {
+		if len(p) < 1 || len(p) > 2 {
+			return "", fmt.Errorf("invalid MAC address %q: octet %d %q: want one or two hex digits", v, i+1, p)
 		}
-		for _, c := range strings.ToLower(p) {
+		for _, c := range p {
 			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c == 'x') {
-				return "", fmt.Errorf("invalid MAC address %q", v)
+				return "", fmt.Errorf("invalid MAC address %q: octet %d %q: not a hex digit or 'x'", v, i+1, p)
 			}
 		}
+		if len(p) == 1 {
+			parts[i] = "0" + p
+		}
 	}
-	m := strings.ToLower(v)
+	m := strings.Join(parts, ":")
 	// The first byte's low bit marks multicast; an address a host keeps
 	// rejecting is better caught here.
 	if !strings.ContainsRune(m[:2], 'x') {

@@ -104,17 +104,18 @@ func fillHWAddr(pattern string, src []byte) (string, error) {
 }
 
 // HWAddrFromIPv4 is the MAC the seed's hwaddr.sh derives from a container's
-// IPv4 address: "02:00:" and each octet in lower-case hex without zero padding
-// (printf "02:00:%x:%x:%x:%x"), so 192.168.1.10 gives "02:00:c0:a8:1:a".
-// FillHWAddr and the config accept that form. It returns "" for an address
-// that is not IPv4.
+// IPv4 address: "02:00:" and each octet in lower-case hex, so 192.168.1.10
+// gives "02:00:c0:a8:01:0a". The octets are zero-padded, the form the
+// interface shows, where hwaddr.sh prints them unpadded ("02:00:c0:a8:1:a");
+// the config and FillHWAddr accept both, as LXC does. It returns "" for an
+// address that is not IPv4.
 func HWAddrFromIPv4(a netip.Addr) string {
 	a = a.Unmap()
 	if !a.Is4() {
 		return ""
 	}
 	b := a.As4()
-	return fmt.Sprintf("02:00:%x:%x:%x:%x", b[0], b[1], b[2], b[3])
+	return fmt.Sprintf("02:00:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3])
 }
 
 // RandomHWAddr is a random locally administered unicast MAC.

@@ -71,13 +71,16 @@ func TestFillHWAddr(t *testing.T) {
 	}
 }
 
+// HWAddrFromIPv4 prints zero-padded octets (issue 20: the unpadded form
+// was rejected by check and start), the address the seed script means.
 func TestHWAddrFromIPv4MatchesSeedScript(t *testing.T) {
 	want := map[string]string{
-		"192.168.1.10":    "02:00:c0:a8:1:a",
-		"10.0.0.1":        "02:00:a:0:0:1",
+		"192.168.1.10":    "02:00:c0:a8:01:0a",
+		"10.0.0.1":        "02:00:0a:00:00:01",
+		"10.77.0.20":      "02:00:0a:4d:00:14",
 		"172.16.254.255":  "02:00:ac:10:fe:ff",
-		"0.0.0.0":         "02:00:0:0:0:0",
-		"::ffff:10.1.2.3": "02:00:a:1:2:3",
+		"0.0.0.0":         "02:00:00:00:00:00",
+		"::ffff:10.1.2.3": "02:00:0a:01:02:03",
 	}
 	for ip, w := range want {
 		if got := HWAddrFromIPv4(netip.MustParseAddr(ip)); got != w {
@@ -87,7 +90,8 @@ func TestHWAddrFromIPv4MatchesSeedScript(t *testing.T) {
 	if got := HWAddrFromIPv4(netip.MustParseAddr("fd00::1")); got != "" {
 		t.Errorf("HWAddrFromIPv4(fd00::1) = %q, want empty", got)
 	}
-	// The seed's script itself (it needs bash for ${IP//./ }).
+	// The seed's script itself (it needs bash for ${IP//./ }): its
+	// unpadded octets are the same address.
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		return
@@ -98,8 +102,9 @@ func TestHWAddrFromIPv4MatchesSeedScript(t *testing.T) {
 		if err != nil {
 			t.Fatalf("seed script: %v", err)
 		}
-		if got := HWAddrFromIPv4(netip.MustParseAddr(ip)); got != strings.TrimSpace(string(out)) {
-			t.Errorf("%s: HWAddrFromIPv4 %q, seed script %q", ip, got, out)
+		seed, err := FillHWAddr(strings.TrimSpace(string(out)))
+		if got := HWAddrFromIPv4(netip.MustParseAddr(ip)); err != nil || got != seed {
+			t.Errorf("%s: HWAddrFromIPv4 %q, seed script %q (%q, %v)", ip, got, out, seed, err)
 		}
 	}
 }

@@ -557,7 +557,7 @@ func TestLifecycleConcurrentStarts(t *testing.T) {
 		t.Errorf("old shim %d alive after restart", st.ShimPid)
 	}
 	out := e.mustInitd(0, "stop", e.name, "--kill")
-	if !strings.Contains(out, "forced") {
+	if !strings.Contains(out, "killed (--kill)") {
 		t.Errorf("stop --kill said %q", out)
 	}
 	e.waitGone(st2.ShimPid, "shim")

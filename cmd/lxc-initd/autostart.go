@@ -17,7 +17,7 @@ import (
 	"github.com/lxc-shim/lxc-shim/config"
 )
 
-const autostartHelp = `usage: lxc-initd [-P LXCPATH] autostart [--group G]... [--dry-run]
+const autostartHelp = `usage: lxc-initd [-P LXCPATH] [--rundir DIR] [--logdir DIR] autostart [--group G]... [--dry-run]
 
 Start every container whose config says lxc.start.auto = 1, for hosts that
 start containers without an OpenRC service or a systemd unit per container
@@ -34,6 +34,10 @@ Containers already running are left as they are.
 lxc-autostart, which then starts only containers in no group).
 
 --dry-run prints the plan (order, containers, delay) and starts nothing.
+
+The global options are honoured: -P is where the configs are looked for,
+--rundir and --logdir are given to each container's lxc-shim, as start
+does.
 
 Exit status: 0 when every container started, 1 when one did not (each
 failure is printed with its cause; the others still start).
@@ -133,13 +137,30 @@ func batchDelay(b []autoEntry) time.Duration {
 type startResult struct {
 	Name   string
 	Err    error
-	Output string // what the start printed
+	Stdout string // what the start printed: its one result line
+	Stderr string // its warnings
+}
+
+// reportStart prints a start's result once: "NAME: started (pid …)" (the
+// start's own line, NAME first as in every line here) or "NAME: failed:
+// cause", then the start's warnings indented under it.
+func reportStart(w io.Writer, r startResult) {
+	if r.Err != nil {
+		fmt.Fprintf(w, "%s: failed: %v\n", r.Name, r.Err)
+	} else {
+		line := strings.TrimSpace(r.Stdout)
+		if line == "" {
+			line = "started"
+		}
+		fmt.Fprintf(w, "%s: %s\n", r.Name, strings.TrimPrefix(line, r.Name+" "))
+	}
+	writeIndented(w, r.Stderr)
 }
 
 // runBatches starts each batch's containers in parallel with start, waits
 // for all of them, reports each result through report (in name order),
 // and sleeps the batch's delay before the next batch (not after the last).
-func runBatches(plan [][]autoEntry, start func(name string) (string, error), sleep func(time.Duration), report func(startResult)) (failed []string) {
+func runBatches(plan [][]autoEntry, start func(name string) (stdout, stderr string, err error), sleep func(time.Duration), report func(startResult)) (failed []string) {
 	for i, batch := range plan {
 		results := make([]startResult, len(batch))
 		var wg sync.WaitGroup
@@ -147,8 +168,8 @@ func runBatches(plan [][]autoEntry, start func(name string) (string, error), sle
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				out, err := start(e.Name)
-				results[j] = startResult{Name: e.Name, Err: err, Output: out}
+				stdout, stderr, err := start(e.Name)
+				results[j] = startResult{Name: e.Name, Err: err, Stdout: stdout, Stderr: stderr}
 			}()
 		}
 		wg.Wait()
@@ -200,22 +221,17 @@ func cmdAutostart(e *env, args []string) error {
 	}
 
 	var mu sync.Mutex
-	start := func(name string) (string, error) {
+	start := func(name string) (string, string, error) {
 		// Each start gets its own output, printed once it is done, so
 		// that parallel starts do not interleave their lines.
-		var out bytes.Buffer
-		err := cmdStart(&env{lxcpath: e.lxcpath, rundir: e.rundir, logdir: e.logdir, stdout: &out, stderr: &out}, []string{name})
-		return out.String(), err
+		var out, warn bytes.Buffer
+		err := cmdStart(&env{lxcpath: e.lxcpath, rundir: e.rundir, logdir: e.logdir, stdout: &out, stderr: &warn}, []string{name})
+		return out.String(), warn.String(), err
 	}
 	report := func(r startResult) {
 		mu.Lock()
 		defer mu.Unlock()
-		if r.Err != nil {
-			fmt.Fprintf(e.stdout, "%s: failed: %v\n", r.Name, r.Err)
-		} else {
-			fmt.Fprintf(e.stdout, "%s: started\n", r.Name)
-		}
-		writeIndented(e.stdout, r.Output)
+		reportStart(e.stdout, r)
 	}
 	failed := runBatches(plan, start, time.Sleep, report)
 	if len(failed) > 0 || len(bad) > 0 {

@@ -77,7 +77,7 @@ func TestRunBatchesParallelWithinOrderDelayAfterEach(t *testing.T) {
 			barriers[e.Name] = wg
 		}
 	}
-	start := func(name string) (string, error) {
+	start := func(name string) (string, string, error) {
 		wg := barriers[name]
 		wg.Done()
 		done := make(chan struct{})
@@ -85,13 +85,13 @@ func TestRunBatchesParallelWithinOrderDelayAfterEach(t *testing.T) {
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
-			return "", fmt.Errorf("%s: the others of its order never started alongside it", name)
+			return "", "", fmt.Errorf("%s: the others of its order never started alongside it", name)
 		}
 		log("started " + name[:1])
 		if name == "b2" {
-			return "boom output\n", fmt.Errorf("no rootfs")
+			return "", "boom output\n", fmt.Errorf("no rootfs")
 		}
-		return "", nil
+		return name + " started (pid 1)\n", "", nil
 	}
 	sleep := func(d time.Duration) { log("sleep " + d.String()) }
 	var reported []string
@@ -113,6 +113,20 @@ func TestRunBatchesParallelWithinOrderDelayAfterEach(t *testing.T) {
 	wantRep := []string{"a1 ok", "a2 ok", "a3 ok", "b1 ok", "b2 no rootfs", "c1 ok"}
 	if !reflect.DeepEqual(reported, wantRep) {
 		t.Errorf("reported = %v, want %v", reported, wantRep)
+	}
+}
+
+// TestReportStartOnce: each container's result is one line (the start's
+// own, NAME first), warnings indented under it; before issue 20 a started
+// container was reported twice ("web: started", then "  web started …").
+func TestReportStartOnce(t *testing.T) {
+	var b strings.Builder
+	reportStart(&b, startResult{Name: "web", Stdout: "web started (pid 5, shim 4)\n", Stderr: "warning: config:3: x\n"})
+	reportStart(&b, startResult{Name: "db", Stdout: "db is already running (pid 9, boot 1)\n"})
+	reportStart(&b, startResult{Name: "bad", Err: fmt.Errorf("start bad: no rootfs")})
+	want := "web: started (pid 5, shim 4)\n  warning: config:3: x\ndb: is already running (pid 9, boot 1)\nbad: failed: start bad: no rootfs\n"
+	if b.String() != want {
+		t.Errorf("report:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
 

@@ -9,18 +9,23 @@ import (
 	"strings"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // cmdCheck validates a container's config: `check NAME | --config FILE
-// [--json]`. Exit 0 when valid (warnings on stderr), 1 with every error of
-// the file, one "FILE:LINE: KEY: message" a line.
+// [--offline] [--json]`. Exit 0 when valid (warnings on stderr), 1 with
+// every error of the file, one "FILE:LINE: KEY: message" a line. Unless
+// --offline, it then checks the host as start will (shimctl.CheckHost: the
+// rootfs, the links and bridges), so that "valid" means start will not
+// fail on them.
 func cmdCheck(e *env, args []string) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	file := fs.String("config", "", "config file to check instead of NAME's")
+	offline := fs.Bool("offline", false, "check the file alone, not the host (rootfs, links, bridges)")
 	asJSON := fs.Bool("json", false, "print the model (or the errors) as JSON")
 	pos, _, err := parseArgs(fs, args)
 	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("%w (usage: check NAME | --config FILE [--json])", err)}
+		return &exitError{code: 2, err: fmt.Errorf("%w (usage: check NAME | --config FILE [--offline] [--json])", err)}
 	}
 	var name, path string
 	switch {
@@ -37,7 +42,7 @@ func cmdCheck(e *env, args []string) error {
 			return &exitError{code: 1, err: err}
 		}
 	default:
-		return &exitError{code: 2, err: errors.New("usage: check NAME | --config FILE [--json]")}
+		return &exitError{code: 2, err: errors.New("usage: check NAME | --config FILE [--offline] [--json]")}
 	}
 	cfg, err := config.Load(path, name)
 	if err != nil {
@@ -60,6 +65,22 @@ func cmdCheck(e *env, args []string) error {
 		warnings = append(warnings[:len(warnings):len(warnings)], d)
 	}
 	printWarnings(e, warnings)
+	if !*offline {
+		if host := shimctl.CheckHost(cfg, e.rundir); len(host) > 0 {
+			for _, h := range host {
+				fmt.Fprintln(e.stderr, h)
+			}
+			if *asJSON {
+				errs := &config.Errors{Warnings: warnings}
+				for _, h := range host {
+					errs.List = append(errs.List, config.Diagnostic{Message: h.Error()})
+				}
+				out, _ := json.MarshalIndent(errs, "", "  ")
+				fmt.Fprintf(e.stdout, "%s\n", out)
+			}
+			return &exitError{code: 1, err: fmt.Errorf("%s: %d error(s) on this host (--offline checks the file alone)", path, len(host))}
+		}
+	}
 	if *asJSON {
 		out, err := cfg.JSON()
 		if err != nil {

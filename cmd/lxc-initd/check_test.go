@@ -29,12 +29,12 @@ func runCmd(args ...string) (int, string, string) {
 const checkLegacy = "lxc.utsname = c1\nlxc.rootfs = /srv/c1/rootfs\nlxc.tty = 2 # two consoles\nlxc.network.type = veth\nlxc.network.link = br0\n"
 
 // TestCheckValidByName: NAME is found in the -P list; warnings go to
-// stderr, exit 0.
+// stderr, exit 0 (--offline: its rootfs and bridge are not on this host).
 func TestCheckValidByName(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
 	cfg := filepath.Join(b, "c1", "config")
 	checkWrite(t, cfg, checkLegacy)
-	code, out, errb := runCmd("-P", a+":"+b, "check", "c1")
+	code, out, errb := runCmd("-P", a+":"+b, "check", "--offline", "c1")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errb)
 	}
@@ -72,7 +72,7 @@ func TestCheckInvalid(t *testing.T) {
 func TestCheckJSON(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "web1", "config")
 	checkWrite(t, cfg, "lxc.uts.name = web\nlxc.net.0.type = veth\nlxc.net.0.ipv4.address = 10.0.0.2/24\nlxc.cgroup.memory.limit_in_bytes = 1G\n")
-	code, out, errb := runCmd("check", "--json", "--config", cfg)
+	code, out, errb := runCmd("check", "--offline", "--json", "--config", cfg)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb)
 	}
@@ -135,8 +135,8 @@ func TestUpdateConfigPrints(t *testing.T) {
 }
 
 // TestUpdateConfigInPlace: FILE.backup holds the original, FILE the
-// rewrite; a symlinked config stays a symlink; then check reports no
-// legacy warning.
+// rewrite, and update-config says so (and warns of nothing); a symlinked
+// config stays a symlink; then check reports no legacy warning.
 func TestUpdateConfigInPlace(t *testing.T) {
 	dir := t.TempDir()
 	real := filepath.Join(dir, "lxc", "c1", "config")
@@ -152,8 +152,11 @@ func TestUpdateConfigInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errb := runCmd("update-config", link, "--in-place")
-	if code != 0 || out != "" {
-		t.Fatalf("exit %d: %s%s", code, out, errb)
+	if code != 0 || errb != "" {
+		t.Fatalf("exit %d: %s%s; want 0 and nothing on stderr (no legacy warning for the file being converted)", code, out, errb)
+	}
+	if want := real + ": rewritten to LXC 3+ keys; the original is saved as " + real + ".backup\n"; out != want {
+		t.Errorf("stdout %q, want %q", out, want)
 	}
 	if b, _ := os.ReadFile(real + ".backup"); string(b) != checkLegacy {
 		t.Errorf("backup %q", b)
@@ -168,7 +171,7 @@ func TestUpdateConfigInPlace(t *testing.T) {
 	if st, _ := os.Stat(real); st.Mode().Perm() != 0o640 {
 		t.Errorf("mode %v, want 0640", st.Mode().Perm())
 	}
-	code, _, errb = runCmd("-P", filepath.Join(dir, "etc"), "check", "c1")
+	code, _, errb = runCmd("-P", filepath.Join(dir, "etc"), "check", "--offline", "c1")
 	if code != 0 || strings.Contains(errb, "legacy") {
 		t.Errorf("check after update: exit %d\n%s", code, errb)
 	}
@@ -202,7 +205,7 @@ func TestCheckWarnsPrivilegedSysAdmin(t *testing.T) {
 	for i, tc := range cases {
 		cfg := filepath.Join(dir, fmt.Sprintf("c%d.conf", i))
 		checkWrite(t, cfg, tc.config)
-		code, out, errb := runCmd("check", "--config", cfg)
+		code, out, errb := runCmd("check", "--offline", "--config", cfg)
 		if code != 0 {
 			t.Fatalf("%q: exit %d: %s", tc.config, code, errb)
 		}
@@ -213,5 +216,45 @@ func TestCheckWarnsPrivilegedSysAdmin(t *testing.T) {
 		case tc.want != "" && (errb != "warning: "+strings.ReplaceAll(tc.want, "CONFIG", cfg)+exposureWarning+"\n" || out != cfg+": valid (1 warning(s))\n"):
 			t.Errorf("%q: stdout %q stderr %q, want one warning at %s", tc.config, out, errb, tc.want)
 		}
+	}
+}
+
+// TestCheckHost: check NAME checks the host as start will: a missing
+// rootfs, a rootfs that is a file and a bridge that does not exist are
+// errors naming file, line and key (exit 1); --offline checks the file
+// alone; an existing rootfs without networks is valid.
+func TestCheckHost(t *testing.T) {
+	dir := t.TempDir()
+	lxcpath := filepath.Join(dir, "lxc")
+	cfg := filepath.Join(lxcpath, "c1", "config")
+	missing := filepath.Join(dir, "nosuch")
+	checkWrite(t, cfg, "lxc.uts.name = c1\nlxc.rootfs.path = dir:"+missing+"\nlxc.cap.drop = sys_admin\n"+
+		"lxc.net.0.type = veth\nlxc.net.0.link = frnobr0\n")
+	code, out, errb := runCmd("-P", lxcpath, "--rundir", filepath.Join(dir, "run"), "check", "c1")
+	if code != 1 || out != "" {
+		t.Fatalf("exit %d, stdout %q; want 1 and nothing", code, out)
+	}
+	for _, want := range []string{
+		cfg + ":2: lxc.rootfs.path: rootfs " + missing + " does not exist\n",
+		`lxc.net.0.link (lxc.net.0 at line 4): bridge "frnobr0" does not exist on the host` + "\n",
+		"lxc-initd check: " + cfg + ": 2 error(s) on this host (--offline checks the file alone)\n",
+	} {
+		if !strings.Contains(errb, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb)
+		}
+	}
+	if code, out, errb := runCmd("-P", lxcpath, "check", "--offline", "c1"); code != 0 || out != cfg+": valid (0 warning(s))\n" {
+		t.Errorf("--offline: exit %d, %q %q", code, out, errb)
+	}
+
+	file := filepath.Join(dir, "afile")
+	checkWrite(t, file, "")
+	checkWrite(t, cfg, "lxc.rootfs.path = "+file+"\nlxc.cap.drop = sys_admin\n")
+	if code, _, errb := runCmd("-P", lxcpath, "--rundir", filepath.Join(dir, "run"), "check", "c1"); code != 1 || !strings.Contains(errb, cfg+":1: lxc.rootfs.path: rootfs "+file+" is not a directory\n") {
+		t.Errorf("rootfs a file: exit %d, %s", code, errb)
+	}
+	checkWrite(t, cfg, "lxc.rootfs.path = "+dir+"\nlxc.cap.drop = sys_admin\n")
+	if code, out, errb := runCmd("-P", lxcpath, "--rundir", filepath.Join(dir, "run"), "check", "c1"); code != 0 || out != cfg+": valid (0 warning(s))\n" {
+		t.Errorf("existing rootfs: exit %d, %q %q", code, out, errb)
 	}
 }

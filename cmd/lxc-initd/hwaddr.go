@@ -10,7 +10,8 @@ import (
 )
 
 // cmdHwaddr prints a MAC for lxc.net.N.hwaddr: from an IPv4 address exactly
-// as the seed's hwaddr.sh does ("02:00:" and the octets in hex, unpadded), or
+// as the seed's hwaddr.sh does ("02:00:" and the octets in hex, zero-padded
+// here so the output is the form the interface shows), or
 // a random locally administered unicast one.
 func cmdHwaddr(e *env, args []string) error {
 	fs := flag.NewFlagSet("hwaddr", flag.ContinueOnError)

@@ -7,13 +7,14 @@ import (
 	"testing"
 )
 
-// TestHwaddrCommand: "hwaddr IPV4" prints what the seed's hwaddr.sh prints
-// (unpadded hex octets), "--random" a locally administered unicast MAC, and
+// TestHwaddrCommand: "hwaddr IPV4" prints the MAC the seed's hwaddr.sh
+// derives, zero-padded (the form the interface shows), "--random" a locally administered unicast MAC, and
 // bad usage exits 2 with a message.
 func TestHwaddrCommand(t *testing.T) {
 	for ip, want := range map[string]string{
-		"192.168.1.10":   "02:00:c0:a8:1:a\n",
-		"10.0.0.1":       "02:00:a:0:0:1\n",
+		"192.168.1.10":   "02:00:c0:a8:01:0a\n",
+		"10.0.0.1":       "02:00:0a:00:00:01\n",
+		"10.77.0.20":     "02:00:0a:4d:00:14\n",
 		"172.16.254.255": "02:00:ac:10:fe:ff\n",
 	} {
 		var out, errb bytes.Buffer

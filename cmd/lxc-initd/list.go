@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/lxccmd"
 	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
@@ -22,11 +23,20 @@ type listEntry struct {
 	Shim      bool   `json:"shim"`
 	LastExit  string `json:"last_exit,omitempty"`
 	Config    bool   `json:"config"`
+	// LXC is set when LXC (lxc-start) runs a container of this name: the
+	// lxcpath it runs under, and its init's pid as LXC gives it.
+	LXC *lxcEntry `json:"lxc,omitempty"`
+}
+
+// lxcEntry is what list shows of a container LXC runs.
+type lxcEntry struct {
+	LXCPath string `json:"lxcpath"`
+	Pid     int    `json:"pid,omitempty"`
 }
 
 // cmdList lists the containers along the lxc path and those with state in
 // the run directory (a container whose config was removed while it ran is
-// still listed).
+// still listed), marking those that LXC runs (its command socket answers).
 func cmdList(e *env, args []string) error {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -59,8 +69,12 @@ func cmdList(e *env, args []string) error {
 	}
 	sort.Strings(names)
 	entries := []listEntry{}
+	lxcPaths := lxccmd.Paths(e.lxcpath)
 	for _, n := range names {
 		le := listEntry{Name: n, Config: withConfig[n], State: "stopped"}
+		if p, pid := lxccmd.Find(lxcPaths, n); p != "" {
+			le.LXC = &lxcEntry{LXCPath: p, Pid: pid}
+		}
 		st, _, err := containerStatus(e, n)
 		if err == nil {
 			le.State = string(st.State)
@@ -86,7 +100,7 @@ func cmdList(e *env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tBOOT\tSHIM\tLAST EXIT")
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tBOOT\tSHIM\tLAST EXIT\tLXC")
 	for _, le := range entries {
 		pid, shim := "-", "-"
 		if le.Pid > 0 {
@@ -101,7 +115,16 @@ func cmdList(e *env, args []string) error {
 		if last == "" {
 			last = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", le.Name, le.State, pid, le.BootCount, shim, last)
+		// A container LXC runs is marked, so that nobody starts it
+		// a second time under the other tool.
+		lxc := "-"
+		if le.LXC != nil {
+			lxc = "RUNNING " + le.LXC.LXCPath
+			if le.LXC.Pid > 0 {
+				lxc += fmt.Sprintf(" (pid %d)", le.LXC.Pid)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", le.Name, le.State, pid, le.BootCount, shim, last, lxc)
 	}
 	return tw.Flush()
 }

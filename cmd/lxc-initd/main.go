@@ -58,15 +58,31 @@ func commands() map[string]command {
 		"shutdown":      {cmdShutdown, "shutdown [-t SECONDS]"},
 		"autostart":     {cmdAutostart, "autostart [--group G] [--dry-run]"},
 		"cleanup":       {cmdCleanup, "cleanup NAME"},
-		"check":         {cmdCheck, "check NAME | --config FILE [--json]"},
+		"check":         {cmdCheck, "check NAME | --config FILE [--offline] [--json]"},
 		"update-config": {cmdUpdateConfig, "update-config FILE [--in-place]"},
 		"checkconfig":   {cmdCheckconfig, "checkconfig [--config FILE]"},
 		"hwaddr":        {cmdHwaddr, "hwaddr IPV4 | --random"},
+		"help":          {cmdHelp, "help [COMMAND]"},
 	}
 }
 
+// globalUsage is the synopsis of the options every command honours.
+const globalUsage = "lxc-initd [-P LXCPATH] [--rundir DIR] [--logdir DIR]"
+
+// globalHelp says what the global options and exit codes are; usage and
+// "help" print it (lxc-initd(8) says the same at length).
+const globalHelp = `global options (before the command):
+  -P LXCPATH     colon-separated directories holding NAME/config or NAME.conf
+                 (default /etc/lxc:/var/lib/lxc)
+  --rundir DIR   state directory of the shims (default /run/lxc-shim)
+  --logdir DIR   directory of the shims' logs (default /var/log/lxc-shim)
+exit status: 0 success, 1 failure (with its cause on stderr), 2 usage error;
+  status: 0 running, 1 dead with state left behind, 3 stopped, 4 no such container.
+"lxc-initd COMMAND --help" shows one command's usage; see lxc-initd(8).
+`
+
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: lxc-initd [-P LXCPATH] [--rundir DIR] [--logdir DIR] COMMAND [ARGS]")
+	fmt.Fprintf(w, "usage: %s COMMAND [ARGS]\n", globalUsage)
 	fmt.Fprintln(w, "commands:")
 	cmds := commands()
 	names := make([]string, 0, len(cmds))
@@ -77,6 +93,30 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %s\n", cmds[n].usage)
 	}
+	fmt.Fprint(w, globalHelp)
+}
+
+// cmdHelp prints the usage (or one command's, as "COMMAND --help" does) on
+// stdout: help is an answer, not an error, so "lxc-initd help | less" works.
+func cmdHelp(e *env, args []string) error {
+	pos, _, err := parseArgs(flag.NewFlagSet("help", flag.ContinueOnError), args)
+	switch {
+	case errors.Is(err, flag.ErrHelp) || err == nil && len(pos) == 0:
+		usage(e.stdout)
+		return nil
+	case err == nil && len(pos) == 1:
+		if c, ok := commands()[pos[0]]; ok {
+			// A command with a long help prints it and returns nil;
+			// the others answer ErrHelp, which means their usage line.
+			if err := c.run(e, []string{"--help"}); !errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "usage: %s %s\n", globalUsage, c.usage)
+			return nil
+		}
+		return &exitError{code: 2, err: fmt.Errorf("unknown command %q", pos[0])}
+	}
+	return &exitError{code: 2, err: errors.New("usage: help [COMMAND]")}
 }
 
 func main() {
@@ -86,12 +126,19 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr}
 	fs := flag.NewFlagSet("lxc-initd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { usage(stderr) }
+	// Errors and help are printed below, each on its own stream.
+	fs.SetOutput(io.Discard)
 	lxcpath := fs.String("P", config.DefaultLXCPath, "colon-separated list of directories holding NAME/config")
 	fs.StringVar(&e.rundir, "rundir", config.DefaultRunDir, "state directory of the shims")
 	fs.StringVar(&e.logdir, "logdir", config.DefaultLogDir, "directory of the shims' logs")
 	if err := fs.Parse(args); err != nil {
+		// -h/--help asks for the usage: an answer on stdout, exit 0.
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+			return 0
+		}
+		fmt.Fprintf(stderr, "lxc-initd: %v\n", err)
+		usage(stderr)
 		return 2
 	}
 	e.lxcpath = config.SplitLXCPath(*lxcpath)
@@ -116,7 +163,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// -h/--help: whatever the command wrapped it in, answer with its
 		// usage line, not with the flag package's "help requested".
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, "usage: lxc-initd [-P LXCPATH] [--rundir DIR] [--logdir DIR] %s\n", cmd.usage)
+			fmt.Fprintf(stdout, "usage: %s %s\n", globalUsage, cmd.usage)
 			return 0
 		}
 		var ee *exitError

@@ -108,7 +108,7 @@ func TestCheckConfigNameFromPath(t *testing.T) {
 	}
 	ok := filepath.Join(dir, strings.Repeat("n", config.MaxNameLen), "config")
 	checkWrite(t, ok, "lxc.uts.name = c1\n")
-	if code, _, errb := runCmd("check", "--config", ok); code != 0 {
+	if code, _, errb := runCmd("check", "--offline", "--config", ok); code != 0 {
 		t.Errorf("check a %d-byte name: exit %d, %s", config.MaxNameLen, code, errb)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/lxccmd"
 	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
@@ -45,6 +46,12 @@ func cmdStart(e *env, args []string) error {
 		return err
 	}
 	printWarnings(e, cfg.Warnings)
+	// LXC may run the same container (lxc-ls shows ours as STOPPED, so
+	// habit can start one there too): two inits on one root file system
+	// would corrupt it. Asked before anything of ours exists on the host.
+	if err := lxccmd.NotRunning(lxccmd.Paths(e.lxcpath), name); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
 
 	paths := shimctl.PathsFor(e.rundir, name)
 	if err := os.MkdirAll(paths.Dir, 0o700); err != nil {
@@ -62,6 +69,12 @@ func cmdStart(e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "%s is already running without its shim (pid %d); stop it with lxc-initd stop\n", name, st.Pid)
 		}
 		return nil
+	}
+
+	// The host as check sees it (rootfs, links, bridges): the same
+	// verdict, every problem at once, before a shim is spawned.
+	if errs := shimctl.CheckHost(cfg, e.rundir); len(errs) > 0 {
+		return fmt.Errorf("start %s: %w", name, errors.Join(errs...))
 	}
 
 	shim, err := shimBinary()

@@ -37,6 +37,16 @@ func cmdStatus(e *env, args []string) error {
 	name := pos[0]
 	st, code, err := containerStatus(e, name)
 	if err != nil {
+		// A script reading the JSON gets an answer too: an object with
+		// the error, besides the message on stderr and the exit code.
+		if *asJSON {
+			b, _ := json.MarshalIndent(struct {
+				Name  string `json:"name"`
+				Error string `json:"error"`
+				Code  int    `json:"code"`
+			}{name, err.Error(), code}, "", "  ")
+			fmt.Fprintf(e.stdout, "%s\n", b)
+		}
 		return &exitError{code: code, err: err}
 	}
 	if *asJSON {

@@ -56,7 +56,13 @@ func cmdStop(e *env, args []string) error {
 	case shimctl.StopNotRunning:
 		fmt.Fprintf(e.stdout, "%s is not running\n", name)
 	case shimctl.StopForced:
-		fmt.Fprintf(e.stdout, "%s stopped (forced: killed after the timeout)\n", name)
+		// --kill asked for no grace period: "after the timeout" would
+		// blame a timeout that never ran.
+		if *kill {
+			fmt.Fprintf(e.stdout, "%s killed (--kill)\n", name)
+		} else {
+			fmt.Fprintf(e.stdout, "%s stopped (forced: killed after the timeout)\n", name)
+		}
 	default:
 		fmt.Fprintf(e.stdout, "%s stopped (%s)\n", name, result)
 	}

@@ -31,39 +31,47 @@ func cmdUpdateConfig(e *env, args []string) error {
 		_, err := e.stdout.Write(out)
 		return err
 	}
-	return rewriteInPlace(path, out)
+	real, err := rewriteInPlace(path, out)
+	if err != nil {
+		return err
+	}
+	// Say what was written where: the backup is a file the user did not
+	// ask for by name.
+	fmt.Fprintf(e.stdout, "%s: rewritten to LXC 3+ keys; the original is saved as %s.backup\n", real, real)
+	return nil
 }
 
 // rewriteInPlace saves path's content to path.backup, then replaces it
 // with data through a temporary file and a rename, so a crash leaves
 // either the old or the new file. A symlinked config (the seed's
-// /etc/lxc/NAME/config) is followed, so the link stays a link.
-func rewriteInPlace(path string, data []byte) error {
+// /etc/lxc/NAME/config) is followed, so the link stays a link; it returns
+// the file it rewrote.
+func rewriteInPlace(path string, data []byte) (string, error) {
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
-		return fmt.Errorf("update-config %s: %w", path, err)
+		return "", fmt.Errorf("update-config %s: %w", path, err)
 	}
 	st, err := os.Stat(real)
 	if err != nil {
-		return fmt.Errorf("update-config %s: %w", path, err)
+		return "", fmt.Errorf("update-config %s: %w", path, err)
 	}
 	old, err := os.ReadFile(real)
 	if err != nil {
-		return fmt.Errorf("update-config %s: %w", path, err)
+		return "", fmt.Errorf("update-config %s: %w", path, err)
 	}
 	if err := writeFileSync(real+".backup", old, st.Mode().Perm()); err != nil {
-		return fmt.Errorf("update-config %s: save backup: %w", path, err)
+		return "", fmt.Errorf("update-config %s: save backup: %w", path, err)
 	}
 	tmp := real + ".update-config.tmp"
 	if err := writeFileSync(tmp, data, st.Mode().Perm()); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("update-config %s: %w", path, err)
+		return "", fmt.Errorf("update-config %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, real); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("update-config %s: %w", path, err)
+		return "", fmt.Errorf("update-config %s: %w", path, err)
 	}
-	return nil
+	return real, nil
 }
 
 func writeFileSync(path string, data []byte, mode os.FileMode) error {

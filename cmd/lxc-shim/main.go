@@ -28,6 +28,7 @@ import (
 
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/container"
+	"github.com/lxc-shim/lxc-shim/lxccmd"
 	"github.com/lxc-shim/lxc-shim/shimctl"
 	"github.com/lxc-shim/lxc-shim/signals"
 	"github.com/lxc-shim/lxc-shim/supervise"
@@ -167,6 +168,12 @@ func run(args []string) int {
 	o.absPaths()
 	_ = os.Chdir("/")
 	if err := config.CheckRunDir(o.rundir, o.name); err != nil {
+		return fail(err)
+	}
+	// Started by systemd or another supervisor, not through lxc-initd
+	// start: the same refusal of a container LXC runs, before anything
+	// of ours exists.
+	if err := lxccmd.NotRunning(lxccmd.Paths(config.SplitLXCPath(o.lxcpath)), o.name); err != nil {
 		return fail(err)
 	}
 

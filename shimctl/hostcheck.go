@@ -1,0 +1,88 @@
+package shimctl
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/lxc-shim/lxc-shim/config"
+)
+
+// The host side of a config: what must exist on this host for a start to
+// succeed, checked before anything is created, so that `lxc-initd check
+// NAME` and `lxc-initd start` give the same verdict (a missing rootfs or
+// bridge was "valid" for check, then failed the start).
+
+// hostCheck checks one part of cfg against the host and returns every
+// problem it finds, each naming its file, line and key.
+type hostCheck func(cfg *config.Config, rundir string) []error
+
+// hostChecks are the parts a start needs from the host, in boot order. A
+// part that gains host-side inputs (hook paths that must be executable,
+// the lower layers and images of other rootfs storage) is one more entry
+// here; check and start then both run it.
+func hostChecks() []hostCheck {
+	return []hostCheck{checkRootfs, checkHostNetworks}
+}
+
+// CheckHost checks what a start of cfg needs from the host: the rootfs
+// and its storage, the links and bridges of its networks (and that no
+// other container uses its host device names). It returns every problem,
+// one error each (nil when there is none).
+func CheckHost(cfg *config.Config, rundir string) []error {
+	var errs []error
+	for _, c := range hostChecks() {
+		errs = append(errs, c(cfg, rundir)...)
+	}
+	return errs
+}
+
+// checkRootfs: lxc.rootfs.path must name an existing directory (the only
+// storage lxc-shim has: "dir:PATH" or PATH), as the stage's rootfs step
+// needs it.
+func checkRootfs(cfg *config.Config, _ string) []error {
+	pos := cfg.Rootfs.Pos
+	if pos.File == "" {
+		pos = config.Pos{File: cfg.File, Key: "lxc.rootfs.path"}
+	}
+	p := strings.TrimPrefix(cfg.Rootfs.Path, "dir:")
+	if p == "" {
+		return []error{fmt.Errorf("%s: not set: the container would share the host's root, which lxc-shim refuses", diagPos(pos))}
+	}
+	st, err := os.Stat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return []error{fmt.Errorf("%s: rootfs %s does not exist", diagPos(pos), p)}
+	case err != nil:
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return []error{fmt.Errorf("%s: rootfs %s: %v", diagPos(pos), p, err)}
+	case !st.IsDir():
+		return []error{fmt.Errorf("%s: rootfs %s is not a directory", diagPos(pos), p)}
+	}
+	return nil
+}
+
+// checkHostNetworks: the links and bridges exist, host names are free
+// (netcleanup.Check), one error per problem.
+func checkHostNetworks(cfg *config.Config, rundir string) []error {
+	err := CheckNetworks(cfg, rundir)
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// diagPos is FILE:LINE: KEY, or FILE: KEY when the line is not known.
+func diagPos(p config.Pos) string {
+	if p.Line == 0 {
+		return fmt.Sprintf("%s: %s", p.File, p.Key)
+	}
+	return p.String()
+}
