@@ -19,11 +19,10 @@ import (
 type hostCheck func(cfg *config.Config, rundir string) []error
 
 // hostChecks are the parts a start needs from the host, in boot order. A
-// part that gains host-side inputs (hook paths that must be executable,
-// the lower layers and images of other rootfs storage) is one more entry
-// here; check and start then both run it.
+// part that gains host-side inputs (the lower layers and images of other
+// rootfs storage) is one more entry here; check and start then both run it.
 func hostChecks() []hostCheck {
-	return []hostCheck{checkRootfs, checkHostNetworks}
+	return []hostCheck{checkRootfs, checkHooks, checkHostNetworks}
 }
 
 // CheckHost checks what a start of cfg needs from the host: the rootfs
@@ -64,6 +63,38 @@ func checkRootfs(cfg *config.Config, _ string) []error {
 		return []error{fmt.Errorf("%s: rootfs %s is not a directory", diagPos(pos), p)}
 	}
 	return nil
+}
+
+// checkHooks: every hook and network script the host runs (all but the
+// start hooks, which the container's init resolves inside its root, where
+// a mount may still provide them) is an executable regular file. The
+// pre-mount, mount and autodev hooks run in the container's mount
+// namespace before the pivot, so they too are host paths.
+func checkHooks(cfg *config.Config, _ string) []error {
+	var errs []error
+	for _, h := range cfg.HookPaths() {
+		if h.Inside {
+			continue
+		}
+		pos := h.Pos
+		if pos.Key == "" {
+			pos.Key = h.Key
+		}
+		st, err := os.Stat(h.Path)
+		switch {
+		case err != nil:
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			errs = append(errs, fmt.Errorf("%s: %s: %v", diagPos(pos), h.Path, err))
+		case !st.Mode().IsRegular():
+			errs = append(errs, fmt.Errorf("%s: %s is not a regular file", diagPos(pos), h.Path))
+		case st.Mode().Perm()&0o111 == 0:
+			errs = append(errs, fmt.Errorf("%s: %s is not executable", diagPos(pos), h.Path))
+		}
+	}
+	return errs
 }
 
 // checkHostNetworks: the links and bridges exist, host names are free

@@ -236,7 +236,7 @@ func TestCheckHost(t *testing.T) {
 	}
 	for _, want := range []string{
 		cfg + ":2: lxc.rootfs.path: rootfs " + missing + " does not exist\n",
-		`lxc.net.0.link (lxc.net.0 at line 4): bridge "frnobr0" does not exist on the host` + "\n",
+		cfg + `:5: lxc.net.0.link: bridge "frnobr0" does not exist on the host` + "\n",
 		"lxc-initd check: " + cfg + ": 2 error(s) on this host (--offline checks the file alone)\n",
 	} {
 		if !strings.Contains(errb, want) {
@@ -256,5 +256,24 @@ func TestCheckHost(t *testing.T) {
 	checkWrite(t, cfg, "lxc.rootfs.path = "+dir+"\nlxc.cap.drop = sys_admin\n")
 	if code, out, errb := runCmd("-P", lxcpath, "--rundir", filepath.Join(dir, "run"), "check", "c1"); code != 0 || out != cfg+": valid (0 warning(s))\n" {
 		t.Errorf("existing rootfs: exit %d, %q %q", code, out, errb)
+	}
+
+	// Hooks the host runs must be executable files; a start hook is the
+	// container's own path and is not looked up on the host.
+	script := filepath.Join(dir, "hook.sh")
+	checkWrite(t, script, "#!/bin/sh\n")
+	checkWrite(t, cfg, "lxc.rootfs.path = "+dir+"\nlxc.cap.drop = sys_admin\n"+
+		"lxc.hook.pre-start = "+script+" arg\nlxc.hook.post-stop = "+missing+"\nlxc.hook.start = /only/inside\n")
+	code, _, errb = runCmd("-P", lxcpath, "--rundir", filepath.Join(dir, "run"), "check", "c1")
+	for _, want := range []string{
+		cfg + ":3: lxc.hook.pre-start: " + script + " is not executable\n",
+		cfg + ":4: lxc.hook.post-stop: " + missing + ": no such file or directory\n",
+	} {
+		if code != 1 || !strings.Contains(errb, want) {
+			t.Errorf("hooks: exit %d, stderr lacks %q:\n%s", code, want, errb)
+		}
+	}
+	if strings.Contains(errb, "/only/inside") {
+		t.Errorf("the start hook was looked up on the host:\n%s", errb)
 	}
 }
