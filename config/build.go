@@ -249,6 +249,28 @@ func (b *builder) rootfs(p Pos, v string) {
 	c.Rootfs.Storage, c.Rootfs.Path, c.Rootfs.Pos = storage, filepath.Clean(rest), p
 }
 
+// rootfsOptions reads lxc.rootfs.options: mount options as in an fstab
+// line, applied to the rootfs mount (flags) and, for a file system the
+// launcher mounts itself (overlay, loop, block, zfs), passed to it (data).
+func (b *builder) rootfsOptions(p Pos, v string) {
+	r := &b.cfg.Rootfs
+	r.Options, r.Flags, r.Data, r.Propagation = nil, 0, "", 0
+	if v == "" {
+		return
+	}
+	m, err := parseMount("rootfs / none " + v)
+	switch {
+	case err != nil:
+		b.errorf(p, "%v", err)
+		return
+	case m.Flags&(unix.MS_BIND|unix.MS_REMOUNT) != 0 || m.CreateDir || m.CreateFil || m.Optional || m.SourceRelative:
+		b.errorf(p, "invalid rootfs options %q: bind, rbind, remount, create=, optional and relative are mount entry options", v)
+		return
+	}
+	r.Options, r.Flags, r.Data, r.Propagation = strings.Split(v, ","), m.Flags, m.Data, m.Propagation
+	r.OptionsPos = p
+}
+
 // splitOverlay splits LXC's "LOWER[:LOWER...]:UPPER" as LXC's overlay
 // driver does: the upper directory is what follows the last ":/", the
 // lowers the rest, split on ":" (the first lower is the top one, as in

@@ -131,7 +131,13 @@ type Rootfs struct {
 	// Lowers and Upper are overlay's layers (Lowers[0] on top).
 	Lowers  []string `json:"lowers,omitempty"`
 	Upper   string   `json:"upper,omitempty"`
-	Options []string `json:"options,omitempty"`
+	// Options is lxc.rootfs.options as written; Flags, Data and
+	// Propagation what they mean for mount(2).
+	Options     []string `json:"options,omitempty"`
+	Flags       uintptr  `json:"flags,omitempty"`
+	Data        string   `json:"data,omitempty"`
+	Propagation uintptr  `json:"propagation,omitempty"`
+	OptionsPos  Pos      `json:"-"`
 	// Mount is lxc.rootfs.mount: the directory the rootfs is mounted on
 	// in the container's mount namespace before the pivot (the stage
 	// chooses one when unset).

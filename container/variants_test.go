@@ -392,7 +392,7 @@ func TestKeepNamespaces(t *testing.T) {
 	cfg.Namespace.Keep = []string{"net", "uts"}
 	// A read-only root (lxc.rootfs.options = ro) with a writable bind for
 	// the test init's reports.
-	cfg.Rootfs.Options = []string{"ro"}
+	cfg.Rootfs.Options, cfg.Rootfs.Flags = []string{"ro"}, unix.MS_RDONLY
 	cfg.Mounts = []config.Mount{
 		mount(10, filepath.Join(rootfs, "testinit"), "testinit", "none", "bind", unix.MS_BIND, ""),
 		mount(11, "proc", "proc", "proc", "defaults", 0, ""),

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/lxc-shim/lxc-shim/shimctl"
@@ -17,6 +18,7 @@ import (
 	"github.com/lxc-shim/lxc-shim/console"
 	"github.com/lxc-shim/lxc-shim/container"
 	"github.com/lxc-shim/lxc-shim/netcleanup"
+	"github.com/lxc-shim/lxc-shim/storage"
 )
 
 // ContainerBooter boots the container of one config natively (packages
@@ -115,6 +117,7 @@ type booting struct {
 	cg     *cgroup.Cgroup
 	slaves []*os.File // console first (if any), then ttys
 	stage  *container.Stage
+	rootfs *storage.Prepared
 	r      *run
 	undo   []func() // in the order made
 }
@@ -135,6 +138,7 @@ func bootSteps() []bootStep {
 		{"check networks", (*booting).checkNetworks},
 		{"resolve networks", (*booting).resolveNetworks},
 		{"stale cleanup", (*booting).staleCleanup},
+		{"storage", (*booting).prepareStorage},
 		{"cgroup", (*booting).createCgroup},
 		{"terminals", (*booting).terminals},
 		{"spawn", (*booting).spawn},
@@ -216,12 +220,32 @@ func (bt *booting) staleCleanup() error {
 	for _, r := range left.Cgroups {
 		bt.b.Log.Info("removed stale cgroup", "cgroup", r)
 	}
+	for _, r := range left.Loops {
+		bt.b.Log.Info("detached stale loop device", "device", r)
+	}
 	for _, r := range left.Devices {
 		bt.b.Log.Info("removed stale network device", "device", r)
 	}
 	bt.cg = cg
 	bt.r = &run{cg: cg, log: bt.b.Log}
 	return err
+}
+
+// prepareStorage checks the rootfs storage and makes its host side (a
+// loop device for an image, recorded before it is attached); undone by
+// detaching it, which the run's teardown does too once it booted.
+func (bt *booting) prepareStorage() error {
+	p, err := storage.Prepare(bt.cfg.Name, bt.cfg.Rootfs, bt.b.Paths.Dir, filepath.Join(bt.b.Paths.Dir, "rootfs"))
+	if err != nil {
+		return err
+	}
+	bt.rootfs, bt.r.rootfs = p, p
+	bt.undo = append(bt.undo, func() {
+		if err := p.Release(); err != nil {
+			bt.b.Log.Error("cleanup after failed boot", "err", err)
+		}
+	})
+	return nil
 }
 
 // createCgroup makes the container's cgroups with their limits and device
@@ -253,7 +277,7 @@ func (bt *booting) closeSlaves() {
 // spawn clones the stage in its namespaces; it waits for release.
 func (bt *booting) spawn() error {
 	b := bt.b
-	opts := container.SpawnOptions{Fork: b.Reaper, LogFile: b.StageLog}
+	opts := container.SpawnOptions{Fork: b.Reaper, LogFile: b.StageLog, Rootfs: &bt.rootfs.Source}
 	slaves := bt.slaves
 	if b.console != nil {
 		opts.Console, slaves = slaves[0], slaves[1:]
@@ -305,7 +329,13 @@ func (bt *booting) networkHost() error {
 
 // release lets the stage build the container and exec the init.
 func (bt *booting) release() error {
-	return bt.stage.Release()
+	if err := bt.stage.Release(); err != nil {
+		return err
+	}
+	// The init runs: the rootfs is mounted in its namespace, which now
+	// holds a loop device alone.
+	bt.rootfs.Handoff()
+	return nil
 }
 
 // slaves returns a fresh slave descriptor of each terminal for one boot:
@@ -415,10 +445,11 @@ func (b *ContainerBooter) terminal(tty int) (*terminal, error) {
 
 // run is one boot's host resources.
 type run struct {
-	pid  int
-	cg   *cgroup.Cgroup
-	host *netcleanup.Host
-	log  *slog.Logger
+	pid    int
+	cg     *cgroup.Cgroup
+	host   *netcleanup.Host
+	rootfs *storage.Prepared
+	log    *slog.Logger
 }
 
 func (r *run) Pid() int { return r.pid }
@@ -443,6 +474,11 @@ func (r *run) Teardown() error {
 			errs = append(errs, err)
 		}
 	}
+	// Last: the container's mount namespace, and with it the mount of a
+	// loop device, goes with its processes.
+	if err := r.rootfs.Release(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -450,5 +486,5 @@ func (r *run) Teardown() error {
 // state directory was removed under it). The shim calls it with its lock
 // held, so never during the run's Teardown.
 func (r *run) rerecord() error {
-	return errors.Join(r.cg.Rerecord(), r.host.Rerecord())
+	return errors.Join(r.cg.Rerecord(), r.host.Rerecord(), r.rootfs.Loop().Rerecord())
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/storage"
 )
 
 // cmdCheck validates a container's config: `check NAME | --config FILE
@@ -54,6 +55,16 @@ func cmdCheck(e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "%s\n", out)
 		}
 		return &exitError{code: 1, err: fmt.Errorf("%s: %d error(s)", path, len(errs.List))}
+	}
+	// The storage of a rootfs that is not a plain directory is checked on
+	// this host too (layers, image, device, ZFS), as start will: a
+	// directory may well be made after its config.
+	if cfg.Rootfs.Storage != config.StorageDir && cfg.Rootfs.Storage != "" {
+		if _, err := storage.Check(cfg.Rootfs); err != nil {
+			printWarnings(e, cfg.Warnings)
+			fmt.Fprintln(e.stderr, err)
+			return &exitError{code: 1, err: fmt.Errorf("%s: 1 error(s)", path)}
+		}
 	}
 	warnings := cfg.Warnings
 	if d, ok := cfg.HostExposure(); ok {
