@@ -129,8 +129,8 @@ type Rootfs struct {
 	// the host's root, which the launcher refuses.
 	Path string `json:"path"`
 	// Lowers and Upper are overlay's layers (Lowers[0] on top).
-	Lowers  []string `json:"lowers,omitempty"`
-	Upper   string   `json:"upper,omitempty"`
+	Lowers []string `json:"lowers,omitempty"`
+	Upper  string   `json:"upper,omitempty"`
 	// Options is lxc.rootfs.options as written; Flags, Data and
 	// Propagation what they mean for mount(2).
 	Options     []string `json:"options,omitempty"`
