@@ -115,7 +115,7 @@ func Check(r config.Rootfs) (Source, error) {
 		}
 		src.Kind = KindDir
 		if r.Data != "" {
-			return optionsErr(r, fmt.Errorf("%q: a directory rootfs is bind-mounted and takes no file system options", r.Data))
+			return optionsErr(r, fmt.Errorf("%s: a directory rootfs is bind-mounted and takes no file system options", r.Data))
 		}
 	case config.StorageOverlay:
 		src.Kind, src.Lowers, src.Upper = KindOverlay, r.Lowers, r.Upper
@@ -131,9 +131,6 @@ func Check(r config.Rootfs) (Source, error) {
 			if err := isDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fail(fmt.Errorf("overlay directory %s: %w", d, err))
 			}
-		}
-		if err := isDir(filepath.Dir(r.Upper)); err != nil {
-			return fail(fmt.Errorf("overlay upper directory's parent %s: %w", filepath.Dir(r.Upper), err))
 		}
 	case config.StorageLoop:
 		st, err := os.Stat(r.Path)
