@@ -47,7 +47,6 @@ func mountOpts(line string) []string {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-
 // TestFidelityWithLXC: what an init sees as under LXC 5 for the same
 // config: a random boot id of the container's own that changes with a
 // reboot from inside (read-only, LXC's bind of /dev/.lxc-boot-id), the
