@@ -141,8 +141,9 @@ type Rootfs struct {
 	// Mount is lxc.rootfs.mount: the directory the rootfs is mounted on
 	// in the container's mount namespace before the pivot (the stage
 	// chooses one when unset).
-	Mount string `json:"mount,omitempty"`
-	Pos   Pos    `json:"-"`
+	Mount    string `json:"mount,omitempty"`
+	MountPos Pos    `json:"-"`
+	Pos      Pos    `json:"-"`
 }
 
 // Rootfs storage kinds, LXC's names.

@@ -95,7 +95,7 @@ func Check(r config.Rootfs) (Source, error) {
 	}
 	if r.Mount != "" {
 		if err := isDir(r.Mount); err != nil {
-			p := r.Pos
+			p := r.MountPos
 			p.Key = "lxc.rootfs.mount"
 			return Source{}, &Error{Pos: p, Value: r.Mount, Err: err}
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,7 +28,7 @@ type stCT struct {
 // what rootfs returns for that tree. The cleanup checks that nothing of
 // the container is left: processes, cgroups, and any host mount or loop
 // device of the storage.
-func newStorageCT(t *testing.T, rootfs func(tree string) string) *stCT {
+func newStorageCT(t *testing.T, rootfs func(tree string) string, extra ...string) *stCT {
 	t.Helper()
 	e := newLC(t, rootTestinit, testinitBase)
 	c := &stCT{lcEnv: e, dir: filepath.Dir(e.rootfs)}
@@ -38,7 +39,7 @@ func newStorageCT(t *testing.T, rootfs func(tree string) string) *stCT {
 		e.initd("cleanup", e.name)
 		c.checkNoStorageLeft()
 	})
-	testutil.WriteConfig(t, e.lxcpath, e.name, fmt.Sprintf("lxc.uts.name = %s\nlxc.rootfs.path = %s\n%s", e.name, rootfs(e.rootfs), testinitBase))
+	testutil.WriteConfig(t, e.lxcpath, e.name, fmt.Sprintf("lxc.uts.name = %s\nlxc.rootfs.path = %s\n%s%s", e.name, rootfs(e.rootfs), testinitBase, strings.Join(extra, "")))
 	return c
 }
 
@@ -375,4 +376,50 @@ func TestStorageBadInput(t *testing.T) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// TestStorageRootfsOptionsAndMount: lxc.rootfs.options apply to the
+// rootfs mount (ro, noatime; the init writes to a tmpfs entry), and
+// lxc.rootfs.mount is where it is mounted before the pivot: a directory
+// that does not exist is refused naming the key.
+func TestStorageRootfsOptionsAndMount(t *testing.T) {
+	var mnt string
+	c := newStorageCT(t, func(tree string) string {
+		dir := filepath.Dir(tree)
+		mnt = filepath.Join(dir, "mnt")
+		return "overlay:" + tree + ":" + filepath.Join(dir, "snap", "delta0")
+	}, "lxc.rootfs.options = ro,noatime\n", "lxc.mount.entry = tmpfs testinit tmpfs defaults 0 0\n")
+	cfg := filepath.Join(c.lxcpath, c.name, "config")
+	conf, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, append(conf, "lxc.rootfs.mount = "+mnt+"\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := c.initd("start", c.name)
+	if want := cfg + ":6: lxc.rootfs.mount: " + mnt + ": no such file or directory"; code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("start with a missing lxc.rootfs.mount: exit %d %q, want 1 and %q", code, errOut, want)
+	}
+	c.initd("cleanup", c.name)
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.mustInitd(0, "start", c.name)
+	c.waitBoot(1)
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", c.state().Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 5 && f[4] == "/" {
+			if opts := strings.Split(f[5], ","); !slices.Contains(opts, "ro") || !slices.Contains(opts, "noatime") {
+				t.Errorf("/ mounted %s, want ro and noatime (lxc.rootfs.options)", f[5])
+			}
+		}
+	}
+	if m := hostMountsOf(mnt); len(m) > 0 {
+		t.Errorf("lxc.rootfs.mount has a mount on the host:\n%s", strings.Join(m, "\n"))
+	}
+	c.mustInitd(0, "stop", c.name)
 }
