@@ -281,24 +281,48 @@ func TestStorageLoop(t *testing.T) {
 	}
 }
 
-// TestStorageLoopKilledShim: the shim killed with SIGKILL while the
-// container runs; stop and cleanup from the state directory leave no loop
-// device, mount or process.
-func TestStorageLoopKilledShim(t *testing.T) {
-	c, img := loopCT(t, "ext4")
-	c.mustInitd(0, "start", c.name)
-	c.waitBoot(1)
-	st := c.state()
-	if err := syscall.Kill(st.ShimPid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+// TestStorageKilledShim: the shim killed with SIGKILL while the container
+// runs (on a loop image, on an overlay); stop and cleanup from the state
+// directory leave no loop device, mount or process. Then the same with
+// the init killed too, and cleanup alone.
+func TestStorageKilledShim(t *testing.T) {
+	for _, storage := range []string{"loop", "overlay"} {
+		for _, killInit := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/killinit=%v", storage, killInit), func(t *testing.T) {
+				var c *stCT
+				img := ""
+				if storage == "loop" {
+					c, img = loopCT(t, "ext4")
+				} else {
+					c = newStorageCT(t, func(tree string) string {
+						return "overlay:" + tree + ":" + filepath.Join(filepath.Dir(tree), "snap", "delta0")
+					})
+				}
+				c.mustInitd(0, "start", c.name)
+				c.waitBoot(1)
+				st := c.state()
+				if err := syscall.Kill(st.ShimPid, syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				c.waitGone(st.ShimPid, "shim")
+				if img != "" {
+					if loops := loopsOf(t, img); len(loops) != 1 {
+						t.Fatalf("with the shim dead the running container's image is bound to %v, want one", loops)
+					}
+				}
+				if killInit {
+					if err := syscall.Kill(st.Pid, syscall.SIGKILL); err != nil {
+						t.Fatal(err)
+					}
+					c.waitGone(st.Pid, "init")
+				} else {
+					c.mustInitd(0, "stop", "--kill", c.name)
+				}
+				c.mustInitd(0, "cleanup", c.name)
+				c.checkNoStorageLeft()
+			})
+		}
 	}
-	c.waitGone(st.ShimPid, "shim")
-	if loops := loopsOf(t, img); len(loops) != 1 {
-		t.Fatalf("with the shim dead the running container's image is bound to %v, want one", loops)
-	}
-	c.mustInitd(0, "stop", "--kill", c.name)
-	c.mustInitd(0, "cleanup", c.name)
-	c.checkNoStorageLeft()
 }
 
 // TestStorageBadInput: a missing lower layer, an image with no known file
@@ -422,4 +446,40 @@ func TestStorageRootfsOptionsAndMount(t *testing.T) {
 		t.Errorf("lxc.rootfs.mount has a mount on the host:\n%s", strings.Join(m, "\n"))
 	}
 	c.mustInitd(0, "stop", c.name)
+}
+
+// TestStorageBlockDevice: a block device path and lvm:DEVICE boot with the
+// device's detected file system (here a loop device the test attached and
+// detaches itself: lxc-shim never detaches what it did not attach).
+func TestStorageBlockDevice(t *testing.T) {
+	for _, prefix := range []string{"", "lvm:"} {
+		t.Run("prefix="+prefix, func(t *testing.T) {
+			var dev string
+			c := newStorageCT(t, func(tree string) string {
+				img := filepath.Join(filepath.Dir(tree), "dev.img")
+				mkfsImage(t, "ext4", tree, img)
+				out, err := exec.Command("losetup", "-f", "--show", img).Output()
+				if err != nil {
+					t.Fatalf("losetup: %v", err)
+				}
+				dev = strings.TrimSpace(string(out))
+				t.Cleanup(func() {
+					if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
+						t.Errorf("losetup -d %s: %v %s", dev, err, out)
+					}
+				})
+				return prefix + dev
+			})
+			c.mustInitd(0, "start", c.name)
+			c.waitBoot(1)
+			if m := c.rootMount(); !strings.HasPrefix(m, "ext4 "+dev+" ") {
+				t.Errorf("root mount %q: want ext4 from %s", m, dev)
+			}
+			c.mustInitd(0, "stop", c.name)
+			c.mustInitd(0, "cleanup", c.name)
+			if l := loopsOf(t, filepath.Join(c.dir, "dev.img")); len(l) != 1 || l[0] != dev {
+				t.Errorf("the test's own device: bound %v, want %s still", l, dev)
+			}
+		})
+	}
 }
