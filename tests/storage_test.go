@@ -344,6 +344,19 @@ func TestStorageBadInput(t *testing.T) {
 			}
 			return "loop:" + img
 		}, "no known file system on it"},
+		{"blank device", func(t *testing.T, dir, tree string) string {
+			img := filepath.Join(dir, "blankdev.img")
+			if err := os.WriteFile(img, make([]byte, 1<<20), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command("losetup", "-f", "--show", img).Output()
+			if err != nil {
+				t.Fatalf("losetup: %v", err)
+			}
+			dev := strings.TrimSpace(string(out))
+			t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
+			return dev
+		}, "no known file system on it"},
 		{"busy image", func(t *testing.T, dir, tree string) string {
 			img := filepath.Join(dir, "busy.img")
 			mkfsImage(t, "ext4", tree, img)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -59,7 +60,8 @@ func cmdCheck(e *env, args []string) error {
 	// The storage of a rootfs that is not a plain directory is checked on
 	// this host too (layers, image, device, ZFS), as start will: a
 	// directory may well be made after its config.
-	if cfg.Rootfs.Storage != config.StorageDir && cfg.Rootfs.Storage != "" {
+	if st, err := os.Stat(cfg.Rootfs.Path); (cfg.Rootfs.Storage != config.StorageDir && cfg.Rootfs.Storage != "") ||
+		(err == nil && st.Mode()&os.ModeDevice != 0) {
 		if _, err := storage.Check(cfg.Rootfs); err != nil {
 			printWarnings(e, cfg.Warnings)
 			fmt.Fprintln(e.stderr, err)
