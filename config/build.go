@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -201,34 +202,98 @@ func (b *builder) mountEntry(p Pos, v string) {
 	b.entries = append(b.entries, m)
 }
 
-// rootfsBackends are storage prefixes of lxc.rootfs.path. "dir" and
-// "btrfs" name a directory lxc-shim can use as it is.
-var rootfsBackends = map[string]bool{
-	"dir": true, "btrfs": true,
-	"overlay": false, "overlayfs": false, "aufs": false, "lvm": false,
-	"zfs": false, "loop": false, "nbd": false, "rbd": false,
-}
-
+// rootfs reads lxc.rootfs.path: a storage prefix (LXC's names) and what
+// it needs, every path absolute. A bare absolute path is a directory, or a
+// block device (told apart when the container starts). nbd and rbd need
+// host daemons lxc-shim does not drive; aufs is gone from the kernel.
 func (b *builder) rootfs(p Pos, v string) {
 	c := b.cfg
+	c.Rootfs.Storage, c.Rootfs.Lowers, c.Rootfs.Upper = "", nil, ""
 	if v == "" {
 		c.Rootfs.Path, c.Rootfs.Pos = "", p
 		return
 	}
-	if prefix, rest, ok := strings.Cut(v, ":"); ok {
-		if usable, known := rootfsBackends[prefix]; known {
-			if !usable {
-				b.notSupported(p, fmt.Sprintf("rootfs storage %q (only a directory: dir:PATH or PATH)", prefix))
-				return
-			}
-			v = rest
-		}
+	storage, rest := StorageDir, v
+	if prefix, after, ok := strings.Cut(v, ":"); ok && !strings.HasPrefix(v, "/") {
+		storage, rest = prefix, after
 	}
-	if !filepath.IsAbs(v) {
-		b.errorf(p, "rootfs path %q must be absolute", v)
+	switch storage {
+	case StorageDir, StorageBtrfs, StorageLoop, StorageLVM:
+	case StorageOverlay, "overlayfs":
+		storage = StorageOverlay
+		lowers, upper, err := splitOverlay(rest)
+		if err != nil {
+			b.errorf(p, "%s: %v", v, err)
+			return
+		}
+		c.Rootfs.Lowers, c.Rootfs.Upper = lowers, upper
+		rest = lowers[0]
+	case StorageZFS:
+		if rest == "" || strings.HasPrefix(rest, "/") || strings.Contains(rest, "..") {
+			b.errorf(p, "%s: a ZFS dataset is POOL/NAME (zfs:POOL/NAME)", v)
+			return
+		}
+		c.Rootfs.Storage, c.Rootfs.Path, c.Rootfs.Pos = storage, rest, p
+		return
+	case "nbd", "rbd", "aufs":
+		b.notSupported(p, fmt.Sprintf("rootfs storage %q (dir, btrfs, overlay, loop, lvm, zfs or a block device path)", storage))
+		return
+	default:
+		b.errorf(p, "unknown rootfs storage %q in %q (dir, btrfs, overlay, overlayfs, loop, lvm, zfs, or an absolute path)", storage, v)
 		return
 	}
-	c.Rootfs.Path, c.Rootfs.Pos = filepath.Clean(v), p
+	if !filepath.IsAbs(rest) {
+		b.errorf(p, "rootfs path %q must be absolute", rest)
+		return
+	}
+	c.Rootfs.Storage, c.Rootfs.Path, c.Rootfs.Pos = storage, filepath.Clean(rest), p
+}
+
+// rootfsOptions reads lxc.rootfs.options: mount options as in an fstab
+// line, applied to the rootfs mount (flags) and, for a file system the
+// launcher mounts itself (overlay, loop, block, zfs), passed to it (data).
+func (b *builder) rootfsOptions(p Pos, v string) {
+	r := &b.cfg.Rootfs
+	r.Options, r.Flags, r.Data, r.Propagation = nil, 0, "", 0
+	if v == "" {
+		return
+	}
+	m, err := parseMount("rootfs / none " + v)
+	switch {
+	case err != nil:
+		b.errorf(p, "%v", err)
+		return
+	case m.Flags&(unix.MS_BIND|unix.MS_REMOUNT) != 0 || m.CreateDir || m.CreateFil || m.Optional || m.SourceRelative:
+		b.errorf(p, "invalid rootfs options %q: bind, rbind, remount, create=, optional and relative are mount entry options", v)
+		return
+	}
+	r.Options, r.Flags, r.Data, r.Propagation = strings.Split(v, ","), m.Flags, m.Data, m.Propagation
+	r.OptionsPos = p
+}
+
+// splitOverlay splits LXC's "LOWER[:LOWER...]:UPPER" as LXC's overlay
+// driver does: the upper directory is what follows the last ":/", the
+// lowers the rest, split on ":" (the first lower is the top one, as in
+// overlayfs' lowerdir).
+func splitOverlay(v string) (lowers []string, upper string, err error) {
+	i := strings.LastIndex(v, ":/")
+	if i < 0 {
+		return nil, "", errors.New("overlay needs LOWER:UPPER, both absolute paths")
+	}
+	upper = v[i+1:]
+	for _, l := range strings.Split(v[:i], ":") {
+		if !filepath.IsAbs(l) {
+			return nil, "", fmt.Errorf("overlay lower layer %q must be an absolute path", l)
+		}
+		if strings.ContainsAny(l, ",") {
+			return nil, "", fmt.Errorf("overlay lower layer %q: a comma cannot be passed to overlayfs", l)
+		}
+		lowers = append(lowers, filepath.Clean(l))
+	}
+	if strings.ContainsAny(upper, ",") || filepath.Clean(upper) == "/" {
+		return nil, "", fmt.Errorf("overlay upper directory %q is not usable", upper)
+	}
+	return lowers, filepath.Clean(upper), nil
 }
 
 func (b *builder) nsShare(p Pos, ns, v string) {

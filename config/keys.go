@@ -249,13 +249,11 @@ func newKeyTable() *keyTable {
 			{"lxc.no_new_privs", boolField(func(c *Config) *bool { return &c.Security.NoNewPrivs })},
 			{"lxc.pty.max", intField(0, 1<<20, func(c *Config) *int { return &c.PTYMax })},
 			{"lxc.rootfs.managed", func(b *builder, p Pos, v string) { b.boolKey(p, v, nil) }},
-			{"lxc.rootfs.mount", absPath(func(c *Config) *string { return &c.Rootfs.Mount })},
-			{"lxc.rootfs.options", func(b *builder, p Pos, v string) {
-				b.cfg.Rootfs.Options = nil
-				if v != "" {
-					b.cfg.Rootfs.Options = strings.Split(v, ",")
-				}
+			{"lxc.rootfs.mount", func(b *builder, p Pos, v string) {
+				absPath(func(c *Config) *string { return &c.Rootfs.Mount })(b, p, v)
+				b.cfg.Rootfs.MountPos = p
 			}},
+			{"lxc.rootfs.options", (*builder).rootfsOptions},
 			{"lxc.rootfs.path", (*builder).rootfs},
 			{"lxc.seccomp.allow_nesting", boolField(func(c *Config) *bool { return &c.Security.SeccompAllowNesting })},
 			{"lxc.seccomp.notify.cookie", refused("seccomp notification proxy")},

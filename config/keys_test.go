@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -343,6 +344,33 @@ func TestKeyTableIsTheOnlyList(t *testing.T) {
 		}
 		if set, family, _ := tab.lookup(key); set == nil && family == nil {
 			t.Errorf("%s (as %s) reaches no handler", k, key)
+		}
+	}
+}
+
+func TestRootfsStorage(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want Rootfs
+	}{
+		{"/srv/c/rootfs", Rootfs{Storage: StorageDir, Path: "/srv/c/rootfs"}},
+		{"dir:/srv/c/rootfs/", Rootfs{Storage: StorageDir, Path: "/srv/c/rootfs"}},
+		{"btrfs:/srv/c/rootfs", Rootfs{Storage: StorageBtrfs, Path: "/srv/c/rootfs"}},
+		{"overlay:/var/lib/lxc/base/rootfs:/var/lib/lxc/c/delta0", Rootfs{Storage: StorageOverlay, Path: "/var/lib/lxc/base/rootfs",
+			Lowers: []string{"/var/lib/lxc/base/rootfs"}, Upper: "/var/lib/lxc/c/delta0"}},
+		{"overlayfs:/l1:/l2:/u", Rootfs{Storage: StorageOverlay, Path: "/l1", Lowers: []string{"/l1", "/l2"}, Upper: "/u"}},
+		{"loop:/srv/c/rootdev", Rootfs{Storage: StorageLoop, Path: "/srv/c/rootdev"}},
+		{"lvm:/dev/vg0/c", Rootfs{Storage: StorageLVM, Path: "/dev/vg0/c"}},
+		{"zfs:tank/lxc/c", Rootfs{Storage: StorageZFS, Path: "tank/lxc/c"}},
+	} {
+		cfg, err, _ := loadText(t, "lxc.rootfs.path = "+tc.v+"\n", nil, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.v, err)
+		}
+		got := cfg.Rootfs
+		got.Pos = Pos{}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: got %+v, want %+v", tc.v, got, tc.want)
 		}
 	}
 }

@@ -134,15 +134,41 @@ type Config struct {
 
 // Rootfs is lxc.rootfs.path / .options / .mount.
 type Rootfs struct {
-	// Path is the directory (the "dir:" prefix removed). Empty means the
-	// container shares the host's root, which the launcher refuses.
-	Path    string   `json:"path"`
-	Options []string `json:"options,omitempty"`
-	// Mount is lxc.rootfs.mount (where the rootfs is staged; unused by the
-	// launcher, which mounts in its own namespace).
-	Mount string `json:"mount,omitempty"`
-	Pos   Pos    `json:"-"`
+	// Storage is the kind of storage (Storage* constants; the reader
+	// fills it in, "dir" for a bare path).
+	Storage string `json:"storage,omitempty"`
+	// Path is the directory of dir and btrfs (the prefix removed), the
+	// top lower layer of overlay, the image of loop, the device of lvm or
+	// a block device, the dataset of zfs. Empty means the container shares
+	// the host's root, which the launcher refuses.
+	Path string `json:"path"`
+	// Lowers and Upper are overlay's layers (Lowers[0] on top).
+	Lowers []string `json:"lowers,omitempty"`
+	Upper  string   `json:"upper,omitempty"`
+	// Options is lxc.rootfs.options as written; Flags, Data and
+	// Propagation what they mean for mount(2).
+	Options     []string `json:"options,omitempty"`
+	Flags       uintptr  `json:"flags,omitempty"`
+	Data        string   `json:"data,omitempty"`
+	Propagation uintptr  `json:"propagation,omitempty"`
+	OptionsPos  Pos      `json:"-"`
+	// Mount is lxc.rootfs.mount: the directory the rootfs is mounted on
+	// in the container's mount namespace before the pivot (the stage
+	// chooses one when unset).
+	Mount    string `json:"mount,omitempty"`
+	MountPos Pos    `json:"-"`
+	Pos      Pos    `json:"-"`
 }
+
+// Rootfs storage kinds, LXC's names.
+const (
+	StorageDir     = "dir"
+	StorageBtrfs   = "btrfs" // a subvolume, used as a directory
+	StorageOverlay = "overlay"
+	StorageLoop    = "loop"
+	StorageLVM     = "lvm"
+	StorageZFS     = "zfs"
+)
 
 // Init is what becomes the container's PID 1.
 type Init struct {

@@ -96,7 +96,7 @@ func TestBootTestinitSeed(t *testing.T) {
 
 	// The mount table: exactly the config's, nothing of the host's.
 	cgMounts, cgLinks := hostCgroupRels(t)
-	want := []string{"/", "/dev", "/proc", "/sys", "/dev/shm", "/run", "/tmp", "/sys/fs/cgroup"}
+	want := []string{"/", "/dev", "/proc", bootIDPath, "/sys", "/dev/shm", "/run", "/tmp", "/sys/fs/cgroup"}
 	want = append(want, cgMounts...)
 	want = append(want, "/dev/pts", "/dev/console", "/dev/tty1", "/dev/tty2")
 	got := mountPoints(r.Mountinfo)
@@ -121,6 +121,7 @@ func TestBootTestinitSeed(t *testing.T) {
 
 	// /dev: exactly what autodev makes, plus the ttys.
 	wantDev := map[string]string{
+		mockBootIDPath: "-r--r--r--",
 		"/dev/console": ptyID(t, b.slave), "/dev/tty1": ptyID(t, b.slaves[0]), "/dev/tty2": ptyID(t, b.slaves[1]),
 		"/dev/null": "c 1:3", "/dev/zero": "c 1:5", "/dev/full": "c 1:7",
 		"/dev/random": "c 1:8", "/dev/urandom": "c 1:9", "/dev/tty": "c 5:0",

@@ -172,7 +172,8 @@ func (s *stager) bindTTY(rel string, fd int) error {
 	if err != nil {
 		return err
 	}
-	return s.bindAt(rel, src, 0)
+	// nosuid,noexec as LXC binds them: nothing is run from a terminal.
+	return s.bindAt(rel, src, unix.MS_NOSUID|unix.MS_NOEXEC)
 }
 
 // ptyPath is the path of the pty slave the stage inherited as fd. The fd's

@@ -10,6 +10,7 @@ import (
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/storage"
 	"golang.org/x/sys/unix"
 )
 
@@ -120,22 +121,25 @@ func (s *stager) remount(target string, flags uintptr) error {
 	return s.mountAt(target, "", "", unix.MS_BIND|unix.MS_REMOUNT|flags&remountableFlags, "")
 }
 
-// mountRootfs binds the rootfs on itself (pivot_root needs a mount point)
-// and opens the handle every later target is resolved in.
+// mountRootfs mounts the rootfs from its storage (a directory bound on
+// itself or on lxc.rootfs.mount: pivot_root needs a mount point) and opens
+// the handle every later target is resolved in.
 func (s *stager) mountRootfs() error {
-	// The reader strips "dir:"; a model built elsewhere may still carry it.
-	p := strings.TrimPrefix(s.cfg.Rootfs.Path, "dir:")
-	fail := func(err error) error { return s.fail("rootfs", "rootfs", "lxc.rootfs.path", p, err) }
-	st, err := os.Stat(p)
-	if err != nil {
-		return fail(unwrapPath(err))
+	src := s.p.Rootfs
+	fail := func(err error) error { return s.fail("rootfs", "rootfs", "lxc.rootfs.path", s.cfg.Rootfs.Path, err) }
+	if src.Kind == storage.KindDir {
+		st, err := os.Stat(src.Path)
+		if err != nil {
+			return fail(unwrapPath(err))
+		}
+		if !st.IsDir() {
+			return fail(errors.New("not a directory"))
+		}
 	}
-	if !st.IsDir() {
-		return fail(errors.New("not a directory"))
+	if err := src.Mount(); err != nil {
+		return fail(err)
 	}
-	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fail(fmt.Errorf("bind: %w", err))
-	}
+	p := src.MountPoint()
 	if err := unix.Mount("", p, "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fail(fmt.Errorf("make rslave: %w", err))
 	}
@@ -157,23 +161,17 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// rootfsOptions applies lxc.rootfs.options; only "ro" is known.
+// rootfsOptions makes the rootfs read-only when lxc.rootfs.options says
+// so, last, once the mounts below it were made (their targets may need
+// creating). The other options applied when the rootfs was mounted; a
+// bind remount sets exactly the flags it is given, so they are repeated.
 func (s *stager) rootfsOptions() error {
-	var flags uintptr
-	for _, o := range s.cfg.Rootfs.Options {
-		switch o {
-		case "ro":
-			flags |= unix.MS_RDONLY
-		case "rw", "defaults", "":
-		default:
-			return s.fail("rootfs options", "rootfs", "lxc.rootfs.options", o, errors.New("unsupported option"))
-		}
-	}
-	if flags == 0 {
+	flags := s.cfg.Rootfs.Flags
+	if flags&unix.MS_RDONLY == 0 {
 		return nil
 	}
 	if err := s.remount(".", flags); err != nil {
-		return s.fail("rootfs options", "rootfs", "lxc.rootfs.options", "ro", err)
+		return s.fail("rootfs options", "rootfs", "lxc.rootfs.options", strings.Join(s.cfg.Rootfs.Options, ","), err)
 	}
 	return nil
 }

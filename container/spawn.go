@@ -14,6 +14,7 @@ import (
 
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/sealedexe"
+	"github.com/lxc-shim/lxc-shim/storage"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,6 +60,9 @@ type SpawnOptions struct {
 	// AppArmorLabel is the AppArmor profile the init is exec'd under
 	// (lsm.Host.Prepare; "": none is set).
 	AppArmorLabel string
+	// Rootfs is the storage the shim prepared (storage.Prepare). Nil: the
+	// config's rootfs, which must then be a directory.
+	Rootfs *storage.Source
 	// The stage gets its own copies of these files: the caller may close
 	// its copies once Spawn has returned.
 }
@@ -101,6 +105,8 @@ func (e *StageError) Error() string {
 // carried separately because the model does not serialise them.
 type plan struct {
 	Config *config.Config `json:"config"`
+	// Rootfs is what the stage mounts as the rootfs.
+	Rootfs storage.Source `json:"rootfs"`
 	// Where maps "rootfs", "init", "uts", "mount.N", "prlimit.N",
 	// "sysctl.N", "mount.auto", "caps", "namespace" to where they were read.
 	Where map[string]config.Pos `json:"where"`
@@ -133,6 +139,10 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, &StageError{Step: "rootfs", Key: "lxc.rootfs.path", Pos: cfg.Rootfs.Pos,
 			Err: "not set (a container sharing the host's root is not supported)"})
 	}
+	src, err := rootfsSource(cfg, opts.Rootfs)
+	if err != nil {
+		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
+	}
 	if cfg.TTY.Max > len(opts.TTYs) {
 		return nil, fmt.Errorf("spawn %s: lxc.tty.max = %d but %d ttys were allocated", cfg.Name, cfg.TTY.Max, len(opts.TTYs))
 	}
@@ -141,7 +151,7 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
 	}
 
-	p := plan{Config: cfg, Where: positions(cfg), Clone: clone, CgroupNS: cgns, ConsoleFD: -1,
+	p := plan{Config: cfg, Rootfs: src, Where: positions(cfg), Clone: clone, CgroupNS: cgns, ConsoleFD: -1,
 		HookTimeout: opts.HookTimeout, StartHostPause: len(cfg.HooksOf("start-host")) > 0,
 		AppArmor: opts.AppArmorLabel}
 
@@ -314,6 +324,22 @@ func closeAll(fs ...*os.File) {
 	for _, f := range fs {
 		f.Close()
 	}
+}
+
+// rootfsSource is the prepared rootfs, or the config's directory: other
+// storage needs the host side (storage.Prepare) first.
+func rootfsSource(cfg *config.Config, prepared *storage.Source) (storage.Source, error) {
+	if prepared != nil {
+		return *prepared, nil
+	}
+	r := cfg.Rootfs
+	switch r.Storage {
+	case config.StorageDir, config.StorageBtrfs, "":
+		return storage.Source{Kind: storage.KindDir, Path: strings.TrimPrefix(r.Path, "dir:"),
+			Flags: r.Flags, Propagation: r.Propagation, Target: r.Mount}, nil
+	}
+	return storage.Source{}, &StageError{Step: "rootfs", Key: "lxc.rootfs.path", Pos: r.Pos,
+		Err: "storage " + r.Storage + " was not prepared on the host"}
 }
 
 // positions collects where each value the stage may fail on was read.

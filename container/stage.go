@@ -209,6 +209,9 @@ func (s *stager) run(report *os.File) error {
 	if err := s.pivot(); err != nil {
 		return err
 	}
+	if err := bootID(); err != nil {
+		return &StageError{Step: "boot id", Key: "/proc/sys/kernel/random/boot_id", Err: err.Error()}
+	}
 	if cfg.UTSName != "" && s.p.Clone&unix.CLONE_NEWUTS != 0 {
 		if err := unix.Sethostname([]byte(cfg.UTSName)); err != nil {
 			return s.fail("sethostname", "uts", "lxc.uts.name", cfg.UTSName, err)

@@ -54,7 +54,7 @@ func TestBootMixedAutomountsKeepCaps(t *testing.T) {
 			t.Errorf("init environment %q lacks %q", r.Env, want)
 		}
 	}
-	want := []string{"/", "/dev", "/proc", "/proc/sys", "/proc/sys/net",
+	want := []string{"/", "/dev", "/proc", "/proc/sys", bootIDPath, "/proc/sys/net",
 		"/sys", "/sys/devices/virtual/net", "/dev/pts", "/dev/console", "/dev/lxc/tty1"}
 	ro := map[string]string{"/proc": "rw", "/proc/sys": "ro", "/proc/sys/net": "rw",
 		"/sys": "ro", "/sys/devices/virtual/net": "rw"}
@@ -74,6 +74,7 @@ func TestBootMixedAutomountsKeepCaps(t *testing.T) {
 		}
 	}
 	checkDev(t, r, map[string]string{
+		mockBootIDPath: "-r--r--r--",
 		"/dev/console": ptyID(t, b.slave), "/dev/lxc": "dir", "/dev/lxc/tty1": ptyID(t, b.slaves[0]), "/dev/tty1": "-> lxc/tty1",
 		"/dev/null": "c 1:3", "/dev/zero": "c 1:5", "/dev/full": "c 1:7",
 		"/dev/random": "c 1:8", "/dev/urandom": "c 1:9", "/dev/tty": "c 5:0",
@@ -149,7 +150,7 @@ func TestBootBusybox(t *testing.T) {
 	}
 	checkCaps(t, r, capsToKeepFor(t, cfg.Caps), false)
 	got := mountPoints(strings.Split(read("mi"), "\n"))
-	want := []string{"/", "/dev", "/proc", "/sys", "/dev/shm", "/run", "/tmp", "/dev/pts", "/dev/console"}
+	want := []string{"/", "/dev", "/proc", bootIDPath, "/sys", "/dev/shm", "/run", "/tmp", "/dev/pts", "/dev/console"}
 	sort.Strings(got)
 	sort.Strings(want)
 	if !slices.Equal(got, want) {
@@ -392,7 +393,7 @@ func TestKeepNamespaces(t *testing.T) {
 	cfg.Namespace.Keep = []string{"net", "uts"}
 	// A read-only root (lxc.rootfs.options = ro) with a writable bind for
 	// the test init's reports.
-	cfg.Rootfs.Options = []string{"ro"}
+	cfg.Rootfs.Options, cfg.Rootfs.Flags = []string{"ro"}, unix.MS_RDONLY
 	cfg.Mounts = []config.Mount{
 		mount(10, filepath.Join(rootfs, "testinit"), "testinit", "none", "bind", unix.MS_BIND, ""),
 		mount(11, "proc", "proc", "proc", "defaults", 0, ""),
@@ -443,9 +444,9 @@ func TestBootNoAutodev(t *testing.T) {
 	r := b.bootReport()
 	checkDev(t, r, map[string]string{
 		"/dev/null": "c 1:3", "/dev/console": ptyID(t, b.slave), "/dev/pts": "dir",
-		"/dev/pts/ptmx": "c 5:2", "/dev/ptmx": "-> pts/ptmx",
+		"/dev/pts/ptmx": "c 5:2", "/dev/ptmx": "-> pts/ptmx", mockBootIDPath: "-r--r--r--",
 	})
-	want := []string{"/", "/proc", "/dev/pts", "/dev/console"}
+	want := []string{"/", "/proc", bootIDPath, "/dev/pts", "/dev/console"}
 	got := mountPoints(r.Mountinfo)
 	sort.Strings(want)
 	sort.Strings(got)

@@ -144,11 +144,14 @@ func (h *Host) setupVeth(n config.Network) error {
 		if err := appendRecord(h.stateDir, rec); err != nil {
 			return fmt.Errorf("container %s: %w", h.name, err)
 		}
+		// TxQLen -1: no IFLA_TXQLEN, so both ends get the kernel's
+		// default (1000), as under LXC; a zero value would ask for 0.
 		v := &netlink.Veth{
-			LinkAttrs:        netlink.LinkAttrs{Name: n.VethPair, Index: idx, MTU: mtu, HardwareAddr: hostVethHWAddr(h.name, n.Index)},
+			LinkAttrs:        netlink.LinkAttrs{Name: n.VethPair, Index: idx, MTU: mtu, HardwareAddr: hostVethHWAddr(h.name, n.Index), TxQLen: -1},
 			PeerName:         n.Name,
 			PeerHardwareAddr: mac,
 			PeerNamespace:    netlink.NsFd(h.ns),
+			PeerTxQLen:       -1,
 		}
 		err = netlink.LinkAdd(v)
 		if err == nil {
@@ -199,7 +202,7 @@ func (h *Host) setupLower(n config.Network) error {
 	if err != nil {
 		return netError(h.name, n, "hwaddr", "%v", err)
 	}
-	attrs := netlink.LinkAttrs{Name: n.Name, ParentIndex: parent.Attrs().Index, MTU: n.MTU, HardwareAddr: mac, Namespace: netlink.NsFd(h.ns)}
+	attrs := netlink.LinkAttrs{Name: n.Name, ParentIndex: parent.Attrs().Index, MTU: n.MTU, HardwareAddr: mac, Namespace: netlink.NsFd(h.ns), TxQLen: -1}
 	var l netlink.Link
 	key := "vlan.id"
 	if n.Type == typeMacvlan {

@@ -13,7 +13,7 @@
 set -eu
 need=""
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in busybox-static openrc tmux iproute2 procps debootstrap gcc libc6-dev lxc lxc-templates lxcfs apparmor; do
+for pkg in busybox-static openrc tmux iproute2 procps debootstrap gcc libc6-dev lxc lxc-templates lxcfs apparmor e2fsprogs btrfs-progs; do
 	have "$pkg" || need="$need $pkg"
 done
 command -v go >/dev/null 2>&1 || { echo "deps: Go is not installed (need go 1.22+)" >&2; exit 1; }

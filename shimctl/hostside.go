@@ -10,6 +10,7 @@ import (
 	"github.com/lxc-shim/lxc-shim/cgroup"
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/netcleanup"
+	"github.com/lxc-shim/lxc-shim/storage"
 )
 
 // What a dead run left on the host, and whose it is. Packages cgroup and
@@ -60,11 +61,13 @@ func CheckNetworks(cfg *config.Config, rundir string) error {
 type Leftovers struct {
 	Cgroups []string // directories
 	Devices []string // "veth NAME", "phys NAME (renamed back from X)"
+	Loops   []string // "/dev/loopN (IMAGE)"
 }
 
 // RemoveLeftovers removes what a dead run of the container provably left:
-// first its cgroup (its processes die, and their network namespace with
-// them), then its host network devices. It returns the container's cgroup
+// first its cgroup (its processes die, and their mount and network
+// namespaces with them), then its loop device, then its host network
+// devices. It returns the container's cgroup
 // for the next run. Anything not provably the container's is refused with
 // an error that names it; nothing of it is touched. The caller holds the
 // container's lock.
@@ -80,6 +83,13 @@ func RemoveLeftovers(cfg *config.Config, rundir string) (*cgroup.Cgroup, Leftove
 		// The network of a run whose cgroup could not go may still be
 		// in use: leave it for the next attempt.
 		return cg, done, err
+	}
+	// The container's mount namespace went with its processes: a loop
+	// device it mounted has detached itself (autoclear), unless the shim
+	// died before handing it over.
+	done.Loops, err = storage.RemoveStale(p.Dir)
+	if err != nil {
+		return cg, done, fmt.Errorf("%s: %w", cfg.Name, err)
 	}
 	done.Devices, err = netcleanup.RemoveStale(cfg.Name, cfg.Net, netScope(rundir, cfg.Name))
 	return cg, done, err

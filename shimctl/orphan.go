@@ -149,6 +149,10 @@ func cleanupHost(cfg *config.Config, rundir string, log *slog.Logger) ([]string,
 		done = append(done, "cgroup "+r)
 		log.Info("removed cgroup", "cgroup", r)
 	}
+	for _, r := range left.Loops {
+		done = append(done, "loop device "+r)
+		log.Info("detached loop device", "device", r)
+	}
 	for _, r := range left.Devices {
 		done = append(done, "network device "+r)
 		log.Info("removed network device", "device", r)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/lxc-shim/lxc-shim/container"
 	"github.com/lxc-shim/lxc-shim/hook"
 	"github.com/lxc-shim/lxc-shim/netcleanup"
+	"github.com/lxc-shim/lxc-shim/storage"
 )
 
 // ContainerBooter boots the container of one config natively (packages
@@ -120,6 +122,7 @@ type booting struct {
 	cg     *cgroup.Cgroup
 	slaves []*os.File // console first (if any), then ttys
 	stage  *container.Stage
+	rootfs *storage.Prepared
 	r      *run
 	undo   []func() // in the order made
 	// apparmor is the init's AppArmor label (securityLabels).
@@ -143,6 +146,7 @@ func bootSteps() []bootStep {
 		{"resolve networks", (*booting).resolveNetworks},
 		{"stale cleanup", (*booting).staleCleanup},
 		{"pre-start hooks", (*booting).preStart},
+		{"storage", (*booting).prepareStorage},
 		{"cgroup", (*booting).createCgroup},
 		{"terminals", (*booting).terminals},
 		{"security labels", (*booting).securityLabels},
@@ -227,6 +231,9 @@ func (bt *booting) staleCleanup() error {
 	for _, r := range left.Cgroups {
 		bt.b.Log.Info("removed stale cgroup", "cgroup", r)
 	}
+	for _, r := range left.Loops {
+		bt.b.Log.Info("detached stale loop device", "device", r)
+	}
 	for _, r := range left.Devices {
 		bt.b.Log.Info("removed stale network device", "device", r)
 	}
@@ -246,6 +253,23 @@ func (bt *booting) preStart() error {
 	bt.undo = append(bt.undo, func() {
 		if err := bt.r.postStop(TargetStop); err != nil {
 			bt.b.Log.Error("after a failed boot", "err", err)
+		}
+	})
+	return nil
+}
+
+// prepareStorage checks the rootfs storage and makes its host side (a
+// loop device for an image, recorded before it is attached); undone by
+// detaching it, which the run's teardown does too once it booted.
+func (bt *booting) prepareStorage() error {
+	p, err := storage.Prepare(bt.cfg.Name, bt.cfg.Rootfs, bt.b.Paths.Dir, filepath.Join(bt.b.Paths.Dir, "rootfs"))
+	if err != nil {
+		return err
+	}
+	bt.rootfs, bt.r.rootfs = p, p
+	bt.undo = append(bt.undo, func() {
+		if err := p.Release(); err != nil {
+			bt.b.Log.Error("cleanup after failed boot", "err", err)
 		}
 	})
 	return nil
@@ -302,7 +326,7 @@ func (bt *booting) closeSlaves() {
 func (bt *booting) spawn() error {
 	b := bt.b
 	opts := container.SpawnOptions{Fork: b.Reaper, LogFile: b.StageLog, HookTimeout: b.HookTimeout,
-		AppArmorLabel: bt.apparmor}
+		AppArmorLabel: bt.apparmor, Rootfs: &bt.rootfs.Source}
 	slaves := bt.slaves
 	if b.console != nil {
 		opts.Console, slaves = slaves[0], slaves[1:]
@@ -372,10 +396,14 @@ func (bt *booting) release() error {
 		keepCgroupNS()
 		return bt.r.hooks("start-host", nil, nil)
 	})
-	if err == nil {
-		keepCgroupNS()
+	if err != nil {
+		return err
 	}
-	return err
+	keepCgroupNS()
+	// The init runs: the rootfs is mounted in its namespace, which now
+	// holds a loop device alone.
+	bt.rootfs.Handoff()
+	return nil
 }
 
 // slaves returns a fresh slave descriptor of each terminal for one boot:
@@ -499,6 +527,8 @@ type run struct {
 	nss []nsFile
 	// unloadLSM unloads the run's generated AppArmor profile (nil: none).
 	unloadLSM func() error
+	// rootfs is the run's storage (a loop device it attached).
+	rootfs *storage.Prepared
 }
 
 // Teardown targets: LXC_TARGET of the stop and post-stop hooks.
@@ -584,6 +614,11 @@ func (r *run) Teardown(target string) error {
 			errs = append(errs, err)
 		}
 	}
+	// The container's mount namespace, and with it the mount of a loop
+	// device, went with its processes: the device can go.
+	if err := r.rootfs.Release(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := r.postStop(target); err != nil {
 		errs = append(errs, err)
 	}
@@ -601,5 +636,5 @@ func (r *run) Teardown(target string) error {
 // state directory was removed under it). The shim calls it with its lock
 // held, so never during the run's Teardown.
 func (r *run) rerecord() error {
-	return errors.Join(r.cg.Rerecord(), r.host.Rerecord())
+	return errors.Join(r.cg.Rerecord(), r.host.Rerecord(), r.rootfs.Loop().Rerecord())
 }

@@ -317,7 +317,7 @@ func TestSeedConfigBootsThroughLxcInitd(t *testing.T) {
 	// /dev is what autodev makes (before the mknod below adds to it),
 	// with lxc.tty = 6 ttys.
 	devs := strings.Fields(mustAttach(e, "ls -A /dev"))
-	wantDevs := []string{"console", "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout",
+	wantDevs := []string{".lxc-boot-id", "console", "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout",
 		"tty", "tty1", "tty2", "tty3", "tty4", "tty5", "tty6", "urandom", "zero"}
 	slices.Sort(devs)
 	if !slices.Equal(devs, wantDevs) {
@@ -365,11 +365,16 @@ func TestSeedConfigBootsThroughLxcInitd(t *testing.T) {
 	for _, m := range mounts {
 		points = append(points, m.point)
 		byPoint[m.point] = m
+		// The container's own boot id (docs/lxc-differences.md) is
+		// the one mount on a /proc path, from its /dev tmpfs.
+		if m.point == "/proc/sys/kernel/random/boot_id" && m.root == "/.lxc-boot-id" && m.fstype == "tmpfs" {
+			continue
+		}
 		if strings.HasPrefix(m.point, "/proc/") || strings.HasPrefix(m.root, "/proc/") {
 			t.Errorf("a host /proc path in the container's mount table: %+v", m)
 		}
 	}
-	wantPoints := []string{"/", "/dev", "/dev/console", "/dev/pts", "/dev/shm", "/proc", "/run", "/sys", "/tmp"}
+	wantPoints := []string{"/", "/dev", "/dev/console", "/dev/pts", "/dev/shm", "/proc", "/proc/sys/kernel/random/boot_id", "/run", "/sys", "/tmp"}
 	for i := 1; i <= 6; i++ {
 		wantPoints = append(wantPoints, fmt.Sprintf("/dev/tty%d", i))
 	}

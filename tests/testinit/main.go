@@ -58,6 +58,9 @@ type report struct {
 	// payload, or "error: ..."): tests check whose keys the init reaches.
 	SessionKeyring int               `json:"session_keyring"`
 	Keys           map[string]string `json:"keys,omitempty"`
+	// BootID is /proc/sys/kernel/random/boot_id as the init reads it
+	// (empty without a /proc).
+	BootID string `json:"boot_id,omitempty"`
 }
 
 func main() {
@@ -355,6 +358,9 @@ func writeReport() {
 		r.ConsoleLflag = t.Lflag
 	}
 	r.SessionKeyring, r.Keys = keyrings()
+	if b, err := os.ReadFile("/proc/sys/kernel/random/boot_id"); err == nil {
+		r.BootID = strings.TrimSpace(string(b))
+	}
 	b, _ := json.MarshalIndent(r, "", "  ")
 	tmp := filepath.Join(dir, ".boot.json.tmp")
 	if err := os.WriteFile(tmp, b, 0o644); err == nil {
