@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/storage"
 )
 
 // The host side of a config: what must exist on this host for a start to
@@ -37,30 +37,13 @@ func CheckHost(cfg *config.Config, rundir string) []error {
 	return errs
 }
 
-// checkRootfs: lxc.rootfs.path must name an existing directory (the only
-// storage lxc-shim has: "dir:PATH" or PATH), as the stage's rootfs step
-// needs it.
+// checkRootfs: the rootfs and its storage as the boot's storage step will
+// find them (storage.Check: a directory, the layers of an overlay, an
+// image or device with a known file system, ZFS), without changing
+// anything.
 func checkRootfs(cfg *config.Config, _ string) []error {
-	pos := cfg.Rootfs.Pos
-	if pos.File == "" {
-		pos = config.Pos{File: cfg.File, Key: "lxc.rootfs.path"}
-	}
-	p := strings.TrimPrefix(cfg.Rootfs.Path, "dir:")
-	if p == "" {
-		return []error{fmt.Errorf("%s: not set: the container would share the host's root, which lxc-shim refuses", diagPos(pos))}
-	}
-	st, err := os.Stat(p)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return []error{fmt.Errorf("%s: rootfs %s does not exist", diagPos(pos), p)}
-	case err != nil:
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return []error{fmt.Errorf("%s: rootfs %s: %v", diagPos(pos), p, err)}
-	case !st.IsDir():
-		return []error{fmt.Errorf("%s: rootfs %s is not a directory", diagPos(pos), p)}
+	if _, err := storage.Check(cfg.Rootfs); err != nil {
+		return []error{err}
 	}
 	return nil
 }

@@ -146,8 +146,8 @@ func TestFrictionCheckSeesTheHost(t *testing.T) {
 			c.vethNet(h.prefix+"nobr", "02:00:0a:4d:00:16", "10.77.0.22/24")
 	})
 	wants := []string{
-		":2: lxc.rootfs.path: rootfs " + gone + " does not exist",
-		`lxc.net.0.link (lxc.net.0 at line 6): bridge "` + h.prefix + `nobr" does not exist on the host`,
+		":2: lxc.rootfs.path: " + gone + ": no such file or directory",
+		`:7: lxc.net.0.link: bridge "` + h.prefix + `nobr" does not exist on the host`,
 	}
 	out, errOut, code := h.initd("check", c.name)
 	if code != 1 || strings.Contains(out, "valid") {

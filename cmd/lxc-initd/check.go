@@ -5,13 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/shimctl"
-	"github.com/lxc-shim/lxc-shim/storage"
 )
 
 // cmdCheck validates a container's config: `check NAME | --config FILE
@@ -61,17 +59,6 @@ func cmdCheck(e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "%s\n", out)
 		}
 		return &exitError{code: 1, err: fmt.Errorf("%s: %d error(s)", path, len(errs.List))}
-	}
-	// The storage of a rootfs that is not a plain directory is checked on
-	// this host too (layers, image, device, ZFS), as start will: a
-	// directory may well be made after its config.
-	if st, err := os.Stat(cfg.Rootfs.Path); (cfg.Rootfs.Storage != config.StorageDir && cfg.Rootfs.Storage != "") ||
-		(err == nil && st.Mode()&os.ModeDevice != 0) {
-		if _, err := storage.Check(cfg.Rootfs); err != nil {
-			printWarnings(e, cfg.Warnings)
-			fmt.Fprintln(e.stderr, err)
-			return &exitError{code: 1, err: fmt.Errorf("%s: 1 error(s)", path)}
-		}
 	}
 	warnings := cfg.Warnings
 	if d, ok := cfg.HostExposure(); ok {

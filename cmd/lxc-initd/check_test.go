@@ -235,7 +235,7 @@ func TestCheckHost(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q; want 1 and nothing", code, out)
 	}
 	for _, want := range []string{
-		cfg + ":2: lxc.rootfs.path: rootfs " + missing + " does not exist\n",
+		cfg + ":2: lxc.rootfs.path: " + missing + ": no such file or directory\n",
 		cfg + `:5: lxc.net.0.link: bridge "frnobr0" does not exist on the host` + "\n",
 		"lxc-initd check: " + cfg + ": 2 error(s) on this host (--offline checks the file alone)\n",
 	} {
@@ -250,7 +250,7 @@ func TestCheckHost(t *testing.T) {
 	file := filepath.Join(dir, "afile")
 	checkWrite(t, file, "")
 	checkWrite(t, cfg, "lxc.rootfs.path = "+file+"\nlxc.cap.drop = sys_admin\n")
-	if code, _, errb := runCmd("-P", lxcpath, "--rundir", filepath.Join(dir, "run"), "check", "c1"); code != 1 || !strings.Contains(errb, cfg+":1: lxc.rootfs.path: rootfs "+file+" is not a directory\n") {
+	if code, _, errb := runCmd("-P", lxcpath, "--rundir", filepath.Join(dir, "run"), "check", "c1"); code != 1 || !strings.Contains(errb, cfg+":1: lxc.rootfs.path: "+file+": not a directory\n") {
 		t.Errorf("rootfs a file: exit %d, %s", code, errb)
 	}
 	checkWrite(t, cfg, "lxc.rootfs.path = "+dir+"\nlxc.cap.drop = sys_admin\n")
