@@ -252,7 +252,10 @@ func newKeyTable() *keyTable {
 			{"lxc.seccomp.allow_nesting", boolField(func(c *Config) *bool { return &c.Security.SeccompAllowNesting })},
 			{"lxc.seccomp.notify.cookie", refused("seccomp notification proxy")},
 			{"lxc.seccomp.notify.proxy", refused("seccomp notification proxy")},
-			{"lxc.seccomp.profile", absPath(func(c *Config) *string { return &c.Security.SeccompProfile })},
+			{"lxc.seccomp.profile", func(b *builder, p Pos, v string) {
+				absPath(func(c *Config) *string { return &c.Security.SeccompProfile })(b, p, v)
+				b.cfg.Security.SeccompPos = p
+			}},
 			{"lxc.selinux.context.keyring", selinux(func(c *Config) *string { return &c.Security.SELinuxKeyringContext })},
 			{"lxc.selinux.context", selinux(func(c *Config) *string { return &c.Security.SELinuxContext })},
 			{"lxc.signal.halt", func(b *builder, p Pos, v string) {

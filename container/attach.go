@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/seccomp"
 )
 
 // A command attached to a running container (lxc-initd attach) is exec'd
@@ -28,6 +29,10 @@ type AttachSpec struct {
 	CapBnd     uint64   `json:"cap_bnd"` // the init's bounding set: all the command may hold
 	NoNewPrivs bool     `json:"no_new_privs,omitempty"`
 	Setctty    bool     `json:"setctty,omitempty"` // stdin is a pty slave to make ours
+	// Seccomp is the container's filter, compiled on the host from its
+	// config (nil: none); SeccompAllowNesting is lxc.seccomp.allow_nesting.
+	Seccomp             *seccomp.Filter `json:"seccomp,omitempty"`
+	SeccompAllowNesting bool            `json:"seccomp_allow_nesting,omitempty"`
 }
 
 // Exit codes of the attached side, as a shell reports them.
@@ -89,13 +94,22 @@ func ExecAttached(spec AttachSpec) (int, error) {
 	if err := setgroupsNone(); err != nil {
 		return fail("setgroups", err)
 	}
-	if err := LimitCaps(spec.CapBnd); err != nil {
-		return fail("capabilities", err)
-	}
 	if spec.NoNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fail("lxc.no_new_privs", err)
 		}
+	}
+	// The container's filter, as LXC's attach loads it: after
+	// no_new_privs, while CAP_SYS_ADMIN is still effective (so the
+	// kernel needs no no_new_privs of its own), before the capabilities
+	// are limited.
+	if spec.Seccomp != nil {
+		if _, err := spec.Seccomp.Install(spec.SeccompAllowNesting); err != nil {
+			return fail("lxc.seccomp.profile", err)
+		}
+	}
+	if err := LimitCaps(spec.CapBnd); err != nil {
+		return fail("capabilities", err)
 	}
 	// Nothing the caller of lxc-initd left open may reach the container:
 	// every descriptor but stdio (the error pipe included) closes on exec.

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -64,6 +65,14 @@ func (s *stager) execInit(report *os.File, lastCap int, have uint64) error {
 		if err := s.newSessionKeyring(); err != nil {
 			return s.fail("session keyring", "", "lxc.keyring.session", "1", err)
 		}
+	}
+	// The seccomp filter goes on while this thread is still root with
+	// CAP_SYS_ADMIN effective, as LXC loads it before its uid switch: the
+	// kernel then needs no no_new_privs (which would break setuid programs
+	// in the container). What runs after it (setgroups, setresuid, capset,
+	// prctl, execve) goes through the filter, as under LXC.
+	if err := s.installSeccomp(); err != nil {
+		return err
 	}
 	uid, gid := cfg.Init.UID, cfg.Init.GID
 	if err := setIDs(uid, gid); err != nil {
@@ -166,4 +175,26 @@ func resetSignals() {
 		}
 		unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
 	}
+}
+
+// installSeccomp loads the filter the shim compiled from
+// lxc.seccomp.profile when it read the config (never one from the
+// container). Under a filter already, it loads none unless
+// lxc.seccomp.allow_nesting = 1, as LXC.
+func (s *stager) installSeccomp() error {
+	sec := s.cfg.Security
+	if sec.Seccomp == nil {
+		if sec.SeccompProfile != "" {
+			return s.fail("seccomp", "seccomp", "lxc.seccomp.profile", sec.SeccompProfile, errors.New("profile not compiled"))
+		}
+		return nil
+	}
+	ok, err := sec.Seccomp.Install(sec.SeccompAllowNesting)
+	if err != nil {
+		return s.fail("seccomp", "seccomp", "lxc.seccomp.profile", sec.SeccompProfile, err)
+	}
+	if !ok {
+		s.log.Info("already under a seccomp filter: loading no policy, as LXC (lxc.seccomp.allow_nesting = 1 stacks it)", "profile", sec.SeccompProfile)
+	}
+	return nil
 }

@@ -279,6 +279,7 @@ func positions(cfg *config.Config) map[string]config.Pos {
 		"caps":       cfg.Caps.Pos,
 		"namespace":  cfg.Namespace.Pos,
 		"console":    cfg.Console.Pos,
+		"seccomp":    cfg.Security.SeccompPos,
 	}
 	for i, m := range cfg.Mounts {
 		w["mount."+strconv.Itoa(i)] = m.Pos
@@ -297,8 +298,8 @@ func positions(cfg *config.Config) map[string]config.Pos {
 func refuseUnsupported(cfg *config.Config) error {
 	sec := cfg.Security
 	switch {
-	case sec.SeccompProfile != "":
-		return fmt.Errorf("lxc.seccomp.profile %q: seccomp is not supported by lxc-shim; remove the key to run without it", sec.SeccompProfile)
+	case sec.SeccompProfile != "" && sec.Seccomp == nil:
+		return fmt.Errorf("lxc.seccomp.profile %q: not compiled (load the config with config.Load)", sec.SeccompProfile)
 	case sec.SELinuxContext != "":
 		return fmt.Errorf("lxc.selinux.context %q: SELinux is not supported by lxc-shim", sec.SELinuxContext)
 	case sec.SELinuxKeyringContext != "":

@@ -177,12 +177,12 @@ func TestCompiledCommon(t *testing.T) {
 		{x64, unix.SYS_UMOUNT2, []uint64{0, unix.MNT_FORCE | unix.MNT_DETACH}, Errno(uint16(unix.EACCES))},
 		{x64, unix.SYS_UMOUNT2, []uint64{0, unix.MNT_DETACH}, Allow},
 		{x64, unix.SYS_UMOUNT2, []uint64{0, unix.MNT_DETACH | 1<<40}, Allow},
-		{i386, 128, nil, Errno(1)},                                      // init_module on i386
+		{i386, 128, nil, Errno(1)},                                          // init_module on i386
 		{i386, 52, []uint64{0, unix.MNT_FORCE}, Errno(uint16(unix.EACCES))}, // umount2 on i386
-		{i386, 20, nil, Allow},                                          // getpid
-		{x32, x32SyscallBit | 175, nil, Errno(1)},                       // init_module on x32
-		{x32, x32SyscallBit | 39, nil, Allow},                           // getpid on x32
-		{0xc00000b7, 105, nil, Kill},                                    // aarch64 on x86_64: foreign, killed
+		{i386, 20, nil, Allow},                                              // getpid
+		{x32, x32SyscallBit | 175, nil, Errno(1)},                           // init_module on x32
+		{x32, x32SyscallBit | 39, nil, Allow},                               // getpid on x32
+		{0xc00000b7, 105, nil, Kill},                                        // aarch64 on x86_64: foreign, killed
 	} {
 		if got := run(t, f, tc.arch, tc.nr, tc.args...); got != tc.want {
 			t.Errorf("arch %#x nr %d args %v: %v, want %v", tc.arch, tc.nr, tc.args, got, tc.want)
