@@ -3,9 +3,11 @@ package tests
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -125,5 +127,86 @@ func TestSeccompCheckNamesProfileLine(t *testing.T) {
 	}
 	if e.running() {
 		t.Error("started with a broken profile")
+	}
+}
+
+// TestSeccompSideBySideLXC: the same config and profile under lxc-shim and
+// under LXC 5 (lxc-start) give the container's init the same answers, for
+// LXC's common.seccomp and for a policy with errno and argument rules.
+func TestSeccompSideBySideLXC(t *testing.T) {
+	testutil.RequireRoot(t)
+	if _, err := exec.LookPath("lxc-start"); err != nil {
+		t.Fatalf("lxc-start: %v (the tests install lxc)", err)
+	}
+	custom := filepath.Join(t.TempDir(), "tl.seccomp")
+	policy := "2\nblacklist\nreject_force_umount\nkexec_load\n[x86_64]\nsyncfs errno 7\ngetpgid errno 7 [0,4242,SCMP_CMP_EQ]\n[arm64]\nfinit_module kill\n[all]\ninit_module errno 1\n"
+	if err := os.WriteFile(custom, []byte(policy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, prof := range []string{lxcCommonSeccomp, custom} {
+		shim := probeInit(t, "lxc-shim", prof)
+		lxc := probeInit(t, "lxc", prof)
+		if shim != lxc {
+			t.Errorf("%s: answers differ\nlxc-shim:\n%s\nLXC 5:\n%s", prof, shim, lxc)
+		}
+		if !strings.Contains(shim, "Seccomp: 2") || !strings.Contains(shim, "init_module 1\n") {
+			t.Errorf("%s: the init is not under the policy:\n%s", prof, shim)
+		}
+	}
+}
+
+// probeInit boots a busybox container whose init runs tests/attacker's
+// syscall probe, under lxc-shim or LXC ("lxc"), and returns what it printed.
+func probeInit(t *testing.T, side, profile string) string {
+	t.Helper()
+	dir := t.TempDir()
+	name := testutil.Name("tl")
+	lxcpath, rootfs := filepath.Join(dir, "lxc"), filepath.Join(dir, "rootfs")
+	testutil.BusyboxRootfs(t, rootfs)
+	copyExe(t, attackerBin(t), filepath.Join(rootfs, "bin/attacker"))
+	probe := "#!/bin/sh\n/bin/attacker syscalls > /tmp/probe.new 2>&1\nmv /tmp/probe.new /tmp/probe.out\nexec sleep 1000\n"
+	if err := os.MkdirAll(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "bin/probe"), []byte(probe), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteConfig(t, lxcpath, name, fmt.Sprintf("lxc.uts.name = %s\nlxc.rootfs.path = dir:%s\nlxc.net.0.type = empty\n"+
+		"lxc.mount.auto = proc:rw\nlxc.apparmor.profile = unconfined\nlxc.init.cmd = /bin/probe\nlxc.seccomp.profile = %s\n",
+		name, rootfs, profile))
+	cli := initdCLI{bin: testutil.Binaries(t).Initd, lxcpath: lxcpath, rundir: filepath.Join(dir, "run"), logdir: filepath.Join(dir, "log")}
+	var stop func()
+	switch side {
+	case "lxc-shim":
+		if err := os.MkdirAll(cli.logdir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		stop = func() {
+			cli.run(t, nil, "stop", "--kill", name)
+			cli.run(t, nil, "cleanup", name)
+		}
+		t.Cleanup(stop)
+		cli.must(t, 0, "start", name)
+	default:
+		stop = func() { _ = exec.Command("lxc-stop", "-P", lxcpath, "-n", name, "-k").Run() }
+		t.Cleanup(stop)
+		if out, err := exec.Command("lxc-start", "-P", lxcpath, "-n", name, "-d", "-o", filepath.Join(dir, "lxc.log")).CombinedOutput(); err != nil {
+			b, _ := os.ReadFile(filepath.Join(dir, "lxc.log"))
+			t.Fatalf("lxc-start: %v\n%s\n%s", err, out, b)
+		}
+	}
+	out := filepath.Join(rootfs, "tmp/probe.out")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := os.ReadFile(out)
+		if err == nil {
+			stop()
+			testutil.CheckNoLeaks(t, name, rootfs, "")
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no probe output after 30s", side)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
