@@ -64,6 +64,9 @@ type Stage struct {
 	ctl    *os.File // write end: release byte
 	report *os.File // read end: error report, EOF on exec
 	done   bool
+	// seccomp is lxc.seccomp.profile: the stage loads it before its last
+	// calls, which a policy can deny (the stage then dies without a word).
+	seccomp string
 }
 
 // StageError is a failure inside the stage: the step that failed, the config
@@ -182,7 +185,7 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 		closeAll(ctlW, repR)
 		return nil, fmt.Errorf("spawn %s: %w: %w", cfg.Name, ErrClone, err)
 	}
-	st := &Stage{name: cfg.Name, pid: pid, ctl: ctlW, report: repR}
+	st := &Stage{name: cfg.Name, pid: pid, ctl: ctlW, report: repR, seccomp: cfg.Security.SeccompProfile}
 	// The stage reads the plan as soon as it runs, so this write cannot
 	// block for long even past the pipe's buffer; a dead stage gives EPIPE.
 	buf, err := json.Marshal(&p)
@@ -217,7 +220,12 @@ func (s *Stage) Release() error {
 	if err != nil {
 		return fmt.Errorf("release %s: read stage report: %w", s.name, err)
 	}
-	return parseReport(s.name, out, werr)
+	err = parseReport(s.name, out, werr)
+	var se *StageError
+	if err != nil && werr == nil && !errors.As(err, &se) && s.seccomp != "" {
+		err = fmt.Errorf("%w (lxc.seccomp.profile %s is loaded before the stage's last calls: setgroups, setresuid, capset, prctl, rt_sigaction, write, execve; a policy that denies one stops the start)", err, s.seccomp)
+	}
+	return err
 }
 
 // execMarker is written by the stage right before execve; the pipe is

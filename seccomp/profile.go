@@ -169,6 +169,9 @@ func Parse(r io.Reader, file string) (*Profile, error) {
 	// fscanf("%d\n") reads the version and skips the white space after it,
 	// blank lines included: the policy line is what follows.
 	line, ok := next()
+	for ok && strings.TrimSpace(line) == "" {
+		line, ok = next()
+	}
 	v, used, good := cInt(line, false)
 	if !ok || !good || (v != 1 && v != 2) {
 		return nil, errf("invalid version %q: the first line must be 1 or 2", strings.TrimSpace(line))

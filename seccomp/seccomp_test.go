@@ -76,6 +76,9 @@ umount2 allow [1,2,&=,2]
 	if v1.Version != 1 || v1.Default != Kill || len(v1.Rules) != 3 || v1.Rules[1].Number != 1 {
 		t.Errorf("v1: %+v", v1)
 	}
+	if p := parse(t, "\n 2\n\n  denylist kill\nread errno 3\n"); !p.Denylist || p.Default != Kill || p.Rules[0].Line != 5 {
+		t.Errorf("white space around the version: %+v", p)
+	}
 	if p := parse(t, "2\nwhitelist\nread\n"); p.Denylist || p.Default != Kill || p.Rules[0].Action != Allow {
 		t.Errorf("whitelist: %+v", p)
 	}

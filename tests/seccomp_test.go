@@ -210,3 +210,22 @@ func probeInit(t *testing.T, side, profile string) string {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestSeccompPolicyStopsStage: a policy that denies the calls the stage
+// makes after loading it fails the start with a message that says so, and
+// leaves nothing (newTK's cleanup checks).
+func TestSeccompPolicyStopsStage(t *testing.T) {
+	testutil.RequireRoot(t)
+	prof := filepath.Join(t.TempDir(), "tight.seccomp")
+	if err := os.WriteFile(prof, []byte("2\nallowlist errno 38\nread\nexit_group\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newTK(t, "lxc.seccomp.profile = "+prof+"\n")
+	_, stderr, code := e.initd(nil, "start", e.name)
+	if code == 0 || !strings.Contains(stderr, "lxc.seccomp.profile "+prof+" is loaded before the stage's last calls") {
+		t.Errorf("start: exit %d, stderr %q", code, stderr)
+	}
+	if e.running() {
+		t.Error("running under a policy that denies execve")
+	}
+}
