@@ -228,7 +228,8 @@ func Parse(r io.Reader, file string) (*Profile, error) {
 		if !ok {
 			break
 		}
-		if strings.HasPrefix(line, "#") || line == "" {
+		if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
+			// LXC reads an empty syscall name from a blank line and skips it.
 			continue
 		}
 		if strings.HasPrefix(line, "[") {

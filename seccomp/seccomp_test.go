@@ -104,6 +104,7 @@ func TestParseErrors(t *testing.T) {
 		{"2\ndenylist\nread errno 1 [0,1,==] \n", "want [index,value,op]"},
 		{"2\ndenylist\nread notify\n", "seccomp notification proxy"},
 		{"2\ndenylist\nread [0,1,==]\n", "unrecognized action"},
+		{"2\ndenylist\n  read errno 1\n", "p.seccomp:3: rule \"  read errno 1\": unrecognized action \"read errno 1\""},
 	} {
 		_, err := Parse(strings.NewReader(tc.text), "p.seccomp")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -251,7 +252,7 @@ func TestCompiledAllowlist(t *testing.T) {
 }
 
 func TestCompileWarningsAndErrors(t *testing.T) {
-	_, w, err := Compile(parse(t, "2\ndenylist\nno_such_call errno 1\nsocketcall errno 1\n"), "x86_64")
+	_, w, err := Compile(parse(t, "2\ndenylist\nno_such_call errno 1\n  \nsocketcall errno 1\n"), "x86_64")
 	if err != nil {
 		t.Fatal(err)
 	}
