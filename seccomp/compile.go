@@ -54,8 +54,10 @@ func Load(path, machine string) (*Filter, []Warning, error) {
 // every rule of the sections that apply to the host (a section such as
 // [x86] only decides whether its rules are read on this host, not for
 // which architecture, as in LXC); a process of another architecture is
-// killed. Rules for one syscall are checked in file order, conditions of a
-// rule all have to match; a rule without conditions ends the list.
+// killed. Conditions of a rule all have to match. A rule without
+// conditions makes the syscall's answer (see put); rules with conditions
+// are checked in file order, where libseccomp's decision tree may check
+// two overlapping ones in another order (it tries an == before a >=).
 func Compile(p *Profile, machine string) (*Filter, []Warning, error) {
 	h, err := hostFor(machine)
 	if err != nil {
@@ -126,16 +128,25 @@ func (c *compiler) warn(line int, format string, args ...any) {
 	c.warns = append(c.warns, Warning{File: c.p.File, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
-// put adds r for syscall nr of architecture i; two unconditional rules
-// with different actions for one syscall are an error (libseccomp refuses
-// the second).
+// put adds r for syscall nr of architecture i with libseccomp's rules, as
+// measured under LXC 5: the first rule without conditions wins over any
+// later one and over every rule with conditions, whatever their order;
+// two rules with the same conditions and different actions are an error.
 func (c *compiler) put(i, nr int, r Rule) error {
 	rules := c.perArch[i][nr]
-	if len(r.Conds) == 0 {
-		for _, o := range rules {
-			if len(o.Conds) == 0 && o.Action != r.Action {
-				return c.errf(r.Line, "rule for %s (%s) conflicts with the rule of line %d (%s)", ruleName(r), r.Action, o.Line, o.Action)
+	for _, o := range rules {
+		switch {
+		case len(o.Conds) == 0:
+			return nil // o wins
+		case len(r.Conds) == 0:
+			// r wins over the conditional rules: keep it alone.
+			c.perArch[i][nr] = []Rule{r}
+			return nil
+		case slices.Equal(o.Conds, r.Conds):
+			if o.Action != r.Action {
+				return c.errf(r.Line, "rule for %s (%s) has the conditions of line %d with another action (%s)", ruleName(r), r.Action, o.Line, o.Action)
 			}
+			return nil
 		}
 	}
 	c.perArch[i][nr] = append(rules, r)

@@ -223,13 +223,27 @@ func TestCompiledConditions(t *testing.T) {
 		}
 	}
 	// Several conditions: all must hold; rules are tried in order.
-	f := compile(t, "2\ndenylist\nmount errno 7 [0,1,==][1,2,==]\nmount errno 8 [0,1,==]\nmount errno 9\n")
+	f := compile(t, "2\ndenylist\nmount errno 7 [0,1,==][1,2,==]\nmount errno 8 [0,1,==]\nmount errno 8 [0,1,==]\n")
 	for _, tc := range []struct {
 		a0, a1 uint64
 		want   Action
-	}{{1, 2, Errno(7)}, {1, 3, Errno(8)}, {2, 2, Errno(9)}} {
+	}{{1, 2, Errno(7)}, {1, 3, Errno(8)}, {2, 2, Allow}} {
 		if got := run(t, f, archX8664.audit, unix.SYS_MOUNT, tc.a0, tc.a1); got != tc.want {
 			t.Errorf("mount(%d, %d): %v, want %v", tc.a0, tc.a1, got, tc.want)
+		}
+	}
+	// As libseccomp (measured under LXC 5): the first rule without
+	// conditions wins over a later one and over rules with conditions,
+	// before or after it.
+	for _, text := range []string{
+		"2\ndenylist\nmount errno 9\nmount errno 7 [0,1,==]\nmount errno 8\n",
+		"2\ndenylist\nmount errno 7 [0,1,==]\nmount errno 9\nmount errno 8\n",
+	} {
+		f := compile(t, text)
+		for _, a0 := range []uint64{1, 2} {
+			if got := run(t, f, archX8664.audit, unix.SYS_MOUNT, a0); got != Errno(9) {
+				t.Errorf("%q: mount(%d): %v, want errno 9", text, a0, got)
+			}
 		}
 	}
 }
@@ -262,7 +276,7 @@ func TestCompileWarningsAndErrors(t *testing.T) {
 	}
 	for _, tc := range []struct{ text, want string }{
 		{"2\ndenylist\nread allow\n", "p.seccomp:3: rule for read: its action allow is the policy's default"},
-		{"2\ndenylist\nread errno 1\nread errno 2\n", "p.seccomp:4: rule for read (errno 2) conflicts with the rule of line 3"},
+		{"2\ndenylist\nread errno 1 [0,1,==]\nread errno 2 [0,1,==]\n", "p.seccomp:4: rule for read (errno 2) has the conditions of line 3 with another action (errno 1)"},
 	} {
 		if _, _, err := Compile(parse(t, tc.text), "x86_64"); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want %q", tc.text, err, tc.want)
