@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxc-shim/lxc-shim/internal/testutil"
+	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
 // LXC's own policy, which every distribution's common.conf includes.
@@ -310,4 +311,30 @@ func noLXCLeaks(t *testing.T, name, rootfs string, failed bool) {
 			t.Errorf("LXC left %s", d)
 		}
 	}
+}
+
+// TestSeccompAfterReboot: the test init reports Seccomp: 2 (and no
+// no_new_privs: LXC sets none for the filter) in its first boot and, the
+// profile compiled again, after a reboot from inside.
+func TestSeccompAfterReboot(t *testing.T) {
+	e := newLC(t, rootTestinit, "lxc.mount.auto = proc:rw\nlxc.seccomp.profile = "+lxcCommonSeccomp+"\n")
+	e.mustInitd(0, "start", e.name)
+	status := func(boot int) {
+		t.Helper()
+		e.waitReport()
+		var r struct {
+			Status map[string]string `json:"status"`
+		}
+		e.bootReport(&r)
+		if r.Status["Seccomp"] != "2" || r.Status["NoNewPrivs"] != "0" {
+			t.Errorf("boot %d: the init reports Seccomp %q, NoNewPrivs %q; want 2 and 0", boot, r.Status["Seccomp"], r.Status["NoNewPrivs"])
+		}
+	}
+	status(1)
+	e.forgetReport()
+	e.command("reboot")
+	e.waitState(15*time.Second, "boot 2 running", func(s *shimctl.Status) bool {
+		return s.BootCount == 2 && s.State == shimctl.StateRunning
+	})
+	status(2)
 }
