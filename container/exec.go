@@ -195,6 +195,8 @@ func (s *stager) installSeccomp() error {
 	}
 	if !ok {
 		s.log.Info("already under a seccomp filter: loading no policy, as LXC (lxc.seccomp.allow_nesting = 1 stacks it)", "profile", sec.SeccompProfile)
+		return nil
 	}
+	s.log.Info("seccomp filter loaded", "profile", sec.SeccompProfile, "instructions", sec.Seccomp.Len())
 	return nil
 }
