@@ -203,7 +203,10 @@ func Parse(r io.Reader, file string) (*Profile, error) {
 			}
 			p.Rules = append(p.Rules, Rule{Line: n, Number: nr, Action: Allow})
 		}
-		return p, sc.Err()
+		if err := scanErr(sc, errf); err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 	ruleDefault := Allow
 	switch {
@@ -247,7 +250,19 @@ func Parse(r io.Reader, file string) (*Profile, error) {
 		rule.Line, rule.Section = n, section
 		p.Rules = append(p.Rules, rule)
 	}
-	return p, sc.Err()
+	if err := scanErr(sc, errf); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// scanErr is the reader's error (a line longer than 1 MiB), at the line
+// after the last one read.
+func scanErr(sc *bufio.Scanner, errf func(string, ...any) error) error {
+	if err := sc.Err(); err != nil {
+		return errf("after this line: %v", err)
+	}
+	return nil
 }
 
 func hasAnyPrefix(s string, prefixes ...string) bool {
