@@ -138,11 +138,18 @@ func (e *Error) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line,
 
 // ParseFile reads the profile at path.
 func ParseFile(path string) (*Profile, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: a FIFO or a device named by mistake must not hang the
+	// boot (or check); only a regular file is read.
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("seccomp profile: %w", err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil {
+		return nil, fmt.Errorf("seccomp profile: %w", err)
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("seccomp profile %s: not a regular file (%s)", path, st.Mode().Type())
+	}
 	return Parse(f, path)
 }
 
