@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lxc-shim/lxc-shim/seccomp"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -464,6 +466,7 @@ func (b *builder) finish() {
 	b.finishMounts()
 	b.finishNets()
 	b.finishCgroup()
+	b.finishSeccomp()
 	for _, d := range c.Refusals() {
 		b.errorf(d.Pos, "%s", d.Message)
 	}
@@ -523,4 +526,27 @@ func (c *Config) HostExposure() (Diagnostic, bool) {
 		p = Pos{File: c.File}
 	}
 	return Diagnostic{Pos: p, Message: "privileged container keeps sys_admin and has no seccomp: root inside can reach the host where nothing else stops it (lxc.cap.drop = sys_admin unless it needs it)"}, true
+}
+
+// finishSeccomp reads and compiles lxc.seccomp.profile for this host, so
+// that check gives the verdict start gives and the boot compiles it once:
+// a syntax error names the profile's FILE:LINE after the key's own.
+func (b *builder) finishSeccomp() {
+	sec := &b.cfg.Security
+	if sec.SeccompProfile == "" {
+		return
+	}
+	machine := b.opts.Machine
+	if machine == "" {
+		machine = seccomp.Machine()
+	}
+	f, warns, err := seccomp.Load(sec.SeccompProfile, machine)
+	for _, w := range warns {
+		b.warnf(sec.SeccompPos, "%s", w)
+	}
+	if err != nil {
+		b.errorf(sec.SeccompPos, "%v", err)
+		return
+	}
+	sec.Seccomp = f
 }

@@ -17,6 +17,9 @@ type Options struct {
 	// Getenv looks up host environment variables for lxc.environment lines
 	// that name a variable without a value (default: os.LookupEnv).
 	Getenv func(string) (string, bool)
+	// Machine is the architecture seccomp profiles are compiled for, as
+	// uname -m names it (default: this host's).
+	Machine string
 }
 
 func (o Options) withDefaults() Options {

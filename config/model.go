@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"net/netip"
 	"syscall"
+
+	"github.com/lxc-shim/lxc-shim/seccomp"
 )
 
 // Pos is where a value was read: the file, the 1-based line, and the key as
@@ -415,15 +417,19 @@ type Security struct {
 	AppArmorRaw             []string `json:"apparmor_raw,omitempty"`
 	SELinuxKeyringContext   string   `json:"selinux_keyring_context,omitempty"`
 	SeccompAllowNesting     bool     `json:"seccomp_allow_nesting,omitempty"`
+	// SeccompPos is where lxc.seccomp.profile was set; Seccomp is that
+	// profile compiled for this host when the config was loaded (the
+	// launcher and attach install it; the container never supplies one).
+	SeccompPos Pos             `json:"-"`
+	Seccomp    *seccomp.Filter `json:"seccomp,omitempty"`
 	// NoKeyringSession is lxc.keyring.session = 0 (LXC's default gives the
 	// init a new session keyring).
 	NoKeyringSession bool     `json:"no_keyring_session,omitempty"`
 	NoNewPrivs       bool     `json:"no_new_privs,omitempty"`
 	IDMap            []IDMap  `json:"idmap,omitempty"`
 	Unsupported      []string `json:"unsupported,omitempty"`
-	// Where lxc.seccomp.profile and the last lxc.idmap were read.
-	SeccompPos Pos `json:"-"`
-	IDMapPos   Pos `json:"-"`
+	// Where the last lxc.idmap was read.
+	IDMapPos Pos `json:"-"`
 }
 
 // IDMap is one lxc.idmap line: "u 0 100000 65536".

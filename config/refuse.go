@@ -17,9 +17,6 @@ func (c *Config) Refusals() []Diagnostic {
 	var out []Diagnostic
 	refuse := func(p Pos, msg string) { out = append(out, Diagnostic{Pos: p, Message: msg}) }
 	sec := c.Security
-	if sec.SeccompProfile != "" {
-		refuse(keyed(sec.SeccompPos, "lxc.seccomp.profile"), "seccomp is not supported by lxc-shim; remove the key to run without it")
-	}
 	if len(sec.IDMap) > 0 {
 		refuse(keyed(sec.IDMapPos, "lxc.idmap"), "user namespaces (unprivileged containers) are not supported by lxc-shim")
 	}

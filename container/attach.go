@@ -14,6 +14,7 @@ import (
 
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/lsm"
+	"github.com/lxc-shim/lxc-shim/seccomp"
 )
 
 // A command attached to a running container (lxc-initd attach) is exec'd
@@ -33,6 +34,10 @@ type AttachSpec struct {
 	// command is exec'd under, as LXC's attach does ("": none).
 	AppArmor string `json:"apparmor,omitempty"`
 	SELinux  string `json:"selinux,omitempty"`
+	// Seccomp is the container's filter, compiled on the host from its
+	// config (nil: none); SeccompAllowNesting is lxc.seccomp.allow_nesting.
+	Seccomp             *seccomp.Filter `json:"seccomp,omitempty"`
+	SeccompAllowNesting bool            `json:"seccomp_allow_nesting,omitempty"`
 }
 
 // InitLabels reads the AppArmor and SELinux labels of the container's init
@@ -115,9 +120,6 @@ func ExecAttached(spec AttachSpec) (int, error) {
 	if err := setgroupsNone(); err != nil {
 		return fail("setgroups", err)
 	}
-	if err := LimitCaps(spec.CapBnd); err != nil {
-		return fail("capabilities", err)
-	}
 	// The init's labels, written to this thread's attr files in the
 	// container's /proc, which must be a real proc file system.
 	for _, l := range []struct{ lsm, label string }{{"apparmor", spec.AppArmor}, {"selinux", spec.SELinux}} {
@@ -136,6 +138,18 @@ func ExecAttached(spec AttachSpec) (int, error) {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fail("lxc.no_new_privs", err)
 		}
+	}
+	// The container's filter, as LXC's attach loads it: after
+	// no_new_privs, while CAP_SYS_ADMIN is still effective (so the
+	// kernel needs no no_new_privs of its own), before the capabilities
+	// are limited.
+	if spec.Seccomp != nil {
+		if _, err := spec.Seccomp.Install(spec.SeccompAllowNesting); err != nil {
+			return fail("lxc.seccomp.profile", err)
+		}
+	}
+	if err := LimitCaps(spec.CapBnd); err != nil {
+		return fail("capabilities", err)
 	}
 	// Nothing the caller of lxc-initd left open may reach the container:
 	// every descriptor but stdio (the error pipe included) closes on exec.

@@ -2,11 +2,12 @@ package container
 
 import (
 	"fmt"
-	"github.com/lxc-shim/lxc-shim/cgroupfs"
 	"os"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/lxc-shim/lxc-shim/cgroupfs"
 
 	"golang.org/x/sys/unix"
 )

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -68,9 +69,19 @@ func (s *stager) execInit(report *os.File, lastCap int, have uint64) error {
 			return s.fail("session keyring", "", "lxc.keyring.session", "1", err)
 		}
 	}
+	// The seccomp filter goes on while this thread is still root with
+	// CAP_SYS_ADMIN effective, as LXC loads it before its uid switch: the
+	// kernel then needs no no_new_privs (which would break setuid programs
+	// in the container). What runs after it (the start hooks, setgroups,
+	// setresuid, capset, prctl, execve) goes through the filter, as under
+	// LXC, which loads it before the start hooks.
+	if err := s.installSeccomp(); err != nil {
+		return err
+	}
 	// LXC runs the start hooks here: inside, after the pivot, with the
-	// container's bounding set and keyring, resolved in its root file
-	// system; then the shim's start-host hooks while the stage waits.
+	// container's bounding set, keyring and seccomp filter, resolved in
+	// its root file system; then the shim's start-host hooks while the
+	// stage waits.
 	if err := s.hooks("start"); err != nil {
 		return err
 	}
@@ -183,4 +194,28 @@ func resetSignals() {
 		}
 		unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0)
 	}
+}
+
+// installSeccomp loads the filter the shim compiled from
+// lxc.seccomp.profile when it read the config (never one from the
+// container). Under a filter already, it loads none unless
+// lxc.seccomp.allow_nesting = 1, as LXC.
+func (s *stager) installSeccomp() error {
+	sec := s.cfg.Security
+	if sec.Seccomp == nil {
+		if sec.SeccompProfile != "" {
+			return s.fail("seccomp", "seccomp", "lxc.seccomp.profile", sec.SeccompProfile, errors.New("profile not compiled"))
+		}
+		return nil
+	}
+	ok, err := sec.Seccomp.Install(sec.SeccompAllowNesting)
+	if err != nil {
+		return s.fail("seccomp", "seccomp", "lxc.seccomp.profile", sec.SeccompProfile, err)
+	}
+	if !ok {
+		s.log.Info("already under a seccomp filter: loading no policy, as LXC (lxc.seccomp.allow_nesting = 1 stacks it)", "profile", sec.SeccompProfile)
+		return nil
+	}
+	s.log.Info("seccomp filter loaded", "profile", sec.SeccompProfile, "instructions", sec.Seccomp.Len())
+	return nil
 }

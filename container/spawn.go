@@ -75,6 +75,9 @@ type Stage struct {
 	report *os.File // read end: error report, EOF on exec
 	pause  bool     // the stage stops for the start-host hooks
 	done   bool
+	// seccomp is lxc.seccomp.profile: the stage loads it before its last
+	// calls, which a policy can deny (the stage then dies without a word).
+	seccomp string
 }
 
 // StageError is a failure inside the stage: the step that failed, the config
@@ -209,7 +212,8 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 		closeAll(ctlW, repR)
 		return nil, fmt.Errorf("spawn %s: %w: %w", cfg.Name, ErrClone, err)
 	}
-	st := &Stage{name: cfg.Name, pid: pid, ctl: ctlW, report: repR, pause: p.StartHostPause}
+	st := &Stage{name: cfg.Name, pid: pid, ctl: ctlW, report: repR, pause: p.StartHostPause,
+		seccomp: cfg.Security.SeccompProfile}
 	// The stage reads the plan as soon as it runs, so this write cannot
 	// block for long even past the pipe's buffer; a dead stage gives EPIPE.
 	buf, err := json.Marshal(&p)
@@ -270,7 +274,12 @@ func (s *Stage) ReleaseWith(atStartHost func() error) error {
 	if err != nil {
 		return fmt.Errorf("release %s: read stage report: %w", s.name, err)
 	}
-	return parseReport(s.name, append(head, rest...), werr)
+	err = parseReport(s.name, append(head, rest...), werr)
+	var se *StageError
+	if err != nil && werr == nil && !errors.As(err, &se) && s.seccomp != "" {
+		err = fmt.Errorf("%w (lxc.seccomp.profile %s is loaded before the stage's last calls: setgroups, setresuid, capset, prctl, rt_sigaction, write, execve; a policy that denies one stops the start)", err, s.seccomp)
+	}
+	return err
 }
 
 // startHostMarker is written by the stage when it waits for the shim's
@@ -352,6 +361,7 @@ func positions(cfg *config.Config) map[string]config.Pos {
 		"caps":       cfg.Caps.Pos,
 		"namespace":  cfg.Namespace.Pos,
 		"console":    cfg.Console.Pos,
+		"seccomp":    cfg.Security.SeccompPos,
 	}
 	for i, m := range cfg.Mounts {
 		w["mount."+strconv.Itoa(i)] = m.Pos
@@ -375,6 +385,9 @@ func positions(cfg *config.Config) map[string]config.Pos {
 func refuseUnsupported(cfg *config.Config) error {
 	if r := cfg.Refusals(); len(r) > 0 {
 		return errors.New(r[0].String())
+	}
+	if sec := cfg.Security; sec.SeccompProfile != "" && sec.Seccomp == nil {
+		return fmt.Errorf("lxc.seccomp.profile %q: not compiled (load the config with config.Load)", sec.SeccompProfile)
 	}
 	return nil
 }

@@ -107,7 +107,10 @@ func cmdAttach(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec := container.AttachSpec{Argv: argv, NoNewPrivs: cfg.Security.NoNewPrivs}
+	// The filter comes from the host's config, compiled here, never from
+	// the container.
+	spec := container.AttachSpec{Argv: argv, NoNewPrivs: cfg.Security.NoNewPrivs,
+		Seccomp: cfg.Security.Seccomp, SeccompAllowNesting: cfg.Security.SeccompAllowNesting}
 	if spec.CapBnd, err = container.BoundingSet(pid); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}

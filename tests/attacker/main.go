@@ -54,6 +54,8 @@ func main() {
 		err = keyringExec(os.Args[2:])
 	case "key-read":
 		err = keyRead(os.Args[2])
+	case "syscalls":
+		syscallProbe()
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
@@ -252,4 +254,27 @@ func keyRead(s string) error {
 	}
 	fmt.Printf("key %d: payload %s\n", id, buf[:min(n, len(buf))])
 	return nil
+}
+
+// syscallProbe makes the calls the seccomp tests check and prints one
+// "NAME ERRNO" line each (0: the call went through to the kernel, or
+// failed there with another reason than the filter's), then the Seccomp
+// line of /proc/self/status. Every call is harmless whatever answers it.
+func syscallProbe() {
+	errno := func(_, _ uintptr, e syscall.Errno) int { return int(e) }
+	bad := ^uintptr(0) // an fd or address that fails in the kernel
+	fmt.Printf("init_module %d\n", errno(syscall.Syscall(syscall.SYS_INIT_MODULE, 0, 0, 0)))
+	fmt.Printf("finit_module %d\n", errno(syscall.Syscall(unix.SYS_FINIT_MODULE, bad, 0, 0)))
+	none, _ := syscall.BytePtrFromString("/tl-no-such-mount")
+	fmt.Printf("umount2_force %d\n", errno(syscall.Syscall(syscall.SYS_UMOUNT2, uintptr(unsafe.Pointer(none)), unix.MNT_FORCE, 0)))
+	fmt.Printf("umount2_detach %d\n", errno(syscall.Syscall(syscall.SYS_UMOUNT2, uintptr(unsafe.Pointer(none)), unix.MNT_DETACH, 0)))
+	fmt.Printf("syncfs %d\n", errno(syscall.Syscall(unix.SYS_SYNCFS, bad, 0, 0)))
+	fmt.Printf("getpgid_4242 %d\n", errno(syscall.Syscall(syscall.SYS_GETPGID, 4242, 0, 0)))
+	fmt.Printf("getpgid_0 %d\n", errno(syscall.Syscall(syscall.SYS_GETPGID, 0, 0, 0)))
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "Seccomp:") {
+			fmt.Println(strings.Join(strings.Fields(l), " "))
+		}
+	}
 }

@@ -317,7 +317,7 @@ func writeReport() {
 				continue
 			}
 			switch k {
-			case "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "SigBlk", "SigIgn", "NoNewPrivs", "NSpid":
+			case "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "SigBlk", "SigIgn", "NoNewPrivs", "NSpid", "Seccomp":
 				r.Status[k] = strings.TrimSpace(v)
 			}
 		}
