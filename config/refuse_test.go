@@ -11,8 +11,8 @@ func TestRefusalsAreConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, text, want string
 	}{
-		{"seccomp", "lxc.seccomp.profile = /x.seccomp", `config:1: lxc.seccomp.profile: seccomp is not supported by lxc-shim; remove the key to run without it`},
-		{"legacy seccomp", "lxc.tty.max = 1\nlxc.seccomp = /x.seccomp", `config:2: lxc.seccomp (lxc.seccomp.profile): seccomp is not supported by lxc-shim; remove the key to run without it`},
+		{"seccomp", "lxc.seccomp.profile = /x.seccomp", `config:1: lxc.seccomp.profile: seccomp profile: open /x.seccomp: no such file or directory`},
+		{"legacy seccomp", "lxc.tty.max = 1\nlxc.seccomp = /x.seccomp", `config:2: lxc.seccomp (lxc.seccomp.profile): seccomp profile: open /x.seccomp: no such file or directory`},
 		{"idmap", "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536", `config:2: lxc.idmap: user namespaces (unprivileged containers) are not supported by lxc-shim`},
 		{"legacy idmap", "lxc.id_map = u 0 100000 65536", `config:1: lxc.id_map (lxc.idmap): user namespaces (unprivileged containers) are not supported by lxc-shim`},
 		{"share", "lxc.namespace.share.net = other", `config:1: lxc.namespace.share.net: sharing namespaces is not supported by lxc-shim`},
