@@ -147,7 +147,7 @@ func (s *Shim) init() {
 	s.sigc = make(chan os.Signal, 4)
 	s.done = make(chan struct{})
 	start, _ := shimctl.ProcStartTime(os.Getpid())
-	s.st = shimctl.Status{Name: s.Name, ShimPid: os.Getpid(), ShimStart: start, StartedAt: time.Now().UTC()}
+	s.st = shimctl.Status{Name: s.Name, ShimPid: os.Getpid(), ShimStart: start, StartedAt: time.Now().UTC(), StopTimeout: s.StopTimeout.Seconds()}
 }
 
 // Run supervises the container until it is stopped, halted or given up on,

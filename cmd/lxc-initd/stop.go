@@ -12,7 +12,9 @@ import (
 
 // cmdStop stops NAME gracefully (the halt signal, then the kill after -t
 // seconds) and returns 0 once it is gone, also when it was not running. A
-// container whose shim died is stopped from its state directory.
+// container whose shim died is stopped from its state directory; one whose
+// shim does not answer is stopped the same way and the shim killed, so
+// that stop returns within -t and a few seconds whatever the shim does.
 func cmdStop(e *env, args []string) error {
 	fs := flag.NewFlagSet("stop", flag.ContinueOnError)
 	secs := fs.Float64("t", -1, fmt.Sprintf("seconds to wait after the halt signal before the kill (default: the shim's --stop-timeout, %g)", config.DefaultStopTimeout.Seconds()))
@@ -36,8 +38,8 @@ func cmdStop(e *env, args []string) error {
 		}
 		// Not running, but a dead shim may have left its host side:
 		// stopContainer cleans that up from the state directory.
-		if err == nil && !st.ShimAlive && st.State.Active() {
-			if _, serr := stopContainer(e, name, timeout, *kill); serr != nil {
+		if err == nil && (!st.ShimAlive || st.ShimNotResponding) && st.State.Active() {
+			if _, serr := stopContainer(e, name, st, timeout, *kill); serr != nil {
 				return serr
 			}
 		}
@@ -48,17 +50,20 @@ func cmdStop(e *env, args []string) error {
 	if orphan && timeout < 0 {
 		timeout = config.DefaultStopTimeout
 	}
-	result, err := stopContainer(e, name, timeout, *kill)
+	out, err := stopContainer(e, name, st, timeout, *kill)
 	if err != nil {
 		return err
 	}
-	switch result {
+	switch out.Result {
 	case shimctl.StopNotRunning:
 		fmt.Fprintf(e.stdout, "%s is not running\n", name)
 	case shimctl.StopForced:
 		fmt.Fprintf(e.stdout, "%s stopped (forced: killed after the timeout)\n", name)
 	default:
-		fmt.Fprintf(e.stdout, "%s stopped (%s)\n", name, result)
+		fmt.Fprintf(e.stdout, "%s stopped (%s)\n", name, out.Result)
+	}
+	if out.Note != "" {
+		fmt.Fprintf(e.stdout, "%s: %s\n", name, out.Note)
 	}
 	if orphan {
 		fmt.Fprintf(e.stdout, "%s had no shim; stopped from its state directory\n", name)
