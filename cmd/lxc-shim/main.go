@@ -28,6 +28,7 @@ import (
 
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/container"
+	"github.com/lxc-shim/lxc-shim/internal/asynclog"
 	"github.com/lxc-shim/lxc-shim/shimctl"
 	"github.com/lxc-shim/lxc-shim/signals"
 	"github.com/lxc-shim/lxc-shim/supervise"
@@ -172,18 +173,29 @@ func run(args []string) int {
 	if err := os.MkdirAll(paths.Dir, 0o700); err != nil {
 		return fail(fmt.Errorf("state directory: %w", err))
 	}
-	if err := os.MkdirAll(o.logdir, 0o755); err != nil {
-		return fail(fmt.Errorf("log directory: %w", err))
-	}
+	// The log never holds the shim up: lines go through asynclog, which
+	// drops and counts what a full, failing or hung file system does not
+	// take; a log that cannot even be opened is tried again later.
+	var logSink io.Writer
 	logPath := filepath.Join(o.logdir, o.name+".log")
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	logFile, err := asynclog.OpenFile(o.logdir, logPath)
 	if err != nil {
-		return fail(fmt.Errorf("log %s: %w", logPath, err))
+		fmt.Fprintf(os.Stderr, "lxc-shim %s: warning: %v; the log starts once it can be written\n", o.name, err)
+		logSink = &asynclog.File{Path: logPath}
+	} else {
+		defer logFile.Close()
+		logSink = logFile
 	}
-	defer logFile.Close()
-	var h slog.Handler = slog.NewTextHandler(logFile, nil)
+	logw := asynclog.New(logSink, 0)
+	defer logw.Close(time.Second)
+	dropped := logw.Dropped
+	var h slog.Handler = slog.NewTextHandler(logw, nil)
 	if o.foreground {
-		h = slog.NewMultiHandler(h, slog.NewTextHandler(os.Stderr, nil))
+		// A supervisor's pipe (the journal) can be stuck as well.
+		errw := asynclog.New(os.Stderr, 0)
+		defer errw.Close(time.Second)
+		h = slog.NewMultiHandler(h, slog.NewTextHandler(errw, nil))
+		dropped = func() uint64 { return logw.Dropped() + errw.Dropped() }
 	}
 	log := slog.New(h).With("container", o.name, "shim", os.Getpid())
 	slog.SetDefault(log)
@@ -249,6 +261,7 @@ func run(args []string) int {
 		Consoles:        booter,
 		Reaper:          reaper,
 		Log:             log,
+		LogDropped:      dropped,
 		Notify:          supervise.Notifier{Log: log},
 		Ready:           ready,
 	}
