@@ -192,13 +192,13 @@ func TestShutdownWithStuckShim(t *testing.T) {
 	}
 	freezeShim(t, sts[cts[1].name])
 
-	out, errOut, code, took := bounded(cts[0], "shutdown", "-t", "3", "--deadline", "8")
-	t.Logf("shutdown -t 3 --deadline 8 (%v):\n%s%s", took, out, errOut)
+	out, errOut, code, took := bounded(cts[0], "shutdown", "-t", "8")
+	t.Logf("shutdown -t 8 (%v):\n%s%s", took, out, errOut)
 	if code != 0 {
 		t.Errorf("shutdown: exit %d, want 0 (all shut down by themselves)", code)
 	}
 	if took > 8*time.Second {
-		t.Errorf("shutdown took %v, beyond its 8 s deadline", took)
+		t.Errorf("shutdown took %v, beyond its 8 s", took)
 	}
 	if !strings.Contains(out, cts[1].name+": its shim") {
 		t.Errorf("shutdown did not say what it did about the stuck shim:\n%s", out)
@@ -256,6 +256,43 @@ func TestShutdownHungHigherOrder(t *testing.T) {
 	}
 	if st := hung.state(); st.StopResult != shimctl.StopForced {
 		t.Errorf("%s: stop %q, want forced", hung.name, st.StopResult)
+	}
+	for _, e := range []*lcEnv{hung, slow} {
+		testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+	}
+}
+
+// TestShutdownDeadline: --deadline bounds the whole shutdown. The hung
+// order-20 container is killed at the deadline instead of after its -t,
+// and the order-10 one, whose turn comes after the deadline, is killed at
+// once.
+func TestShutdownDeadline(t *testing.T) {
+	dirs := newTSDirs(t)
+	hung := newTS(t, dirs, rootTestinit)
+	writeTSConfig(hung, "lxc.start.order = 20\n")
+	hung.testinitConfig("SIGPWR ignore\n")
+	slow := newTS(t, dirs, rootTestinit)
+	writeTSConfig(slow, "lxc.start.order = 10\n")
+	slow.testinitConfig("SIGPWR slowhalt 3s\n")
+	for _, e := range []*lcEnv{hung, slow} {
+		e.mustInitd(0, "start", e.name)
+	}
+	for _, e := range []*lcEnv{hung, slow} {
+		e.waitReport()
+	}
+	hs, ss := hung.state(), slow.state()
+	out, errOut, code, took := bounded(hung, "shutdown", "-t", "30", "--deadline", "3")
+	t.Logf("shutdown -t 30 --deadline 3 (%v):\n%s%s", took, out, errOut)
+	if code != 1 || !strings.Contains(out, hung.name+": killed") || !strings.Contains(out, slow.name+": killed") {
+		t.Errorf("shutdown: exit %d; want 1 with both killed", code)
+	}
+	if took < 3*time.Second || took > 3*time.Second+4*time.Second {
+		t.Errorf("shutdown took %v, want its 3 s deadline and the kills", took)
+	}
+	hung.waitGone(hs.ShimPid, "shim of "+hung.name)
+	slow.waitGone(ss.ShimPid, "shim of "+slow.name)
+	if ev := slow.events(); strings.Contains(ev, "action slowhalt") {
+		t.Errorf("%s was asked to halt after the deadline instead of killed:\n%s", slow.name, ev)
 	}
 	for _, e := range []*lcEnv{hung, slow} {
 		testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
@@ -416,18 +453,26 @@ func TestInitdKilledAtPoints(t *testing.T) {
 	for _, c := range []struct {
 		verb  string
 		after time.Duration
+		// stuck: the shim is SIGSTOPped first, so that stop kills
+		// lxc-initd while it stops the container itself.
+		stuck bool
 	}{
-		{"start", 5 * time.Millisecond}, {"start", 60 * time.Millisecond}, {"start", 250 * time.Millisecond},
-		{"stop", 30 * time.Millisecond}, {"stop", 600 * time.Millisecond},
-		{"reboot", 10 * time.Millisecond},
+		{"start", 5 * time.Millisecond, false}, {"start", 60 * time.Millisecond, false}, {"start", 250 * time.Millisecond, false},
+		{"stop", 30 * time.Millisecond, false}, {"stop", 600 * time.Millisecond, false},
+		{"reboot", 10 * time.Millisecond, false},
+		// Before the halt signal, while the init halts, after it.
+		{"stop", 500 * time.Millisecond, true}, {"stop", 2000 * time.Millisecond, true}, {"stop", 3000 * time.Millisecond, true},
 	} {
-		t.Run(fmt.Sprintf("%s-%v", c.verb, c.after), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s-%v-stuck=%v", c.verb, c.after, c.stuck), func(t *testing.T) {
 			e := newTS(t, dirs, rootTestinit)
 			writeTSConfig(e, "")
 			e.testinitConfig("SIGPWR slowhalt 1s\nSIGINT reboot\n")
 			if c.verb != "start" {
 				e.mustInitd(0, "start", e.name)
 				e.waitReport()
+			}
+			if c.stuck {
+				freezeShim(t, e.state())
 			}
 			cmd := exec.Command(e.bins.Initd, e.cli().args(c.verb, e.name)...)
 			if err := cmd.Start(); err != nil {

@@ -61,6 +61,7 @@ type stopResult struct {
 	Name   string
 	Result string // shimctl.StopGraceful, StopForced, StopNotRunning
 	Note   string // what lxc-initd did besides (a stuck shim killed)
+	Late   bool   // its order began after the --deadline: killed at once
 	Err    error
 	Took   time.Duration
 }
@@ -117,7 +118,7 @@ func runShutdown(plan [][]shutdownEntry, timeout time.Duration, deadline time.Ti
 				defer wg.Done()
 				t0 := now()
 				out, err := stop(e, t, kill)
-				results[i] = stopResult{Name: e.Name, Result: out.Result, Note: out.Note, Err: err, Took: now().Sub(t0)}
+				results[i] = stopResult{Name: e.Name, Result: out.Result, Note: out.Note, Late: kill, Err: err, Took: now().Sub(t0)}
 			}()
 		}
 		wg.Wait()
@@ -187,6 +188,9 @@ func cmdShutdown(e *env, args []string) error {
 		case r.Err != nil:
 			failed = append(failed, r.Name)
 			fmt.Fprintf(e.stdout, "%s: failed: %v\n", r.Name, r.Err)
+		case r.Result == shimctl.StopForced && r.Late:
+			killed = append(killed, r.Name)
+			fmt.Fprintf(e.stdout, "%s: killed (its order began after the --deadline)\n", r.Name)
 		case r.Result == shimctl.StopForced:
 			killed = append(killed, r.Name)
 			fmt.Fprintf(e.stdout, "%s: killed (still running at the end of its timeout, after %s)\n", r.Name, r.Took.Round(time.Millisecond))
