@@ -38,9 +38,14 @@ func cmdStop(e *env, args []string) error {
 		}
 		// Not running, but a dead shim may have left its host side:
 		// stopContainer cleans that up from the state directory.
-		if err == nil && (!st.ShimAlive || st.ShimNotResponding) && st.State.Active() {
-			if _, serr := stopContainer(e, name, st, timeout, *kill); serr != nil {
+		// A stuck shim is ended whatever its state says.
+		if err == nil && (st.ShimNotResponding || !st.ShimAlive && st.State.Active()) {
+			out, serr := stopContainer(e, name, st, timeout, *kill)
+			if serr != nil {
 				return serr
+			}
+			if out.Note != "" {
+				fmt.Fprintf(e.stdout, "%s: %s\n", name, out.Note)
 			}
 		}
 		fmt.Fprintf(e.stdout, "%s is not running\n", name)
