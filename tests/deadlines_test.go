@@ -414,6 +414,22 @@ func TestRundirOnFullTmpfs(t *testing.T) {
 	if out, _, code, took := bounded(e, "status", e.name); code != 0 || !strings.Contains(out, "running") || took > 2500*time.Millisecond {
 		t.Errorf("status with /run full: exit %d in %v: %s", code, took, out)
 	}
+	// A state.json write that fails is reported by the live shim: its
+	// run-directory repair writes state.json again when it is removed
+	// (after 100 ms of quiet), which fails once the freed room is taken.
+	if err := os.Remove(shimctl.PathsFor(e.rundir, e.name).State); err != nil {
+		t.Fatal(err)
+	}
+	fullTmpfsAgain(t, dirs.rundir)
+	testutil.WaitFor(t, 5*time.Second, "state_write_error in status --json", func() error {
+		if m, code := statusJSON(e); code != 0 || m["state_write_error"] == nil {
+			return fmt.Errorf("exit %d, %v", code, m)
+		}
+		return nil
+	})
+	if out, _, _, _ := bounded(e, "status", e.name); !strings.Contains(out, "state.json not written") {
+		t.Errorf("status does not report the failed state write: %s", out)
+	}
 	if !alive(st.Pid) {
 		t.Errorf("the container stopped when /run filled")
 	}
@@ -432,7 +448,7 @@ func TestRundirOnFullTmpfs(t *testing.T) {
 // fullTmpfsAgain fills the file system of dir (mounted by fullTmpfs) again.
 func fullTmpfsAgain(t *testing.T, dir string) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(dir, "filler2"), os.O_WRONLY|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, "filler2"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
