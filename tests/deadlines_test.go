@@ -93,7 +93,7 @@ func statusJSON(e *lcEnv) (map[string]any, int) {
 
 // TestStuckShimStatusRebootStop: with the shim SIGSTOPped, status and list
 // answer within about 2 s from state.json and /proc (running, shim not
-// responding, LSB 0); reboot and cleanup fail within a few seconds and
+// responding, LSB 0); reboot, console and cleanup fail within a few seconds and
 // change nothing (a reboot request the shim reads later is dropped); stop
 // -t 3 stops the container itself within its timeout plus a grace, kills
 // the shim, and leaves nothing.
@@ -130,6 +130,10 @@ func TestStuckShimStatusRebootStop(t *testing.T) {
 	_, errOut, code, took = bounded(e, "cleanup", e.name)
 	if code == 0 || took > 5*time.Second {
 		t.Errorf("cleanup: exit %d in %v, %q; want a refusal within a few seconds", code, took, errOut)
+	}
+	_, errOut, code, took = bounded(e, "console", e.name)
+	if code == 0 || !strings.Contains(errOut, "not responding") || took > 5*time.Second {
+		t.Errorf("console: exit %d in %v, %q; want a failure naming the stuck shim within a few seconds", code, took, errOut)
 	}
 	// The shim wakes up: the reboot it finds in its socket expired, and
 	// it does nothing of it.
