@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/lxc-shim/lxc-shim/internal/testutil"
@@ -34,9 +35,15 @@ const hangLimit = 40 * time.Second
 // (code -1 then), and says how long it took.
 func bounded(e *lcEnv, args ...string) (stdout, stderr string, code int, took time.Duration) {
 	e.t.Helper()
+	return boundedCLI(e.t, e.cli(), args...)
+}
+
+// boundedCLI is bounded for any test's directories.
+func boundedCLI(t *testing.T, cli initdCLI, args ...string) (stdout, stderr string, code int, took time.Duration) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), hangLimit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, e.bins.Initd, e.cli().args(args...)...)
+	cmd := exec.CommandContext(ctx, cli.bin, cli.args(args...)...)
 	var o, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &se
 	start := time.Now()
@@ -46,11 +53,11 @@ func bounded(e *lcEnv, args ...string) (stdout, stderr string, code int, took ti
 	switch {
 	case ctx.Err() != nil:
 		code = -1
-		e.t.Errorf("lxc-initd %v hung: killed after %v", args, took)
+		t.Errorf("lxc-initd %v hung: killed after %v", args, took)
 	case errors.As(err, &ee):
 		code = ee.ExitCode()
 	case err != nil:
-		e.t.Fatalf("lxc-initd %v: %v", args, err)
+		t.Fatalf("lxc-initd %v: %v", args, err)
 	}
 	return o.String(), se.String(), code, took
 }
@@ -172,6 +179,41 @@ func TestStuckShimStatusRebootStop(t *testing.T) {
 		t.Errorf("cgroups left: %v", d)
 	}
 	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+}
+
+// TestStuckShimNetworkStop: the stop of a container with a veth on a
+// bridge whose shim is SIGSTOPped removes, once the shim is killed, what
+// the run made on the host as for a dead shim: the veth, the cgroup, the
+// network namespace.
+func TestStuckShimNetworkStop(t *testing.T) {
+	h := newTW(t)
+	br := h.bridge()
+	c := h.add(rootBusybox, func(c *twCT) string {
+		return c.head(twBusyboxBase) + c.vethNet(br, "02:00:0a:ed:13:02", "10.237.19.2/24")
+	})
+	st := c.start()
+	if _, err := netlink.LinkByName(c.pair); err != nil {
+		t.Fatalf("%s not made: %v", c.pair, err)
+	}
+	freezeShim(t, st)
+	cli := initdCLI{bin: h.bins.Initd, lxcpath: h.lxcpath, rundir: h.rundir, logdir: h.logdir}
+	out, errOut, code, took := boundedCLI(t, cli, "stop", c.name, "-t", "10")
+	t.Logf("stop -t 10 with a stopped shim (%v): %s%s", took, out, errOut)
+	if code != 0 || !strings.Contains(out, "did not respond") || took > 10*time.Second+5*time.Second {
+		t.Errorf("stop: exit %d in %v", code, took)
+	}
+	waitDead(t, st.ShimPid, "stuck shim")
+	waitDead(t, st.Pid, "init")
+	if _, err := netlink.LinkByName(c.pair); err == nil {
+		t.Errorf("%s left after the stop", c.pair)
+	}
+	if d := testutil.CgroupDirs(c.name); len(d) > 0 {
+		t.Errorf("cgroup left after the stop: %v", d)
+	}
+	if out := h.must(0, "cleanup", c.name); strings.Contains(out, "veth") || strings.Contains(out, "cgroup ") {
+		t.Errorf("the stop left something for cleanup: %s", out)
+	}
+	h.finish()
 }
 
 // TestShutdownWithStuckShim: shutdown of three containers, one of whose
