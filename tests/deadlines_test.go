@@ -560,9 +560,13 @@ func TestInitdKilledAtPoints(t *testing.T) {
 			if _, _, code, _ := bounded(e, "status", e.name); code != 3 {
 				t.Errorf("status after stop and cleanup: exit %d, want 3", code)
 			}
-			if s := e.shims(); len(s) != 0 {
-				t.Errorf("shims left: %v", s)
-			}
+			// A stopped shim exits right after it let its clients go.
+			testutil.WaitFor(t, 10*time.Second, "no shim left", func() error {
+				if s := e.shims(); len(s) != 0 {
+					return fmt.Errorf("shims %v", s)
+				}
+				return nil
+			})
 			testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
 		})
 	}

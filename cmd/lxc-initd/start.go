@@ -52,11 +52,11 @@ func cmdStart(e *env, args []string) error {
 	if err := os.MkdirAll(paths.Dir, 0o700); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	release, err := shimctl.StartLock(paths.StartLock)
+	startLock, err := shimctl.StartLockFile(paths.StartLock)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer startLock.Close()
 	if st, err := shimctl.Inspect(e.rundir, name); err == nil && st.Running() {
 		if st.ShimAlive {
 			fmt.Fprintf(e.stdout, "%s is already running (pid %d, boot %d)\n", name, st.Pid, st.BootCount)
@@ -70,7 +70,7 @@ func cmdStart(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	shimArgs := []string{"-P", strings.Join(e.lxcpath, ":"), "--rundir", e.rundir, "--logdir", e.logdir, name, "--ready-fd", "3"}
+	shimArgs := []string{"-P", strings.Join(e.lxcpath, ":"), "--rundir", e.rundir, "--logdir", e.logdir, name, "--ready-fd", "3", "--start-lock-fd", "4"}
 	for _, f := range []struct{ flag, val string }{
 		{"--restart", *restart}, {"--restart-max", *restartMax},
 		{"--restart-window", *restartWindow}, {"--stop-timeout", *stopTimeout},
@@ -103,7 +103,10 @@ func cmdStart(e *env, args []string) error {
 	// stdio on its log, and the write end of the ready pipe as fd 3.
 	cmd := exec.Command(shim, shimArgs...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
-	cmd.ExtraFiles = []*os.File{w}
+	// The start lock goes along (fd 4): the shim holds it until it holds
+	// its own lock, so that a start killed before then still reads as a
+	// start under way (shimctl.WaitStarting), not as a stopped container.
+	cmd.ExtraFiles = []*os.File{w, startLock}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	// Only what it is given here: not the descriptors our caller left

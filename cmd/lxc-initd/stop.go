@@ -10,6 +10,11 @@ import (
 	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
+// startWait bounds how long stop and cleanup wait for a start under way
+// (shimctl.WaitStarting): a shim takes its lock within milliseconds of
+// its exec.
+const startWait = 3 * time.Second
+
 // cmdStop stops NAME gracefully (the halt signal, then the kill after -t
 // seconds) and returns 0 once it is gone, also when it was not running. A
 // container whose shim died is stopped from its state directory; one whose
@@ -30,6 +35,11 @@ func cmdStop(e *env, args []string) error {
 	timeout := time.Duration(-1)
 	if *secs >= 0 {
 		timeout = time.Duration(*secs * float64(time.Second))
+	}
+	// A start killed after it started the shim and before the shim took
+	// its lock: the shim is about to boot the container; wait for it.
+	if shimctl.WaitStarting(e.rundir, name, startWait) {
+		return fmt.Errorf("stop %s: a start is under way and its shim did not take the container's lock within %s; try again", name, startWait)
 	}
 	st, err := shimctl.Inspect(e.rundir, name)
 	if err != nil || !st.Running() {

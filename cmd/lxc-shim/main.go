@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -43,6 +44,7 @@ type options struct {
 	policy      supervise.Policy
 	stopTimeout time.Duration
 	readyFD     int
+	startLockFD int
 }
 
 func main() {
@@ -75,7 +77,7 @@ func (v durationValue) Set(s string) error {
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
-	o := &options{policy: supervise.DefaultPolicy(), stopTimeout: config.DefaultStopTimeout, readyFD: -1}
+	o := &options{policy: supervise.DefaultPolicy(), stopTimeout: config.DefaultStopTimeout, readyFD: -1, startLockFD: -1}
 	fs := flag.NewFlagSet("lxc-shim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -91,6 +93,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(durationValue{&o.policy.Window}, "restart-window", "window of --restart-max")
 	fs.Var(durationValue{&o.stopTimeout}, "stop-timeout", "grace period of a stop before the kill")
 	fs.IntVar(&o.readyFD, "ready-fd", -1, "internal: file descriptor of lxc-initd's ready pipe")
+	fs.IntVar(&o.startLockFD, "start-lock-fd", -1, "internal: file descriptor of lxc-initd's start lock, held until the shim holds its own lock")
 	var pos []string
 	rest := args
 	for {
@@ -148,7 +151,16 @@ func run(args []string) int {
 	}
 	// Whatever the caller left open (an init script's lock file, a
 	// pipe) is not the shim's to hold for the container's life.
-	shimctl.CloseInherited(o.readyFD)
+	shimctl.CloseInherited(o.readyFD, o.startLockFD)
+	// Closed once this shim holds its own lock and its control socket,
+	// and in any case before a container process can exist.
+	releaseStart := func() {}
+	if o.startLockFD >= 0 {
+		syscall.CloseOnExec(o.startLockFD)
+		f := os.NewFile(uintptr(o.startLockFD), "start.lock")
+		releaseStart = sync.OnceFunc(func() { f.Close() })
+	}
+	defer releaseStart()
 	ready := readyFunc(o.readyFD)
 	fail := func(err error) int {
 		ready(err)
@@ -271,6 +283,7 @@ func run(args []string) int {
 	s.OnExit = rd.Close
 	go s.Serve(l)
 	go s.Serve(al)
+	releaseStart()
 	code := s.Run()
 	log.Info("shim exits", "code", code)
 	return code
