@@ -8,7 +8,8 @@
 //
 // It is normally started by `lxc-initd start`, detached, with a ready pipe
 // on a file descriptor (--ready-fd, internal) on which it writes "ok" once
-// the init runs or the error that kept it from running. --foreground is
+// the init runs or the error that kept it from running, and its start
+// lock (--start-lock-fd, internal), held until the shim holds its own. --foreground is
 // for systemd (Type=notify) and other supervisors: the same without a
 // ready pipe, logging to stderr as well.
 package main
