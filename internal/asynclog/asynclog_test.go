@@ -3,6 +3,8 @@ package asynclog
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -99,4 +101,28 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met in 5 s")
+}
+
+// TestFileOpensLate: a log whose directory does not exist yet costs the
+// lines written meanwhile (counted), and is opened once it can be.
+func TestFileOpensLate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	f := &File{Path: filepath.Join(dir, "c.log")}
+	w := New(f, 0)
+	w.Write([]byte("lost\n"))
+	waitFor(t, func() bool { return w.Dropped() == 1 })
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Tried again at most once a second.
+	time.Sleep(1100 * time.Millisecond)
+	w.Write([]byte("kept\n"))
+	w.Close(time.Second)
+	b, err := os.ReadFile(f.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "dropped=1") || !strings.Contains(string(b), "kept") || strings.Contains(string(b), "lost") {
+		t.Errorf("log: %q", b)
+	}
 }
