@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -63,6 +64,20 @@ func LockHeld(path string) bool {
 // no other start holds path, then returns a release function. Two
 // concurrent starts therefore give one shim: the second finds it running.
 func StartLock(path string) (release func(), err error) {
+	f, err := StartLockFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// StartLockFile is StartLock's lock as its open file: the lock (flock(2),
+// which belongs to the open file) is held until every descriptor of it is
+// closed. lxc-initd start hands it to the shim it starts, which closes it
+// once it holds its own lock: a start killed between the two leaves the
+// container "starting", never "stopped" while a shim is about to boot it
+// (see WaitStarting).
+func StartLockFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("start lock %s: %w", path, err)
@@ -77,7 +92,40 @@ func StartLock(path string) (release func(), err error) {
 		f.Close()
 		return nil, fmt.Errorf("start lock %s: %w", path, err)
 	}
-	return func() { f.Close() }, nil
+	return f, nil
+}
+
+// startLockHeld reports whether a start holds path (without taking it
+// for longer than the probe).
+func startLockHeld(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if err == nil {
+		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		return false
+	}
+	return errors.Is(err, unix.EWOULDBLOCK)
+}
+
+// WaitStarting waits, up to max, while a start of name is under way and
+// its shim does not hold its lock yet: in that window the container has
+// no state, yet a shim is about to boot it, so a stop or cleanup that
+// looked now would find nothing and the container would run after it.
+// It reports whether the window was still open at max.
+func WaitStarting(rundir, name string, max time.Duration) bool {
+	p := PathsFor(rundir, name)
+	end := time.Now().Add(max)
+	for startLockHeld(p.StartLock) && !LockHeld(p.Lock) {
+		if time.Now().After(end) {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }
 
 // The control socket has a second name, in the abstract namespace of the

@@ -51,21 +51,24 @@ func StopOrphan(cfg *config.Config, rundir string, timeout time.Duration, kill b
 			return "", err
 		}
 	}
+	return result, finishStop(cfg, rundir, st, result, meaning, "stopped without its shim", log)
+}
+
+// finishStop removes what the stopped run left on the host and records
+// the stop in state.json. The caller holds the shim's lock.
+func finishStop(cfg *config.Config, rundir string, st *Status, result, meaning, reason string, log *slog.Logger) error {
 	if _, err := cleanupHost(cfg, rundir, log); err != nil {
-		return result, err
+		return err
 	}
 	st.State = StateStopped
 	if meaning != "" {
 		st.LastExit = &LastExit{Meaning: meaning, Pid: st.Pid, At: time.Now().UTC(), Boot: st.BootCount}
 	}
 	st.Pid, st.PidStart = 0, 0
-	st.Reason = "stopped without its shim"
+	st.Reason = reason
 	st.StopResult = result
-	st.ShimAlive, st.InitAlive = false, false
-	if err := WriteState(p.State, st); err != nil {
-		return result, err
-	}
-	return result, nil
+	st.ShimAlive, st.InitAlive, st.ShimNotResponding = false, false, false
+	return WriteState(PathsFor(rundir, cfg.Name).State, st)
 }
 
 // stopPid asks the orphaned init to halt and kills the container's cgroup
@@ -170,8 +173,13 @@ func Cleanup(cfg *config.Config, rundir string, log *slog.Logger) ([]string, err
 	}
 	name := cfg.Name
 	p := PathsFor(rundir, name)
-	if st, err := Inspect(rundir, name); err == nil && st.Running() {
-		return nil, fmt.Errorf("cleanup %s: the container is running (pid %d); stop it first", name, st.Pid)
+	if st, err := Inspect(rundir, name); err == nil {
+		switch {
+		case st.Running():
+			return nil, fmt.Errorf("cleanup %s: the container is running (pid %d); stop it first", name, st.Pid)
+		case st.ShimNotResponding:
+			return nil, fmt.Errorf("cleanup %s: its shim (pid %d) holds it but does not respond; lxc-initd stop %s ends the shim and cleans up", name, st.ShimPid, name)
+		}
 	}
 	var done []string
 	var lock *os.File

@@ -1,5 +1,7 @@
 package shimctl
 
+import "time"
+
 // The control socket (RUNDIR/NAME/control.sock, mode 0600, root only by
 // SO_PEERCRED) speaks newline-delimited JSON. A client connects, writes one
 // Request line, and reads Response lines:
@@ -43,6 +45,17 @@ type Request struct {
 	TTY  int    `json:"tty,omitempty"`
 	Rows uint16 `json:"rows,omitempty"`
 	Cols uint16 `json:"cols,omitempty"`
+	// NotAfter is when the client gives up waiting (its deadline, Unix
+	// nanoseconds; 0: none). A shim that reads the request later (it was
+	// stopped or stuck meanwhile) refuses it rather than act on a
+	// request nobody waits for: a reboot or a stop after the caller gave
+	// up and did something else would be a change nobody asked for then.
+	NotAfter int64 `json:"not_after,omitempty"`
+}
+
+// Expired reports whether the client of r gave up before now.
+func (r Request) Expired(now time.Time) bool {
+	return r.NotAfter != 0 && now.UnixNano() > r.NotAfter
 }
 
 // Stop results.

@@ -33,11 +33,26 @@ type Status struct {
 	StopResult   string    `json:"stop_result,omitempty"` // graceful or forced
 	ShimPid      int       `json:"shim_pid,omitempty"`
 	ShimStart    uint64    `json:"shim_start,omitempty"`
+	// StopTimeout is the shim's default grace period of a stop, in
+	// seconds (its --stop-timeout): what a stop without -t gives the
+	// container, also when lxc-initd has to stop it without the shim.
+	StopTimeout float64 `json:"stop_timeout,omitempty"`
+	// LogDropped counts the shim's log lines that could not be written
+	// (full or failing log file system); the count is logged once the log
+	// can be written again. StateWriteError is the last failure to write
+	// state.json (a full /run), empty once a write succeeded again; the
+	// container keeps running either way. Both come from the live shim.
+	LogDropped      uint64 `json:"log_dropped,omitempty"`
+	StateWriteError string `json:"state_write_error,omitempty"`
 	// Shim is filled by readers, not by the shim: whether the shim still
 	// holds its lock, and whether Pid is still the recorded init.
-	ShimAlive bool      `json:"shim_alive"`
-	InitAlive bool      `json:"init_alive"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ShimAlive bool `json:"shim_alive"`
+	InitAlive bool `json:"init_alive"`
+	// ShimNotResponding: a shim holds the lock but did not answer in
+	// time (stopped, deadlocked, stuck in the kernel); the rest of the
+	// status is then state.json checked against /proc.
+	ShimNotResponding bool      `json:"shim_not_responding,omitempty"`
+	UpdatedAt         time.Time `json:"updated_at"`
 }
 
 // LastExit is how an init ended and what it meant.

@@ -2,6 +2,7 @@ package supervise
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -49,7 +50,7 @@ func TestAbstractSocketSquatted(t *testing.T) {
 	if _, err := shimctl.ListenAbstract(p); !errors.Is(err, shimctl.ErrLocked) || !strings.Contains(err.Error(), "supervise.test") {
 		t.Errorf("shimctl.ListenAbstract of a squatted name: %v", err)
 	}
-	_, err = shimctl.NewClient(rundir, "tssquat").Status()
+	_, err = shimctl.NewClient(rundir, "tssquat").Status(context.Background())
 	if !errors.Is(err, shimctl.ErrNoShim) || !strings.Contains(err.Error(), "another PID namespace") {
 		t.Errorf("Status through a squatted name: %v; want shimctl.ErrNoShim, another PID namespace", err)
 	}

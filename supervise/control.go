@@ -93,6 +93,14 @@ func (s *Shim) handle(c *net.UnixConn) {
 		_ = enc.Encode(shimctl.Response{Error: "bad request: " + err.Error()})
 		return
 	}
+	if req.Expired(time.Now()) {
+		// The shim was stopped or stuck while the request waited: its
+		// client has given up (and may have stopped the container
+		// itself). Acting now would be a change nobody waits for.
+		s.Log.Warn("control request expired before it was read", "op", req.Op)
+		_ = enc.Encode(shimctl.Response{Error: req.Op + ": the request expired before the shim read it"})
+		return
+	}
 	switch req.Op {
 	case shimctl.OpStatus:
 		st := s.snapshot()

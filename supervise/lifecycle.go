@@ -250,9 +250,23 @@ func (l *lifecycle) startBoot() {
 	s := l.s
 	l.boot++
 	boot := l.boot
-	if !l.move(shimctl.StateBooting, func(st *shimctl.Status) { st.BootCount = boot; st.Pid, st.PidStart = 0, 0 }) {
+	err := s.to(shimctl.StateBooting, func(st *shimctl.Status) { st.BootCount = boot; st.Pid, st.PidStart = 0, 0 })
+	switch {
+	case errors.Is(err, errRefused):
+		s.Log.Error("state", "err", err)
 		l.finish(shimctl.StateFailed, "internal error: cannot boot from state "+string(s.state()), nil)
 		return
+	case err != nil && boot == 1:
+		// Without state.json, status, stop and cleanup would not know
+		// this run: a first boot does not begin without it (a full
+		// /run), before anything of the host is touched. A later boot
+		// goes on, the failure reported in the status.
+		s.Log.Error("state", "err", err)
+		s.readyOnce.Do(func() { s.Ready(fmt.Errorf("cannot record the container's state: %w", err)) })
+		l.finish(shimctl.StateFailed, "state.json cannot be written", nil)
+		return
+	case err != nil:
+		s.Log.Error("state", "err", err)
 	}
 	s.Notify.Booting(boot)
 	go func() {

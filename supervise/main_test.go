@@ -1,10 +1,12 @@
 package supervise
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"testing"
+	"time"
 )
 
 // testReaper is the one reaper of the test process: a process has one
@@ -44,4 +46,12 @@ func TestMain(m *testing.M) {
 	}
 	testReaper = r
 	os.Exit(m.Run())
+}
+
+// stopCtx bounds a control stop in a test: the whole stop, which
+// shimctl.DefaultTimeout (meant for one answer) would cut short.
+func stopCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }

@@ -60,7 +60,7 @@ func TestShimNotifySequence(t *testing.T) {
 	if _, err := os.Stat("/proc/" + pid[1]); err != nil {
 		t.Errorf("READY=1 but init %s does not run: %v", pid[1], err)
 	}
-	go (&shimctl.Client{Name: "fake", Paths: s.Paths}).Stop(-1, false)
+	go (&shimctl.Client{Name: "fake", Paths: s.Paths}).Stop(stopCtx(t), -1, false)
 	m = nextMsg(t, msgs, "STOPPING=1")
 	if !strings.Contains(m, fmt.Sprintf("EXTEND_TIMEOUT_USEC=%d", (37*time.Second).Microseconds())) {
 		t.Errorf("stopping message %q: want the 7s timeout plus 30s", m)

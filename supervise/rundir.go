@@ -3,7 +3,6 @@ package supervise
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -250,8 +249,5 @@ func sameFile(f *os.File, path string) bool {
 func (s *Shim) rewriteState() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := shimctl.WriteState(s.Paths.State, &s.st); err != nil {
-		return fmt.Errorf("%s: %w", s.Name, err)
-	}
-	return nil
+	return s.writeStateLocked()
 }

@@ -89,6 +89,9 @@ type Shim struct {
 	// Ready is called once: with nil when the first init runs, or with
 	// the error that kept it from running.
 	Ready func(error)
+	// LogDropped, when set, counts the log lines that could not be
+	// written (package asynclog); status reports it.
+	LogDropped func() uint64
 	// OnExit runs when Run ends, before control clients waiting for a
 	// stop are let go: the caller releases the shim's lock here, so that
 	// a stopped container can be started again at once.
@@ -149,7 +152,7 @@ func (s *Shim) init() {
 	s.sigc = make(chan os.Signal, 4)
 	s.done = make(chan struct{})
 	start, _ := shimctl.ProcStartTime(os.Getpid())
-	s.st = shimctl.Status{Name: s.Name, ShimPid: os.Getpid(), ShimStart: start, StartedAt: time.Now().UTC()}
+	s.st = shimctl.Status{Name: s.Name, ShimPid: os.Getpid(), ShimStart: start, StartedAt: time.Now().UTC(), StopTimeout: s.StopTimeout.Seconds()}
 }
 
 // Run supervises the container until it is stopped, halted or given up on,
@@ -234,8 +237,22 @@ func (s *Shim) to(next shimctl.State, f func(*shimctl.Status)) error {
 	if f != nil {
 		f(&s.st)
 	}
+	return s.writeStateLocked()
+}
+
+// errStateWrite marks a state change that was made but could not be
+// written to state.json (a full or failing /run).
+var errStateWrite = errors.New("state.json not written")
+
+// writeStateLocked writes the status to state.json; s.mu is held. A
+// failure is kept in the status (status --json reports it from the live
+// shim) and returned wrapping errStateWrite; the next write that succeeds
+// clears it.
+func (s *Shim) writeStateLocked() error {
+	s.st.StateWriteError = ""
 	if err := shimctl.WriteState(s.Paths.State, &s.st); err != nil {
-		return fmt.Errorf("%s: %w", s.Name, err)
+		s.st.StateWriteError = err.Error()
+		return fmt.Errorf("%s: %w: %w", s.Name, errStateWrite, err)
 	}
 	return nil
 }
@@ -253,5 +270,8 @@ func (s *Shim) snapshot() shimctl.Status {
 	st := s.st
 	st.ShimAlive = true
 	st.InitAlive = st.Pid > 0
+	if s.LogDropped != nil {
+		st.LogDropped = s.LogDropped()
+	}
 	return st
 }

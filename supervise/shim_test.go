@@ -1,6 +1,7 @@
 package supervise
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -159,7 +160,7 @@ func TestShimRebootThenStop(t *testing.T) {
 	var st *shimctl.Status
 	for time.Now().Before(deadline) {
 		var err error
-		if st, err = c.Status(); err == nil && st.BootCount == 2 && st.State == shimctl.StateRunning {
+		if st, err = c.Status(context.Background()); err == nil && st.BootCount == 2 && st.State == shimctl.StateRunning {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -173,7 +174,7 @@ func TestShimRebootThenStop(t *testing.T) {
 	if len(b.pids) != 2 || st.Pid != b.pids[1] || b.pids[0] == b.pids[1] {
 		t.Errorf("pids %v, status pid %d", b.pids, st.Pid)
 	}
-	resp, err := c.Stop(-1, false)
+	resp, err := c.Stop(stopCtx(t), -1, false)
 	if err != nil || resp.Result != shimctl.StopGraceful || resp.Signal != "SIGPWR" {
 		t.Fatalf("stop: %+v, %v", resp, err)
 	}
@@ -225,7 +226,7 @@ func TestShimStopEscalates(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond) // the exec after the echo
 	start := time.Now()
-	resp, err := c.Stop(-1, false)
+	resp, err := c.Stop(stopCtx(t), -1, false)
 	took := time.Since(start)
 	if err != nil || resp.Result != shimctl.StopForced {
 		t.Fatalf("stop: %+v %v", resp, err)
@@ -351,11 +352,11 @@ func TestControlProtocol(t *testing.T) {
 		}
 	}
 	c := &shimctl.Client{Name: "fake", Paths: s.Paths}
-	if _, err := c.Console(0, 24, 80); err == nil {
+	if _, err := c.Console(context.Background(), 0, 24, 80); err == nil {
 		t.Error("console on a container without one was accepted")
 	}
 	start := time.Now()
-	resp, err := c.Stop(-1, true)
+	resp, err := c.Stop(stopCtx(t), -1, true)
 	if err != nil || resp.Result != shimctl.StopForced {
 		t.Fatalf("stop --kill: %+v %v", resp, err)
 	}
@@ -363,7 +364,7 @@ func TestControlProtocol(t *testing.T) {
 		t.Errorf("--kill took %v", time.Since(start))
 	}
 	waitShim(t, res)
-	if _, err := c.Status(); !errors.Is(err, shimctl.ErrNoShim) {
+	if _, err := c.Status(context.Background()); !errors.Is(err, shimctl.ErrNoShim) {
 		t.Errorf("status after exit: %v, want shimctl.ErrNoShim", err)
 	}
 	st, err := shimctl.Inspect(filepath.Dir(s.Paths.Dir), "fake")
@@ -509,7 +510,7 @@ func TestLifecycleTakesEveryTransition(t *testing.T) {
 	stop := func(t *testing.T, s *Shim) {
 		t.Helper()
 		c := &shimctl.Client{Name: "fake", Paths: s.Paths}
-		if _, err := c.Stop(-1, false); err != nil {
+		if _, err := c.Stop(stopCtx(t), -1, false); err != nil {
 			t.Fatalf("stop: %v", err)
 		}
 	}
@@ -659,7 +660,7 @@ func TestControlAbstractPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &shimctl.Client{Name: "fake", Paths: s.Paths}
-	st, err := c.Status()
+	st, err := c.Status(context.Background())
 	if err != nil || st.State != shimctl.StateRunning || !st.ShimAlive {
 		t.Fatalf("status with the run directory removed: %+v %v", st, err)
 	}
@@ -679,7 +680,7 @@ func TestControlAbstractPeers(t *testing.T) {
 	if !strings.Contains(string(out), `"ok":false`) || !strings.Contains(string(out), "another PID namespace") {
 		t.Errorf("a process of another PID namespace got %q", out)
 	}
-	if resp, err := c.Stop(-1, true); err != nil || resp.Result != shimctl.StopForced {
+	if resp, err := c.Stop(stopCtx(t), -1, true); err != nil || resp.Result != shimctl.StopForced {
 		t.Fatalf("stop --kill through the abstract socket: %+v %v", resp, err)
 	}
 	waitShim(t, res)

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -647,14 +648,14 @@ func TestLifecycleBusybox(t *testing.T) {
 	// shell busybox runs on /dev/console answers, in boot 2 on the pty
 	// allocated once for the shim's life.
 	c := shimctl.NewClient(e.rundir, e.name)
-	con, err := c.Console(0, 30, 100)
+	con, err := c.Console(context.Background(), 0, 30, 100)
 	if err != nil {
 		t.Fatalf("console: %v", err)
 	}
-	if _, err := c.Console(0, 30, 100); err == nil {
+	if _, err := c.Console(context.Background(), 0, 30, 100); err == nil {
 		t.Error("a second console client on the same tty was accepted")
 	}
-	if err := c.Resize(0, 40, 120); err != nil {
+	if err := c.Resize(context.Background(), 0, 40, 120); err != nil {
 		t.Errorf("resize: %v", err)
 	}
 	con.Write([]byte("echo tl-$((6*7)); stty size\n"))

@@ -32,6 +32,9 @@ func cmdCleanup(e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "warning: %s: config not usable (%v); cleaning up by name\n", name, err)
 		cfg = &config.Config{Name: name}
 	}
+	if shimctl.WaitStarting(e.rundir, name, startWait) {
+		return fmt.Errorf("cleanup %s: a start is under way and its shim did not take the container's lock within %s; try again", name, startWait)
+	}
 	done, err := shimctl.Cleanup(cfg, e.rundir, nil)
 	for _, d := range done {
 		fmt.Fprintf(e.stdout, "removed %s\n", d)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -54,10 +55,13 @@ func cmdConsole(e *env, args []string) error {
 		}
 	}
 	client := shimctl.NewClient(e.rundir, name)
-	conn, err := client.Console(*tty, rows, cols)
+	conn, err := client.Console(context.Background(), *tty, rows, cols)
 	if err != nil {
 		if errors.Is(err, shimctl.ErrNoShim) {
 			return fmt.Errorf("container %s is not running (%w)", name, err)
+		}
+		if errors.Is(err, shimctl.ErrNotResponding) {
+			return fmt.Errorf("%w; no console was attached (lxc-initd stop %s stops the container without it)", err, name)
 		}
 		return err
 	}
@@ -70,7 +74,7 @@ func cmdConsole(e *env, args []string) error {
 	en := console.EscapeName(escape)
 	fmt.Fprintf(e.stderr, "Connected to %s's %s%s. Type <%s q> to detach, <%s %s> to send %s.\n",
 		name, what, why, en, en, en, en)
-	resize := func(r, c int) error { return client.Resize(*tty, uint16(r), uint16(c)) }
+	resize := func(r, c int) error { return client.Resize(context.Background(), *tty, uint16(r), uint16(c)) }
 	err = console.Attach(conn, os.Stdin, os.Stdout, escape, resize)
 	if errors.Is(err, console.ErrRemoteClosed) {
 		fmt.Fprintf(e.stderr, "\nlxc-initd console: %s: the shim closed the console (container stopped?)\n", name)

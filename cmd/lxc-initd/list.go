@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/lxc-shim/lxc-shim/config"
@@ -21,8 +22,10 @@ type listEntry struct {
 	BootCount int    `json:"boot_count,omitempty"`
 	Restarts  int    `json:"restart_count,omitempty"`
 	Shim      bool   `json:"shim"`
-	LastExit  string `json:"last_exit,omitempty"`
-	Config    bool   `json:"config"`
+	// ShimNotResponding: a shim holds the container but did not answer.
+	ShimNotResponding bool   `json:"shim_not_responding,omitempty"`
+	LastExit          string `json:"last_exit,omitempty"`
+	Config            bool   `json:"config"`
 	// LXC is set when LXC (lxc-start) runs a container of this name: the
 	// lxcpath it runs under, and its init's pid as LXC gives it.
 	LXC *lxcEntry `json:"lxc,omitempty"`
@@ -68,32 +71,21 @@ func cmdList(e *env, args []string) error {
 		}
 	}
 	sort.Strings(names)
-	entries := []listEntry{}
+	entries := make([]listEntry, len(names))
 	lxcPaths := lxccmd.Paths(e.lxcpath)
-	for _, n := range names {
-		le := listEntry{Name: n, Config: withConfig[n], State: "stopped"}
-		if p, pid := lxccmd.Find(lxcPaths, n); p != "" {
-			le.LXC = &lxcEntry{LXCPath: p, Pid: pid}
-		}
-		st, _, err := containerStatus(e, n)
-		if err == nil {
-			le.State = string(st.State)
-			if st.Running() {
-				le.State = "running"
-				if st.State != "" && st.ShimAlive {
-					le.State = string(st.State)
-				}
-				le.Pid = st.Pid
-			} else if !st.State.Final() {
-				le.State = "dead"
+	// In parallel: a stuck shim costs its InspectTimeout once.
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			entries[i] = listOne(e, n, withConfig[n])
+			if p, pid := lxccmd.Find(lxcPaths, n); p != "" {
+				entries[i].LXC = &lxcEntry{LXCPath: p, Pid: pid}
 			}
-			le.BootCount, le.Restarts, le.Shim = st.BootCount, st.RestartCount, st.ShimAlive
-			if st.LastExit != nil {
-				le.LastExit = st.LastExit.Meaning
-			}
-		}
-		entries = append(entries, le)
+		}()
 	}
+	wg.Wait()
 	if *asJSON {
 		b, _ := json.MarshalIndent(entries, "", "  ")
 		fmt.Fprintf(e.stdout, "%s\n", b)
@@ -106,7 +98,9 @@ func cmdList(e *env, args []string) error {
 		if le.Pid > 0 {
 			pid = fmt.Sprint(le.Pid)
 		}
-		if le.Shim {
+		if le.ShimNotResponding {
+			shim = "STUCK"
+		} else if le.Shim {
 			shim = "yes"
 		} else if le.Pid > 0 {
 			shim = "DEAD"
@@ -127,4 +121,30 @@ func cmdList(e *env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", le.Name, le.State, pid, le.BootCount, shim, last, lxc)
 	}
 	return tw.Flush()
+}
+
+// listOne is name's line of list.
+func listOne(e *env, name string, withConfig bool) listEntry {
+	le := listEntry{Name: name, Config: withConfig, State: "stopped"}
+	st, _, err := containerStatus(e, name)
+	if err != nil {
+		return le
+	}
+	le.State = string(st.State)
+	switch {
+	case st.Running():
+		le.State = "running"
+		if st.State != "" && st.ShimAlive && !st.ShimNotResponding {
+			le.State = string(st.State)
+		}
+		le.Pid = st.Pid
+	case st.ShimNotResponding || !st.State.Final():
+		le.State = "dead"
+	}
+	le.BootCount, le.Restarts, le.Shim = st.BootCount, st.RestartCount, st.ShimAlive
+	le.ShimNotResponding = st.ShimNotResponding
+	if st.LastExit != nil {
+		le.LastExit = st.LastExit.Meaning
+	}
+	return le
 }

@@ -55,7 +55,7 @@ func commands() map[string]command {
 		"list":          {cmdList, "list [--json]"},
 		"console":       {cmdConsole, "console NAME [--tty N] [--escape CHAR]"},
 		"attach":        {cmdAttach, "attach NAME [-- CMD ARGS...]"},
-		"shutdown":      {cmdShutdown, "shutdown [-t SECONDS]"},
+		"shutdown":      {cmdShutdown, "shutdown [-t SECONDS] [--deadline SECONDS]"},
 		"autostart":     {cmdAutostart, "autostart [--group G] [--dry-run]"},
 		"cleanup":       {cmdCleanup, "cleanup NAME"},
 		"check":         {cmdCheck, "check NAME | --config FILE [--offline] [--json]"},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,7 +22,12 @@ func cmdReboot(e *env, args []string) error {
 		return &exitError{code: 2, err: errors.New("usage: reboot NAME")}
 	}
 	name := pos[0]
-	resp, err := shimctl.NewClient(e.rundir, name).Reboot()
+	resp, err := shimctl.NewClient(e.rundir, name).Reboot(context.Background())
+	if errors.Is(err, shimctl.ErrNotResponding) {
+		// The request carried its deadline: a shim that wakes up later
+		// drops it instead of rebooting behind our back.
+		return fmt.Errorf("reboot %s: %w; the container was not rebooted (lxc-initd stop %s stops it without the shim)", name, err, name)
+	}
 	if errors.Is(err, shimctl.ErrNoShim) {
 		if st, ierr := shimctl.Inspect(e.rundir, name); ierr == nil && st.Running() {
 			return fmt.Errorf("reboot %s: the container runs without its shim, which alone can boot it again; stop and start it", name)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,17 +16,27 @@ import (
 	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
-const shutdownHelp = `usage: lxc-initd [-P LXCPATH] [--rundir DIR] shutdown [-t SECONDS]
+const shutdownHelp = `usage: lxc-initd [-P LXCPATH] [--rundir DIR] [--logdir DIR] shutdown [-t SECONDS] [--deadline SECONDS]
 
 Stop every running container gracefully, for host shutdown (and as the
 ExecStop of lxc-shim-autostart.service).
 
 Containers stop by lxc.start.order, highest first (the reverse of
-autostart); the containers of one order stop in parallel. Each is sent its
-halt signal (lxc.signal.halt) and given until one common deadline,
--t SECONDS from now (default 60), to shut down; a container still running
-at the deadline is killed (lxc.signal.stop, then every process left in its
-cgroup). A container whose shim died is stopped from its state directory.
+autostart); the containers of one order stop in parallel, and the next
+order starts once they are all down. Each is sent its halt signal
+(lxc.signal.halt) and given -t SECONDS from that signal (default: its own
+stop timeout, the --stop-timeout of its shim, 60 s unless set) to shut
+down, as lxc-autostart -s -t does; a container still running then is
+killed (lxc.signal.stop, then every process left in its cgroup). One hung
+container never shortens the graceful stop of another.
+
+--deadline SECONDS bounds the whole shutdown: no container is given time
+beyond it, and the containers of an order that begins after it are
+killed at once.
+
+A container whose shim died is stopped from its state directory; one
+whose shim does not answer (stopped, deadlocked) is stopped the same way,
+then its shim is killed.
 
 Each container's result is printed: "stopped" (it shut down by itself),
 "killed" (it needed the kill), "not running", or the error.
@@ -38,12 +49,19 @@ a kill or could not be stopped.
 type shutdownEntry struct {
 	Name  string
 	Order int
+	// Own is the container's own stop timeout (its shim's
+	// --stop-timeout), given when shutdown has no -t.
+	Own time.Duration
+	// Status is what Inspect said of it (nil in tests).
+	Status *shimctl.Status
 }
 
 // stopResult is one container's stop outcome.
 type stopResult struct {
 	Name   string
 	Result string // shimctl.StopGraceful, StopForced, StopNotRunning
+	Note   string // what lxc-initd did besides (a stuck shim killed)
+	Late   bool   // its order began after the --deadline: killed at once
 	Err    error
 	Took   time.Duration
 }
@@ -68,30 +86,39 @@ func planShutdown(entries []shutdownEntry) [][]shutdownEntry {
 	return plan
 }
 
-// stopFunc stops one container, giving it timeout to shut down by itself
-// (kill: no grace at all), and says how it ended.
-type stopFunc func(name string, timeout time.Duration, kill bool) (result string, err error)
+// stopFunc stops one container, giving it timeout from its halt signal to
+// shut down by itself (kill: no grace at all), and says how it ended.
+type stopFunc func(e shutdownEntry, timeout time.Duration, kill bool) (stopOutcome, error)
 
 // runShutdown stops plan's batches one after the other, the containers of
-// a batch in parallel, every one of them with the time left until
-// deadline. A batch that starts after the deadline kills at once.
-func runShutdown(plan [][]shutdownEntry, deadline time.Time, now func() time.Time, stop stopFunc) []stopResult {
+// a batch in parallel. Each container gets timeout from its own halt
+// signal (negative: its own stop timeout, Own). A non-zero deadline caps
+// that: nobody is given time beyond it, and a batch that starts after it
+// is killed at once.
+func runShutdown(plan [][]shutdownEntry, timeout time.Duration, deadline time.Time, now func() time.Time, stop stopFunc) []stopResult {
 	var all []stopResult
 	for _, batch := range plan {
-		left := deadline.Sub(now())
-		kill := left <= 0
-		if kill {
-			left = 0
-		}
 		results := make([]stopResult, len(batch))
 		var wg sync.WaitGroup
 		for i, e := range batch {
+			t, kill := timeout, false
+			if t < 0 {
+				t = e.Own
+			}
+			if !deadline.IsZero() {
+				left := deadline.Sub(now())
+				if left <= 0 {
+					t, kill = 0, true
+				} else if left < t {
+					t = left
+				}
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				t0 := now()
-				res, err := stop(e.Name, left, kill)
-				results[i] = stopResult{Name: e.Name, Result: res, Err: err, Took: now().Sub(t0)}
+				out, err := stop(e, t, kill)
+				results[i] = stopResult{Name: e.Name, Result: out.Result, Note: out.Note, Late: kill, Err: err, Took: now().Sub(t0)}
 			}()
 		}
 		wg.Wait()
@@ -100,10 +127,25 @@ func runShutdown(plan [][]shutdownEntry, deadline time.Time, now func() time.Tim
 	return all
 }
 
+// secondsFlag is the flag name of fs as a duration: -1 when it was not
+// given, an error when it is negative.
+func secondsFlag(fs *flag.FlagSet, name string, v float64) (time.Duration, error) {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	if !set {
+		return -1, nil
+	}
+	if v < 0 {
+		return 0, fmt.Errorf("-%s %v: must not be negative", name, v)
+	}
+	return time.Duration(v * float64(time.Second)), nil
+}
+
 // cmdShutdown stops every running container (see shutdownHelp).
 func cmdShutdown(e *env, args []string) error {
 	fs := flag.NewFlagSet("shutdown", flag.ContinueOnError)
-	secs := fs.Float64("t", 60, "seconds until every container must have shut down")
+	secs := fs.Float64("t", -1, "seconds each container is given from its halt signal (default: its own stop timeout)")
+	dl := fs.Float64("deadline", -1, "seconds the whole shutdown may take (default: no bound)")
 	pos, _, err := parseArgs(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(e.stdout, shutdownHelp)
@@ -115,10 +157,18 @@ func cmdShutdown(e *env, args []string) error {
 	if len(pos) > 0 {
 		return &exitError{code: 2, err: fmt.Errorf("unexpected argument %q", pos[0])}
 	}
-	if *secs < 0 {
-		return &exitError{code: 2, err: fmt.Errorf("-t %v: must not be negative", *secs)}
+	timeout, err := secondsFlag(fs, "t", *secs)
+	if err != nil {
+		return &exitError{code: 2, err: err}
 	}
-	deadline := time.Now().Add(time.Duration(*secs * float64(time.Second)))
+	bound, err := secondsFlag(fs, "deadline", *dl)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	var deadline time.Time
+	if bound >= 0 {
+		deadline = time.Now().Add(bound)
+	}
 
 	entries, err := runningContainers(e)
 	if err != nil {
@@ -128,8 +178,8 @@ func cmdShutdown(e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "no container is running")
 		return nil
 	}
-	results := runShutdown(planShutdown(entries), deadline, time.Now, func(name string, timeout time.Duration, kill bool) (string, error) {
-		return stopContainer(e, name, timeout, kill)
+	results := runShutdown(planShutdown(entries), timeout, deadline, time.Now, func(c shutdownEntry, timeout time.Duration, kill bool) (stopOutcome, error) {
+		return stopContainer(e, c.Name, c.Status, timeout, kill)
 	})
 
 	var killed, failed []string
@@ -138,13 +188,19 @@ func cmdShutdown(e *env, args []string) error {
 		case r.Err != nil:
 			failed = append(failed, r.Name)
 			fmt.Fprintf(e.stdout, "%s: failed: %v\n", r.Name, r.Err)
+		case r.Result == shimctl.StopForced && r.Late:
+			killed = append(killed, r.Name)
+			fmt.Fprintf(e.stdout, "%s: killed (its order began after the --deadline)\n", r.Name)
 		case r.Result == shimctl.StopForced:
 			killed = append(killed, r.Name)
-			fmt.Fprintf(e.stdout, "%s: killed (still running at the deadline, after %s)\n", r.Name, r.Took.Round(time.Millisecond))
+			fmt.Fprintf(e.stdout, "%s: killed (still running at the end of its timeout, after %s)\n", r.Name, r.Took.Round(time.Millisecond))
 		case r.Result == shimctl.StopNotRunning:
 			fmt.Fprintf(e.stdout, "%s: not running\n", r.Name)
 		default:
 			fmt.Fprintf(e.stdout, "%s: stopped (in %s)\n", r.Name, r.Took.Round(time.Millisecond))
+		}
+		if r.Note != "" {
+			fmt.Fprintf(e.stdout, "%s: %s\n", r.Name, r.Note)
 		}
 	}
 	var msgs []string
@@ -177,21 +233,45 @@ func runningContainers(e *env) ([]shutdownEntry, error) {
 		}
 	}
 	var out []shutdownEntry
-	for _, name := range names {
-		if config.ValidName(name) != nil {
-			continue
-		}
-		st, err := shimctl.Inspect(e.rundir, name)
-		if err != nil || !st.Running() {
+	for _, c := range inspectAll(e.rundir, names) {
+		if c.err != nil || !c.st.Running() {
 			continue
 		}
 		order := 0
-		if cfg, err := loadConfig(e, name); err == nil {
+		if cfg, err := loadConfig(e, c.name); err == nil {
 			order = cfg.Start.Order
 		}
-		out = append(out, shutdownEntry{Name: name, Order: order})
+		out = append(out, shutdownEntry{Name: c.name, Order: order, Own: shimctl.StopTimeoutOf(c.st), Status: c.st})
 	}
 	return out, nil
+}
+
+// inspected is one container's Inspect.
+type inspected struct {
+	name string
+	st   *shimctl.Status
+	err  error
+}
+
+// inspectAll inspects the valid names in parallel: a stuck shim costs
+// its InspectTimeout once, not once per container after it.
+func inspectAll(rundir string, names []string) []inspected {
+	var out []inspected
+	for _, n := range names {
+		if config.ValidName(n) == nil {
+			out = append(out, inspected{name: n})
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i].st, out[i].err = shimctl.Inspect(rundir, out[i].name)
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 func loadConfig(e *env, name string) (*config.Config, error) {
@@ -202,24 +282,79 @@ func loadConfig(e *env, name string) (*config.Config, error) {
 	return config.Load(path, name)
 }
 
-// stopContainer stops name through its shim, or from its state directory
-// when the shim is dead.
-func stopContainer(e *env, name string, timeout time.Duration, kill bool) (string, error) {
-	resp, err := shimctl.NewClient(e.rundir, name).Stop(timeout, kill)
-	if err == nil {
-		return resp.Result, nil
+// stopGrace is what a stop through the shim may take beyond its timeout:
+// the kill, the teardown of network and cgroup, the shim's exit. A shim
+// that has not answered by then is taken for stuck.
+const stopGrace = 5 * time.Second
+
+// stopOutcome is how a stop ended, and what lxc-initd did besides.
+type stopOutcome struct {
+	Result string // shimctl.StopGraceful, StopForced, StopNotRunning
+	Note   string
+}
+
+// stopContainer stops name through its shim, from its state directory
+// when the shim is dead, or itself when the shim does not answer (then it
+// also kills the shim). st is what Inspect said of the container (nil:
+// ask). It returns within timeout (negative: the container's own stop
+// timeout) plus stopGrace and the kill, whatever the shim does.
+func stopContainer(e *env, name string, st *shimctl.Status, timeout time.Duration, kill bool) (stopOutcome, error) {
+	if st == nil {
+		if s, err := shimctl.Inspect(e.rundir, name); err == nil {
+			st = s
+		}
 	}
-	if !errors.Is(err, shimctl.ErrNoShim) {
+	budget := timeout
+	if budget < 0 {
+		budget = shimctl.StopTimeoutOf(st)
+	}
+	if st != nil && st.ShimNotResponding {
+		return stopStuck(e, name, budget, kill)
+	}
+	if kill {
+		budget = 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), budget+stopGrace)
+	defer cancel()
+	resp, err := shimctl.NewClient(e.rundir, name).Stop(ctx, timeout, kill)
+	switch {
+	case err == nil:
+		return stopOutcome{Result: resp.Result}, nil
+	case errors.Is(err, shimctl.ErrNotResponding):
+		// It answered Inspect but got stuck since: its time is up.
+		return stopStuck(e, name, 0, true)
+	case !errors.Is(err, shimctl.ErrNoShim):
 		// The shim may have exited before its answer reached us; what
 		// it recorded in state.json then says how the stop ended.
 		if st, serr := shimctl.Inspect(e.rundir, name); serr == nil && !st.ShimAlive && !st.Running() && st.StopResult != "" {
-			return st.StopResult, nil
+			return stopOutcome{Result: st.StopResult}, nil
 		}
-		return "", err
+		return stopOutcome{}, err
 	}
 	cfg, cerr := loadConfig(e, name)
 	if cerr != nil {
-		return "", fmt.Errorf("%w; and without its config it cannot be stopped from its state: %v", err, cerr)
+		return stopOutcome{}, fmt.Errorf("%w; and without its config it cannot be stopped from its state: %v", err, cerr)
 	}
-	return shimctl.StopOrphan(cfg, e.rundir, timeout, kill, nil)
+	if timeout < 0 {
+		timeout = budget
+	}
+	res, err := shimctl.StopOrphan(cfg, e.rundir, timeout, kill, nil)
+	return stopOutcome{Result: res}, err
+}
+
+// stopStuck stops a container whose shim does not answer (shimctl.StopStuck)
+// and says what it did.
+func stopStuck(e *env, name string, timeout time.Duration, kill bool) (stopOutcome, error) {
+	cfg, err := loadConfig(e, name)
+	if err != nil {
+		// The cgroup at its default place, the devices from the record.
+		cfg = &config.Config{Name: name}
+	}
+	r, err := shimctl.StopStuck(cfg, e.rundir, timeout, kill, nil)
+	out := stopOutcome{Result: r.Result}
+	if err != nil {
+		return out, err
+	}
+	out.Note = fmt.Sprintf("its shim (pid %d) did not respond: lxc-initd stopped the container itself, killed the shim (SIGKILL) and removed what the run left", r.ShimPid)
+	return out, nil
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func TestPlanShutdownHighestOrderFirst(t *testing.T) {
-	plan := planShutdown([]shutdownEntry{{"db", 0}, {"web2", 10}, {"web1", 10}, {"cache", 5}})
+	plan := planShutdown([]shutdownEntry{{Name: "db"}, {Name: "web2", Order: 10}, {Name: "web1", Order: 10}, {Name: "cache", Order: 5}})
 	var got [][]string
 	for _, b := range plan {
 		var n []string
@@ -42,25 +42,21 @@ func (c *fakeClock) advanceTo(t time.Time) {
 	}
 }
 
-// TestRunShutdownOneDeadline: every container of a batch stops at the
-// same time with the time left until the common deadline; the next batch
-// gets what the previous one left; a batch that begins after the deadline
-// is killed at once; results say which needed the kill.
-func TestRunShutdownOneDeadline(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clk := &fakeClock{t: t0}
-	deadline := t0.Add(60 * time.Second)
-	plan := planShutdown([]shutdownEntry{{"hi1", 2}, {"hi2", 2}, {"mid", 1}, {"low", 0}})
-	// How long each container takes to shut down by itself.
-	takes := map[string]time.Duration{"hi1": 10 * time.Second, "hi2": 40 * time.Second, "mid": time.Hour, "low": time.Second}
+// shutdownCall is one stop that runShutdown asked for.
+type shutdownCall struct {
+	name    string
+	timeout time.Duration
+	kill    bool
+}
 
+// fakeShutdown runs runShutdown over plan with stops that take takes[name]
+// to shut down (on clk, which they advance), and checks that the stops of
+// a batch run at the same time. It returns the calls, sorted by name, and
+// the results by name.
+func fakeShutdown(t *testing.T, plan [][]shutdownEntry, timeout time.Duration, deadline time.Time, clk *fakeClock, takes map[string]time.Duration) ([]shutdownCall, map[string]string) {
+	t.Helper()
 	var mu sync.Mutex
-	type call struct {
-		name    string
-		timeout time.Duration
-		kill    bool
-	}
-	var calls []call
+	var calls []shutdownCall
 	entered := map[int]*sync.WaitGroup{}
 	batchOf := map[string]int{}
 	for i, b := range plan {
@@ -71,41 +67,31 @@ func TestRunShutdownOneDeadline(t *testing.T) {
 			batchOf[e.Name] = i
 		}
 	}
-	stop := func(name string, timeout time.Duration, kill bool) (string, error) {
+	stop := func(e shutdownEntry, timeout time.Duration, kill bool) (stopOutcome, error) {
 		mu.Lock()
-		calls = append(calls, call{name, timeout, kill})
+		calls = append(calls, shutdownCall{e.Name, timeout, kill})
 		mu.Unlock()
 		// Every stop of a batch begins when the batch does: take the
 		// time before the barrier, which no stop passes before all entered.
 		begin := clk.now()
-		wg := entered[batchOf[name]]
+		wg := entered[batchOf[e.Name]]
 		wg.Done()
 		done := make(chan struct{})
 		go func() { wg.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
-			return "", fmt.Errorf("%s stopped alone: its batch is not parallel", name)
+			return stopOutcome{}, fmt.Errorf("%s stopped alone: its batch is not parallel", e.Name)
 		}
-		if kill || takes[name] > timeout {
+		if kill || takes[e.Name] > timeout {
 			clk.advanceTo(begin.Add(timeout))
-			return shimctl.StopForced, nil
+			return stopOutcome{Result: shimctl.StopForced}, nil
 		}
-		clk.advanceTo(begin.Add(takes[name]))
-		return shimctl.StopGraceful, nil
+		clk.advanceTo(begin.Add(takes[e.Name]))
+		return stopOutcome{Result: shimctl.StopGraceful}, nil
 	}
-	results := runShutdown(plan, deadline, clk.now, stop)
-
+	results := runShutdown(plan, timeout, deadline, clk.now, stop)
 	sort.Slice(calls, func(i, j int) bool { return calls[i].name < calls[j].name })
-	want := []call{
-		{"hi1", 60 * time.Second, false},
-		{"hi2", 60 * time.Second, false},
-		{"low", 0, true},                 // after the deadline: killed at once
-		{"mid", 20 * time.Second, false}, // what hi2's 40 s left
-	}
-	if !reflect.DeepEqual(calls, want) {
-		t.Errorf("stop calls = %+v\nwant %+v", calls, want)
-	}
 	got := map[string]string{}
 	for _, r := range results {
 		if r.Err != nil {
@@ -113,9 +99,52 @@ func TestRunShutdownOneDeadline(t *testing.T) {
 		}
 		got[r.Name] = r.Result
 	}
-	wantRes := map[string]string{"hi1": "graceful", "hi2": "graceful", "mid": "forced", "low": "forced"}
-	if !reflect.DeepEqual(got, wantRes) {
-		t.Errorf("results = %v, want %v", got, wantRes)
+	return calls, got
+}
+
+// TestRunShutdownEachItsTimeout: issue 20's case. A hung container of a
+// higher order does not shorten the graceful stop of a lower one: every
+// container gets its full -t from its own halt signal (or its own stop
+// timeout without -t), batches still go in order, in parallel inside.
+func TestRunShutdownEachItsTimeout(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	plan := planShutdown([]shutdownEntry{{Name: "hung", Order: 20, Own: 30 * time.Second}, {Name: "hi2", Order: 20, Own: time.Minute}, {Name: "ux1", Order: 10, Own: 5 * time.Second}})
+	takes := map[string]time.Duration{"hung": time.Hour, "hi2": time.Second, "ux1": 3 * time.Second}
+
+	calls, got := fakeShutdown(t, plan, 4*time.Second, time.Time{}, &fakeClock{t: t0}, takes)
+	want := []shutdownCall{{"hi2", 4 * time.Second, false}, {"hung", 4 * time.Second, false}, {"ux1", 4 * time.Second, false}}
+	if !reflect.DeepEqual(calls, want) {
+		t.Errorf("-t 4: stop calls = %+v\nwant %+v", calls, want)
+	}
+	if want := map[string]string{"hung": "forced", "hi2": "graceful", "ux1": "graceful"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("-t 4: results = %v, want %v", got, want)
+	}
+
+	calls, _ = fakeShutdown(t, plan, -1, time.Time{}, &fakeClock{t: t0}, takes)
+	want = []shutdownCall{{"hi2", time.Minute, false}, {"hung", 30 * time.Second, false}, {"ux1", 5 * time.Second, false}}
+	if !reflect.DeepEqual(calls, want) {
+		t.Errorf("no -t: stop calls = %+v\nwant %+v (each its own stop timeout)", calls, want)
+	}
+}
+
+// TestRunShutdownDeadline: --deadline bounds the whole: nobody gets time
+// beyond it, and a batch that begins after it is killed at once.
+func TestRunShutdownDeadline(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	plan := planShutdown([]shutdownEntry{{Name: "hi1", Order: 2}, {Name: "hi2", Order: 2}, {Name: "mid", Order: 1}, {Name: "low"}})
+	takes := map[string]time.Duration{"hi1": 10 * time.Second, "hi2": 40 * time.Second, "mid": time.Hour, "low": time.Second}
+	calls, got := fakeShutdown(t, plan, 50*time.Second, t0.Add(60*time.Second), &fakeClock{t: t0}, takes)
+	want := []shutdownCall{
+		{"hi1", 50 * time.Second, false},
+		{"hi2", 50 * time.Second, false},
+		{"low", 0, true},                 // after the deadline: killed at once
+		{"mid", 20 * time.Second, false}, // what hi2's 40 s left of the 60
+	}
+	if !reflect.DeepEqual(calls, want) {
+		t.Errorf("stop calls = %+v\nwant %+v", calls, want)
+	}
+	if want := map[string]string{"hi1": "graceful", "hi2": "graceful", "mid": "forced", "low": "forced"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("results = %v, want %v", got, want)
 	}
 }
 

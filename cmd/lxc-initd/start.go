@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/internal/asynclog"
 	"github.com/lxc-shim/lxc-shim/lxccmd"
 	"github.com/lxc-shim/lxc-shim/shimctl"
 )
@@ -54,14 +55,16 @@ func cmdStart(e *env, args []string) error {
 	}
 
 	paths := shimctl.PathsFor(e.rundir, name)
+	_, serr := os.Stat(paths.Dir)
+	madeDir := errors.Is(serr, os.ErrNotExist)
 	if err := os.MkdirAll(paths.Dir, 0o700); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	release, err := shimctl.StartLock(paths.StartLock)
+	startLock, err := shimctl.StartLockFile(paths.StartLock)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer startLock.Close()
 	if st, err := shimctl.Inspect(e.rundir, name); err == nil && st.Running() {
 		if st.ShimAlive {
 			fmt.Fprintf(e.stdout, "%s is already running (pid %d, boot %d)\n", name, st.Pid, st.BootCount)
@@ -81,7 +84,7 @@ func cmdStart(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	shimArgs := []string{"-P", strings.Join(e.lxcpath, ":"), "--rundir", e.rundir, "--logdir", e.logdir, name, "--ready-fd", "3"}
+	shimArgs := []string{"-P", strings.Join(e.lxcpath, ":"), "--rundir", e.rundir, "--logdir", e.logdir, name, "--ready-fd", "3", "--start-lock-fd", "4"}
 	for _, f := range []struct{ flag, val string }{
 		{"--restart", *restart}, {"--restart-max", *restartMax},
 		{"--restart-window", *restartWindow}, {"--stop-timeout", *stopTimeout},
@@ -91,20 +94,21 @@ func cmdStart(e *env, args []string) error {
 			shimArgs = append(shimArgs, f.flag, f.val)
 		}
 	}
-	if err := os.MkdirAll(e.logdir, 0o755); err != nil {
-		return fmt.Errorf("start %s: log directory: %w", name, err)
-	}
-	logPath := filepath.Join(e.logdir, name+".log")
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	defer logf.Close()
-	devnull, err := os.Open(os.DevNull)
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer devnull.Close()
+	// The shim's stdio goes to its log; a log that cannot be opened
+	// (full or read-only file system) costs the lines, not the start.
+	logPath := filepath.Join(e.logdir, name+".log")
+	logf, err := asynclog.OpenFile(e.logdir, logPath)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "warning: %s: %v; the shim's output is lost until it can be written\n", name, err)
+		logf = devnull
+	} else {
+		defer logf.Close()
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
@@ -114,7 +118,10 @@ func cmdStart(e *env, args []string) error {
 	// stdio on its log, and the write end of the ready pipe as fd 3.
 	cmd := exec.Command(shim, shimArgs...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
-	cmd.ExtraFiles = []*os.File{w}
+	// The start lock goes along (fd 4): the shim holds it until it holds
+	// its own lock, so that a start killed before then still reads as a
+	// start under way (shimctl.WaitStarting), not as a stopped container.
+	cmd.ExtraFiles = []*os.File{w, startLock}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	// Only what it is given here: not the descriptors our caller left
@@ -141,6 +148,12 @@ func cmdStart(e *env, args []string) error {
 	}
 	// The shim failed before the init ran and exits: collect it.
 	_ = cmd.Wait()
+	// A shim that failed before it could write state.json (a full
+	// /run) leaves nothing status or cleanup would need: the state
+	// directory goes if this start made it.
+	if _, err := os.Stat(paths.State); madeDir && errors.Is(err, os.ErrNotExist) && !shimctl.LockHeld(paths.Lock) {
+		_ = os.RemoveAll(paths.Dir)
+	}
 	if answer == "" {
 		answer = fmt.Sprintf("lxc-shim exited (%v) without a report; see %s", cmd.ProcessState, logPath)
 	}

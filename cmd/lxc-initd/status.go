@@ -91,6 +91,10 @@ func lsbCode(st *shimctl.Status) int {
 func describe(st *shimctl.Status) string {
 	var b strings.Builder
 	switch {
+	case st.ShimNotResponding && st.Running():
+		fmt.Fprintf(&b, "running, shim not responding (pid %d; init pid %d, boot %d; from state.json and /proc: lxc-initd stop still works)", st.ShimPid, st.Pid, st.BootCount)
+	case st.ShimNotResponding:
+		fmt.Fprintf(&b, "not running, shim not responding (pid %d; its init is gone; lxc-initd stop ends the shim and cleans up)", st.ShimPid)
 	case st.Running() && !st.ShimAlive:
 		fmt.Fprintf(&b, "running, no shim (init pid %d, boot %d; the shim died: stop and cleanup still work)", st.Pid, st.BootCount)
 	case st.Running():
@@ -115,6 +119,12 @@ func describe(st *shimctl.Status) string {
 	}
 	if st.RestartCount > 0 {
 		fmt.Fprintf(&b, "; %d restart(s)", st.RestartCount)
+	}
+	if st.LogDropped > 0 {
+		fmt.Fprintf(&b, "; %d log line(s) dropped", st.LogDropped)
+	}
+	if st.StateWriteError != "" {
+		fmt.Fprintf(&b, "; state.json not written: %s", st.StateWriteError)
 	}
 	return b.String()
 }

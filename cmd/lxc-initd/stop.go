@@ -10,9 +10,16 @@ import (
 	"github.com/lxc-shim/lxc-shim/shimctl"
 )
 
+// startWait bounds how long stop and cleanup wait for a start under way
+// (shimctl.WaitStarting): a shim takes its lock within milliseconds of
+// its exec.
+const startWait = 3 * time.Second
+
 // cmdStop stops NAME gracefully (the halt signal, then the kill after -t
 // seconds) and returns 0 once it is gone, also when it was not running. A
-// container whose shim died is stopped from its state directory.
+// container whose shim died is stopped from its state directory; one whose
+// shim does not answer is stopped the same way and the shim killed, so
+// that stop returns within -t and a few seconds whatever the shim does.
 func cmdStop(e *env, args []string) error {
 	fs := flag.NewFlagSet("stop", flag.ContinueOnError)
 	secs := fs.Float64("t", -1, fmt.Sprintf("seconds to wait after the halt signal before the kill (default: the shim's --stop-timeout, %g)", config.DefaultStopTimeout.Seconds()))
@@ -29,6 +36,11 @@ func cmdStop(e *env, args []string) error {
 	if *secs >= 0 {
 		timeout = time.Duration(*secs * float64(time.Second))
 	}
+	// A start killed after it started the shim and before the shim took
+	// its lock: the shim is about to boot the container; wait for it.
+	if shimctl.WaitStarting(e.rundir, name, startWait) {
+		return fmt.Errorf("stop %s: a start is under way and its shim did not take the container's lock within %s; try again", name, startWait)
+	}
 	st, err := shimctl.Inspect(e.rundir, name)
 	if err != nil || !st.Running() {
 		if _, cerr := loadConfig(e, name); cerr != nil && err != nil {
@@ -36,9 +48,14 @@ func cmdStop(e *env, args []string) error {
 		}
 		// Not running, but a dead shim may have left its host side:
 		// stopContainer cleans that up from the state directory.
-		if err == nil && !st.ShimAlive && st.State.Active() {
-			if _, serr := stopContainer(e, name, timeout, *kill); serr != nil {
+		// A stuck shim is ended whatever its state says.
+		if err == nil && (st.ShimNotResponding || !st.ShimAlive && st.State.Active()) {
+			out, serr := stopContainer(e, name, st, timeout, *kill)
+			if serr != nil {
 				return serr
+			}
+			if out.Note != "" {
+				fmt.Fprintf(e.stdout, "%s: %s\n", name, out.Note)
 			}
 		}
 		fmt.Fprintf(e.stdout, "%s is not running\n", name)
@@ -48,11 +65,11 @@ func cmdStop(e *env, args []string) error {
 	if orphan && timeout < 0 {
 		timeout = config.DefaultStopTimeout
 	}
-	result, err := stopContainer(e, name, timeout, *kill)
+	out, err := stopContainer(e, name, st, timeout, *kill)
 	if err != nil {
 		return err
 	}
-	switch result {
+	switch out.Result {
 	case shimctl.StopNotRunning:
 		fmt.Fprintf(e.stdout, "%s is not running\n", name)
 	case shimctl.StopForced:
@@ -64,7 +81,10 @@ func cmdStop(e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "%s stopped (forced: killed after the timeout)\n", name)
 		}
 	default:
-		fmt.Fprintf(e.stdout, "%s stopped (%s)\n", name, result)
+		fmt.Fprintf(e.stdout, "%s stopped (%s)\n", name, out.Result)
+	}
+	if out.Note != "" {
+		fmt.Fprintf(e.stdout, "%s: %s\n", name, out.Note)
 	}
 	if orphan {
 		fmt.Fprintf(e.stdout, "%s had no shim; stopped from its state directory\n", name)

@@ -8,7 +8,8 @@
 //
 // It is normally started by `lxc-initd start`, detached, with a ready pipe
 // on a file descriptor (--ready-fd, internal) on which it writes "ok" once
-// the init runs or the error that kept it from running. --foreground is
+// the init runs or the error that kept it from running, and its start
+// lock (--start-lock-fd, internal), held until the shim holds its own. --foreground is
 // for systemd (Type=notify) and other supervisors: the same without a
 // ready pipe, logging to stderr as well.
 package main
@@ -23,11 +24,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/container"
+	"github.com/lxc-shim/lxc-shim/internal/asynclog"
 	"github.com/lxc-shim/lxc-shim/lxccmd"
 	"github.com/lxc-shim/lxc-shim/shimctl"
 	"github.com/lxc-shim/lxc-shim/signals"
@@ -44,6 +47,7 @@ type options struct {
 	stopTimeout time.Duration
 	hookTimeout time.Duration
 	readyFD     int
+	startLockFD int
 }
 
 func main() {
@@ -76,7 +80,7 @@ func (v durationValue) Set(s string) error {
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
-	o := &options{policy: supervise.DefaultPolicy(), stopTimeout: config.DefaultStopTimeout, readyFD: -1}
+	o := &options{policy: supervise.DefaultPolicy(), stopTimeout: config.DefaultStopTimeout, readyFD: -1, startLockFD: -1}
 	fs := flag.NewFlagSet("lxc-shim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -93,6 +97,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(durationValue{&o.stopTimeout}, "stop-timeout", "grace period of a stop before the kill")
 	fs.Var(durationValue{&o.hookTimeout}, "hook-timeout", "time limit of each lxc.hook.* and network script (default 2m)")
 	fs.IntVar(&o.readyFD, "ready-fd", -1, "internal: file descriptor of lxc-initd's ready pipe")
+	fs.IntVar(&o.startLockFD, "start-lock-fd", -1, "internal: file descriptor of lxc-initd's start lock, held until the shim holds its own lock")
 	var pos []string
 	rest := args
 	for {
@@ -150,7 +155,16 @@ func run(args []string) int {
 	}
 	// Whatever the caller left open (an init script's lock file, a
 	// pipe) is not the shim's to hold for the container's life.
-	shimctl.CloseInherited(o.readyFD)
+	shimctl.CloseInherited(o.readyFD, o.startLockFD)
+	// Closed once this shim holds its own lock and its control socket,
+	// and in any case before a container process can exist.
+	releaseStart := func() {}
+	if o.startLockFD >= 0 {
+		syscall.CloseOnExec(o.startLockFD)
+		f := os.NewFile(uintptr(o.startLockFD), "start.lock")
+		releaseStart = sync.OnceFunc(func() { f.Close() })
+	}
+	defer releaseStart()
 	ready := readyFunc(o.readyFD)
 	fail := func(err error) int {
 		ready(err)
@@ -181,18 +195,29 @@ func run(args []string) int {
 	if err := os.MkdirAll(paths.Dir, 0o700); err != nil {
 		return fail(fmt.Errorf("state directory: %w", err))
 	}
-	if err := os.MkdirAll(o.logdir, 0o755); err != nil {
-		return fail(fmt.Errorf("log directory: %w", err))
-	}
+	// The log never holds the shim up: lines go through asynclog, which
+	// drops and counts what a full, failing or hung file system does not
+	// take; a log that cannot even be opened is tried again later.
+	var logSink io.Writer
 	logPath := filepath.Join(o.logdir, o.name+".log")
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	logFile, err := asynclog.OpenFile(o.logdir, logPath)
 	if err != nil {
-		return fail(fmt.Errorf("log %s: %w", logPath, err))
+		fmt.Fprintf(os.Stderr, "lxc-shim %s: warning: %v; the log starts once it can be written\n", o.name, err)
+		logSink = &asynclog.File{Path: logPath}
+	} else {
+		defer logFile.Close()
+		logSink = logFile
 	}
-	defer logFile.Close()
-	var h slog.Handler = slog.NewTextHandler(logFile, nil)
+	logw := asynclog.New(logSink, 0)
+	defer logw.Close(time.Second)
+	dropped := logw.Dropped
+	var h slog.Handler = slog.NewTextHandler(logw, nil)
 	if o.foreground {
-		h = slog.NewMultiHandler(h, slog.NewTextHandler(os.Stderr, nil))
+		// A supervisor's pipe (the journal) can be stuck as well.
+		errw := asynclog.New(os.Stderr, 0)
+		defer errw.Close(time.Second)
+		h = slog.NewMultiHandler(h, slog.NewTextHandler(errw, nil))
+		dropped = func() uint64 { return logw.Dropped() + errw.Dropped() }
 	}
 	log := slog.New(h).With("container", o.name, "shim", os.Getpid())
 	slog.SetDefault(log)
@@ -259,6 +284,7 @@ func run(args []string) int {
 		Consoles:        booter,
 		Reaper:          reaper,
 		Log:             log,
+		LogDropped:      dropped,
 		Notify:          supervise.Notifier{Log: log},
 		Ready:           ready,
 	}
@@ -268,6 +294,7 @@ func run(args []string) int {
 	s.OnExit = rd.Close
 	go s.Serve(l)
 	go s.Serve(al)
+	releaseStart()
 	code := s.Run()
 	log.Info("shim exits", "code", code)
 	return code
