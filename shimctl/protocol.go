@@ -18,6 +18,17 @@ package shimctl
 //	                                        -> {"ok":true} (on a connection
 //	                                           of its own, e.g. on SIGWINCH)
 //
+//	{"op":"freeze"}, {"op":"unfreeze"}     -> {"ok":true} once the kernel
+//	                                           reports the cgroup frozen
+//	                                           (thawed)
+//	{"op":"cgroup","key":"memory.max"}      -> {"ok":true,"value":"..."}
+//	{"op":"cgroup","key":K,"value":V}       -> {"ok":true} once written
+//	{"op":"info"}                           -> {"ok":true,"info":{...}}
+//	{"op":"events"}                         -> {"ok":true,"status":{...}}
+//	                                           now, then one such line per
+//	                                           state change until the shim
+//	                                           ends (EOF)
+//
 // A refused request gets {"ok":false,"error":"..."} and the connection is
 // closed.
 
@@ -28,6 +39,12 @@ const (
 	OpReboot  = "reboot"
 	OpConsole = "console"
 	OpResize  = "resize"
+	// Operating a running container, as LXC's own verbs.
+	OpFreeze   = "freeze"
+	OpUnfreeze = "unfreeze"
+	OpCgroup   = "cgroup"
+	OpInfo     = "info"
+	OpEvents   = "events"
 )
 
 // Request is one control request.
@@ -43,6 +60,11 @@ type Request struct {
 	TTY  int    `json:"tty,omitempty"`
 	Rows uint16 `json:"rows,omitempty"`
 	Cols uint16 `json:"cols,omitempty"`
+	// Key and Value are a cgroup request's setting, in any form the
+	// config takes (lxc.cgroup.memory.limit_in_bytes, memory.max, ...);
+	// no Value reads it.
+	Key   string `json:"key,omitempty"`
+	Value string `json:"value,omitempty"`
 }
 
 // Stop results.
@@ -61,4 +83,10 @@ type Response struct {
 	Result string `json:"result,omitempty"`
 	// Signal is the signal a stop or reboot sent first.
 	Signal string `json:"signal,omitempty"`
+	// Value is what a cgroup request read; File the controller file it
+	// was read from or written to.
+	Value string `json:"value,omitempty"`
+	File  string `json:"file,omitempty"`
+	// Info is an info request's answer.
+	Info *Info `json:"info,omitempty"`
 }

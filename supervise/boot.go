@@ -415,10 +415,52 @@ func (b *ContainerBooter) terminal(tty int) (*terminal, error) {
 
 // run is one boot's host resources.
 type run struct {
-	pid  int
-	cg   *cgroup.Cgroup
+	pid int
+	cg  *cgroup.Cgroup
+	// mu guards host: the control socket's info reads it while the event
+	// loop may tear it down.
+	mu   sync.Mutex
 	host *netcleanup.Host
 	log  *slog.Logger
+}
+
+// Freeze implements Live.
+func (r *run) Freeze() error { return r.cg.Freeze() }
+
+// Thaw implements Live.
+func (r *run) Thaw() error { return r.cg.Thaw() }
+
+// Cgroup implements Live.
+func (r *run) Cgroup(key, value string) (string, []string, error) {
+	if value == "" {
+		v, file, err := r.cg.Get(key)
+		return v, []string{file}, err
+	}
+	files, err := r.cg.Set(key, value)
+	return "", files, err
+}
+
+// Usage implements Live.
+func (r *run) Usage(info *shimctl.Info) error {
+	st := r.cg.Stats()
+	info.MemoryBytes, info.MemoryLimitBytes, info.SwapBytes = st.Memory, st.MemoryLimit, st.Swap
+	info.CPUNanoseconds, info.BlkIOBytes, info.Pids = st.CPU, st.BlkIO, st.Pids
+	info.CgroupFiles = st.Files
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ips, err := r.host.Addresses()
+	if err != nil {
+		return err
+	}
+	info.IPs = ips
+	traffic, err := r.host.Traffic()
+	if err != nil {
+		return err
+	}
+	for _, t := range traffic {
+		info.Net = append(info.Net, shimctl.NetUse{Name: t.Name, Host: t.Host, Link: t.Link, RxBytes: t.RxBytes, TxBytes: t.TxBytes})
+	}
+	return nil
 }
 
 func (r *run) Pid() int { return r.pid }
@@ -432,12 +474,14 @@ func (r *run) KillAll() error {
 
 func (r *run) Teardown() error {
 	var errs []error
+	r.mu.Lock()
 	if r.host != nil {
 		if err := r.host.Teardown(); err != nil {
 			errs = append(errs, err)
 		}
 		r.host = nil
 	}
+	r.mu.Unlock()
 	if r.cg.Exists() {
 		if err := r.cg.Remove(); err != nil {
 			errs = append(errs, err)

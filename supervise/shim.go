@@ -100,6 +100,8 @@ type Shim struct {
 	run       Run // the current run, for the run directory's repair (rundir.go)
 	listeners []*net.UnixListener
 	ended     bool // Run is over: a late Serve closes its listener at once
+	// subs are the event subscribers (serveEvents), fed by publish.
+	subs      map[chan shimctl.Status]struct{}
 	reqc      chan ctlReq
 	sigc      chan os.Signal
 	done      chan struct{}
@@ -232,6 +234,7 @@ func (s *Shim) to(next shimctl.State, f func(*shimctl.Status)) error {
 	if f != nil {
 		f(&s.st)
 	}
+	s.publish()
 	if err := shimctl.WriteState(s.Paths.State, &s.st); err != nil {
 		return fmt.Errorf("%s: %w", s.Name, err)
 	}

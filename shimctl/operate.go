@@ -1,0 +1,137 @@
+package shimctl
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+)
+
+// Info is what `lxc-initd info` shows of a running container, as
+// `lxc-info -S` does. Byte counts are bytes, CPU time nanoseconds; a
+// number the host does not account (no swap accounting, no blkio) is
+// absent rather than zero.
+type Info struct {
+	Name      string `json:"name"`
+	State     State  `json:"state"`
+	Pid       int    `json:"pid"`
+	ShimPid   int    `json:"shim_pid"`
+	BootCount int    `json:"boot_count"`
+	// UptimeSeconds is the time since the current boot's init started.
+	UptimeSeconds float64 `json:"uptime_seconds"`
+	// IPs are the addresses inside, per interface (lo left out).
+	IPs map[string][]string `json:"ips,omitempty"`
+	// Cgroup is the usage the container's cgroup accounts.
+	MemoryBytes      *uint64 `json:"memory_bytes,omitempty"`
+	MemoryLimitBytes *uint64 `json:"memory_limit_bytes,omitempty"` // absent: unlimited
+	SwapBytes        *uint64 `json:"swap_bytes,omitempty"`
+	CPUNanoseconds   *uint64 `json:"cpu_ns,omitempty"`
+	BlkIOBytes       *uint64 `json:"blkio_bytes,omitempty"`
+	Pids             *uint64 `json:"pids,omitempty"`
+	// CgroupFiles names the file each number was read from, so a reader
+	// can check it ("memory_bytes": "/sys/fs/cgroup/memory/lxc-shim/c1/
+	// memory.usage_in_bytes").
+	CgroupFiles map[string]string `json:"cgroup_files,omitempty"`
+	// Net is the traffic of each host-side veth, as the host counts it:
+	// TX of the host end is what the container received.
+	Net []NetUse `json:"net,omitempty"`
+}
+
+// NetUse is one interface's traffic, counted on its host end.
+type NetUse struct {
+	Name    string `json:"name"`      // the interface inside (eth0)
+	Host    string `json:"host"`      // the host end (veth name)
+	RxBytes uint64 `json:"rx_bytes"`  // received by the container
+	TxBytes uint64 `json:"tx_bytes"`  // sent by the container
+	Link    string `json:"link,omitempty"` // the bridge, if any
+}
+
+// simple sends a request whose whole answer is one line.
+func (c *Client) simple(req Request) (Response, error) {
+	conn, _, resp, err := c.dial(req)
+	if err != nil {
+		return resp, err
+	}
+	conn.Close()
+	return resp, nil
+}
+
+// Freeze freezes the container's cgroup; it returns once the kernel
+// reports it frozen.
+func (c *Client) Freeze() error {
+	_, err := c.simple(Request{Op: OpFreeze})
+	return err
+}
+
+// Unfreeze thaws a frozen container.
+func (c *Client) Unfreeze() error {
+	_, err := c.simple(Request{Op: OpUnfreeze})
+	return err
+}
+
+// CgroupGet reads one cgroup setting of the running container (key in
+// any form the config takes); it returns the value and the file read.
+func (c *Client) CgroupGet(key string) (value, file string, err error) {
+	resp, err := c.simple(Request{Op: OpCgroup, Key: key})
+	return resp.Value, resp.File, err
+}
+
+// CgroupSet writes one cgroup setting of the running container, checked
+// and translated as the config's would be; it returns the file written.
+func (c *Client) CgroupSet(key, value string) (file string, err error) {
+	if value == "" {
+		return "", errors.New("cgroup: empty value")
+	}
+	resp, err := c.simple(Request{Op: OpCgroup, Key: key, Value: value})
+	return resp.File, err
+}
+
+// Info asks for the container's usage (see Info).
+func (c *Client) Info() (*Info, error) {
+	resp, err := c.simple(Request{Op: OpInfo})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Info == nil {
+		return nil, fmt.Errorf("%s: info: empty answer", c.Name)
+	}
+	return resp.Info, nil
+}
+
+// Events subscribes to the container's state changes: the current status
+// first, then one per change, pushed by the shim. The channel is closed
+// when the shim ends (or the connection breaks, err then says why) or
+// when Close is called on the returned closer.
+func (c *Client) Events() (<-chan Status, func() error, error) {
+	conn, br, resp, err := c.dial(Request{Op: OpEvents})
+	if err != nil {
+		return nil, nil, err
+	}
+	ch := make(chan Status, 16)
+	if resp.Status != nil {
+		ch <- *resp.Status
+	}
+	go readEvents(conn, br, ch)
+	return ch, conn.Close, nil
+}
+
+func readEvents(conn net.Conn, br *bufio.Reader, ch chan<- Status) {
+	defer close(ch)
+	defer conn.Close()
+	for {
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				return
+			}
+			return
+		}
+		var resp Response
+		if json.Unmarshal(line, &resp) != nil || resp.Status == nil {
+			return
+		}
+		ch <- *resp.Status
+	}
+}
