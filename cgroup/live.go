@@ -28,6 +28,18 @@ func (g *Cgroup) bareVersion(file string) int {
 	return 1
 }
 
+// ConfigKey is key in the form a config line takes, the hierarchy of a
+// bare file name decided as Get and Set decide it: what `cgroup --persist`
+// appends to the config.
+func (g *Cgroup) ConfigKey(key string) string {
+	_, bare := config.CgroupKey(key, 0)
+	if ver, file := config.CgroupKey(key, g.bareVersion(bare)); ver == 2 {
+		return "lxc.cgroup2." + file
+	} else {
+		return "lxc.cgroup." + file
+	}
+}
+
 // Get reads one setting of the running container from the hierarchy that
 // hosts its controller: its value and the file read.
 func (g *Cgroup) Get(key string) (value, file string, err error) {

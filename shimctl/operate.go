@@ -3,9 +3,7 @@ package shimctl
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 )
 
@@ -41,10 +39,10 @@ type Info struct {
 
 // NetUse is one interface's traffic, counted on its host end.
 type NetUse struct {
-	Name    string `json:"name"`      // the interface inside (eth0)
-	Host    string `json:"host"`      // the host end (veth name)
-	RxBytes uint64 `json:"rx_bytes"`  // received by the container
-	TxBytes uint64 `json:"tx_bytes"`  // sent by the container
+	Name    string `json:"name"`           // the interface inside (eth0)
+	Host    string `json:"host"`           // the host end (veth name)
+	RxBytes uint64 `json:"rx_bytes"`       // received by the container
+	TxBytes uint64 `json:"tx_bytes"`       // sent by the container
 	Link    string `json:"link,omitempty"` // the bridge, if any
 }
 
@@ -71,21 +69,12 @@ func (c *Client) Unfreeze() error {
 	return err
 }
 
-// CgroupGet reads one cgroup setting of the running container (key in
-// any form the config takes); it returns the value and the file read.
-func (c *Client) CgroupGet(key string) (value, file string, err error) {
-	resp, err := c.simple(Request{Op: OpCgroup, Key: key})
-	return resp.Value, resp.File, err
-}
-
-// CgroupSet writes one cgroup setting of the running container, checked
-// and translated as the config's would be; it returns the file written.
-func (c *Client) CgroupSet(key, value string) (file string, err error) {
-	if value == "" {
-		return "", errors.New("cgroup: empty value")
-	}
-	resp, err := c.simple(Request{Op: OpCgroup, Key: key, Value: value})
-	return resp.File, err
+// Cgroup reads (value "") or writes one cgroup setting of the running
+// container, key in any form the config takes, checked and translated as
+// the config's would be. The answer's Value is what was read, Key the
+// key in the config's form, File the files read or written.
+func (c *Client) Cgroup(key, value string) (Response, error) {
+	return c.simple(Request{Op: OpCgroup, Key: key, Value: value})
 }
 
 // Info asks for the container's usage (see Info).
@@ -123,10 +112,7 @@ func readEvents(conn net.Conn, br *bufio.Reader, ch chan<- Status) {
 	for {
 		line, err := br.ReadBytes('\n')
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				return
-			}
-			return
+			return // EOF: the shim ended (or Close was called)
 		}
 		var resp Response
 		if json.Unmarshal(line, &resp) != nil || resp.Status == nil {

@@ -85,7 +85,9 @@ type Response struct {
 	Signal string `json:"signal,omitempty"`
 	// Value is what a cgroup request read; File the controller file it
 	// was read from or written to.
+	// Key is the setting's key in the config's form, for --persist.
 	Value string `json:"value,omitempty"`
+	Key   string `json:"key,omitempty"`
 	File  string `json:"file,omitempty"`
 	// Info is an info request's answer.
 	Info *Info `json:"info,omitempty"`

@@ -431,13 +431,13 @@ func (r *run) Freeze() error { return r.cg.Freeze() }
 func (r *run) Thaw() error { return r.cg.Thaw() }
 
 // Cgroup implements Live.
-func (r *run) Cgroup(key, value string) (string, []string, error) {
+func (r *run) Cgroup(key, value string) (string, string, []string, error) {
 	if value == "" {
 		v, file, err := r.cg.Get(key)
-		return v, []string{file}, err
+		return v, r.cg.ConfigKey(key), []string{file}, err
 	}
 	files, err := r.cg.Set(key, value)
-	return "", files, err
+	return "", r.cg.ConfigKey(key), files, err
 }
 
 // Usage implements Live.

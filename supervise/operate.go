@@ -19,8 +19,9 @@ type Live interface {
 	Freeze() error
 	Thaw() error
 	// Cgroup reads (value "") or writes one setting; it returns the value
-	// read and the files read or written.
-	Cgroup(key, value string) (string, []string, error)
+	// read, the key in the config's form (lxc.cgroup2.memory.max) and the
+	// files read or written.
+	Cgroup(key, value string) (v, configKey string, files []string, err error)
 	// Usage fills what the run knows of info: addresses, cgroup
 	// accounting, traffic.
 	Usage(info *shimctl.Info) error
@@ -51,14 +52,14 @@ func (s *Shim) operate(req shimctl.Request) shimctl.Response {
 	}
 	switch req.Op {
 	case shimctl.OpCgroup:
-		v, files, err := l.Cgroup(req.Key, req.Value)
+		v, key, files, err := l.Cgroup(req.Key, req.Value)
 		if err != nil {
 			return shimctl.Response{Error: "cgroup: " + err.Error()}
 		}
 		if req.Value != "" {
 			s.Log.Info("cgroup setting changed", "key", req.Key, "value", req.Value, "files", files)
 		}
-		return shimctl.Response{OK: true, Value: v, File: strings.Join(files, " ")}
+		return shimctl.Response{OK: true, Value: v, Key: key, File: strings.Join(files, " ")}
 	case shimctl.OpInfo:
 		st := s.snapshot()
 		info := &shimctl.Info{Name: s.Name, State: st.State, Pid: st.Pid, ShimPid: st.ShimPid, BootCount: st.BootCount}

@@ -68,8 +68,8 @@ func (r *fakeRun) KillAll() error {
 // fake's freezer.
 func (r *fakeRun) Freeze() error { return unix.Kill(-r.pid, unix.SIGSTOP) }
 func (r *fakeRun) Thaw() error   { return unix.Kill(-r.pid, unix.SIGCONT) }
-func (r *fakeRun) Cgroup(key, value string) (string, []string, error) {
-	return "", nil, errors.New("the fake has no cgroup")
+func (r *fakeRun) Cgroup(key, value string) (string, string, []string, error) {
+	return "", "", nil, errors.New("the fake has no cgroup")
 }
 func (r *fakeRun) Usage(*shimctl.Info) error { return nil }
 

@@ -62,6 +62,13 @@ func commands() map[string]command {
 		"update-config": {cmdUpdateConfig, "update-config FILE [--in-place]"},
 		"checkconfig":   {cmdCheckconfig, "checkconfig [--config FILE]"},
 		"hwaddr":        {cmdHwaddr, "hwaddr IPV4 | --random"},
+		// Running containers, as LXC's own verbs (operate.go).
+		"freeze":   {cmdFreeze, "freeze NAME"},
+		"unfreeze": {cmdUnfreeze, "unfreeze NAME"},
+		"cgroup":   {cmdCgroup, "cgroup NAME KEY [VALUE] [--persist]"},
+		"info":     {cmdInfo, "info NAME [--json]"},
+		"wait":     {cmdWait, "wait NAME --state STATE [-t SECONDS]"},
+		"monitor":  {cmdMonitor, "monitor [NAME...] [--json]"},
 	}
 }
 
