@@ -15,36 +15,58 @@ import (
 // Settings of a running container (lxc-initd cgroup NAME KEY [VALUE]):
 // the key in any form the config takes, checked and translated by package
 // config as the same config line would be, placed by the same plan as
-// Create's. A bare file name ("memory.max") is cgroup2's when the
-// container's cgroup2 directory has that file, else cgroup v1's.
+// Create's. A bare file name ("memory.max") is read as the hierarchy's
+// that has the file in the container's cgroup, cgroup2 first; when
+// neither has it (memory.max on a host whose memory controller is on v1),
+// as the one whose setting, or its translation, this host can take.
 
-// bareVersion says which hierarchy a bare controller file belongs to.
-func (g *Cgroup) bareVersion(file string) int {
-	if i := g.v2Index(); i >= 0 && !strings.ContainsAny(file, "/\x00") {
-		if _, err := os.Stat(filepath.Join(g.hiers[i].dir, file)); err == nil {
-			return 2
-		}
+// versions are the hierarchies (1, 2) a key may be read as, in order of
+// preference: one for a key of the config's forms.
+func (g *Cgroup) versions(key string) []int {
+	if v, _ := config.CgroupKey(key, 0); v != 0 {
+		return []int{v}
 	}
-	return 1
+	if strings.ContainsAny(key, "/\x00") || key == "." || key == ".." {
+		return []int{1}
+	}
+	has := func(v2 bool) bool {
+		ctrl, _, _ := strings.Cut(key, ".")
+		for _, h := range g.hiers {
+			if h.v2 == v2 && (hasController(h.mount, ctrl) || v2) {
+				if _, err := os.Stat(filepath.Join(h.dir, key)); err == nil {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	switch {
+	case has(true):
+		return []int{2}
+	case has(false):
+		return []int{1}
+	}
+	return []int{1, 2}
 }
 
-// ConfigKey is key in the form a config line takes, the hierarchy of a
-// bare file name decided as Get and Set decide it: what `cgroup --persist`
-// appends to the config.
+// ConfigKey is key in the form a config line takes, for the hierarchy
+// Get reads it from.
 func (g *Cgroup) ConfigKey(key string) string {
-	_, bare := config.CgroupKey(key, 0)
-	if ver, file := config.CgroupKey(key, g.bareVersion(bare)); ver == 2 {
+	return configKey(key, g.versions(key)[0])
+}
+
+func configKey(key string, ver int) string {
+	_, file := config.CgroupKey(key, ver)
+	if ver == 2 {
 		return "lxc.cgroup2." + file
-	} else {
-		return "lxc.cgroup." + file
 	}
+	return "lxc.cgroup." + file
 }
 
 // Get reads one setting of the running container from the hierarchy that
 // hosts its controller: its value and the file read.
 func (g *Cgroup) Get(key string) (value, file string, err error) {
-	_, bare := config.CgroupKey(key, 0)
-	ver, name := config.CgroupKey(key, g.bareVersion(bare))
+	ver, name := config.CgroupKey(key, g.versions(key)[0])
 	ctrl, _, ok := strings.Cut(name, ".")
 	if !ok || name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
 		return "", "", fmt.Errorf("%s: not a controller file (CONTROLLER.FILE)", key)
@@ -69,10 +91,24 @@ func (g *Cgroup) Get(key string) (value, file string, err error) {
 // Everything is checked before the first write: the key and value as the
 // config would, the controller on this host, the files' existence. If a
 // write fails, the files already written get their old values back, so a
-// refused setting changes nothing. It returns the files written.
-func (g *Cgroup) Set(key, value string) ([]string, error) {
-	_, bare := config.CgroupKey(key, 0)
-	c, err := config.CgroupLive(key, value, g.bareVersion(bare))
+// refused setting changes nothing. It returns the key in the config's
+// form (what --persist appends) and the files written.
+func (g *Cgroup) Set(key, value string) (string, []string, error) {
+	var first error
+	for _, ver := range g.versions(key) {
+		files, err := g.set(key, value, ver)
+		if err == nil {
+			return configKey(key, ver), files, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return "", nil, first
+}
+
+func (g *Cgroup) set(key, value string, ver int) ([]string, error) {
+	c, err := config.CgroupLive(key, value, ver)
 	if err != nil {
 		return nil, err
 	}

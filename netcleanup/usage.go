@@ -65,8 +65,8 @@ func readCounter(file string) (uint64, error) {
 	return n, nil
 }
 
-// Addresses are the container's IP addresses per interface, loopback left
-// out, read through netlink in its network namespace (no setns of the
+// Addresses are the container's IP addresses per interface, loopback and
+// link-local left out, read through netlink in its network namespace (no setns of the
 // shim's threads). Without a network namespace of its own: none.
 func (h *Host) Addresses() (map[string][]string, error) {
 	if h == nil || h.nh == nil {
@@ -86,7 +86,8 @@ func (h *Host) Addresses() (map[string][]string, error) {
 			return nil, fmt.Errorf("container %s: addresses of %s: %w", h.name, l.Attrs().Name, err)
 		}
 		for _, a := range addrs {
-			if a.IP.IsLoopback() {
+			// As lxc-info and lxc-ls: no loopback, no link-local.
+			if a.IP.IsLoopback() || a.IP.IsLinkLocalUnicast() {
 				continue
 			}
 			out[l.Attrs().Name] = append(out[l.Attrs().Name], a.IP.String())

@@ -436,8 +436,8 @@ func (r *run) Cgroup(key, value string) (string, string, []string, error) {
 		v, file, err := r.cg.Get(key)
 		return v, r.cg.ConfigKey(key), []string{file}, err
 	}
-	files, err := r.cg.Set(key, value)
-	return "", r.cg.ConfigKey(key), files, err
+	ckey, files, err := r.cg.Set(key, value)
+	return "", ckey, files, err
 }
 
 // Usage implements Live.

@@ -52,7 +52,7 @@ func commands() map[string]command {
 		"restart":       {cmdRestart, "restart NAME [-t SECONDS]"},
 		"reboot":        {cmdReboot, "reboot NAME"},
 		"status":        {cmdStatus, "status NAME [--json]"},
-		"list":          {cmdList, "list [--json]"},
+		"list":          {cmdList, "list [--fancy] [--json]"},
 		"console":       {cmdConsole, "console NAME [--tty N] [--escape CHAR]"},
 		"attach":        {cmdAttach, "attach NAME [-- CMD ARGS...]"},
 		"shutdown":      {cmdShutdown, "shutdown [-t SECONDS]"},

@@ -84,9 +84,26 @@ func freezeVerb(e *env, verb string, args []string) error {
 func cmdCgroup(e *env, args []string) error {
 	fs := flag.NewFlagSet("cgroup", flag.ContinueOnError)
 	persist := fs.Bool("persist", false, "also append the setting to the container's config")
-	pos, err := oneName(fs, args, 1, 2)
+	// A negative VALUE ("-1", unlimited on v1) is a value, not a flag:
+	// it is kept aside while the flags are parsed.
+	var plain []string
+	negative := ""
+	for _, a := range args {
+		if len(a) > 1 && a[0] == '-' && a[1] >= '0' && a[1] <= '9' && negative == "" {
+			negative = a
+			continue
+		}
+		plain = append(plain, a)
+	}
+	pos, err := oneName(fs, plain, 1, 2)
 	if err != nil {
 		return err
+	}
+	if negative != "" {
+		if len(pos) != 2 {
+			return &exitError{code: 2, err: errors.New("usage: " + commands()["cgroup"].usage)}
+		}
+		pos = append(pos, negative)
 	}
 	name, key := pos[0], pos[1]
 	if len(pos) == 2 && *persist {
