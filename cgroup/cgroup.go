@@ -70,6 +70,12 @@ type Cgroup struct {
 	// makes Freeze use cgroup.freeze even where a v1 freezer is mounted.
 	noKillFile bool
 	v2Freezer  bool
+
+	// devProg is the cgroup2 device program Create attached (nil: none),
+	// kept to be replaced when device add changes the rules; extra are the
+	// rules device add granted on top of the config's.
+	devProg *os.File
+	extra   []config.DeviceRule
 }
 
 // hier is one hierarchy and the container's directory in it.
@@ -251,7 +257,7 @@ func (g *Cgroup) Create() error {
 		}
 	}
 	if len(g.cfg.Devices) > 0 {
-		if err := applyDevices(p.devices, g.cfg.Devices); err != nil {
+		if err := g.applyDevices(p.devices, g.cfg.Devices); err != nil {
 			return fail(fmt.Errorf("cgroup %s: %w", g.name, err))
 		}
 	}
@@ -390,6 +396,7 @@ func (g *Cgroup) Remove() error {
 // remove is Remove without the ownership check, also returning the
 // container's directories it removed.
 func (g *Cgroup) remove() ([]string, error) {
+	g.closeDevProg()
 	defer func() {
 		if !g.Exists() {
 			g.dropRecord()

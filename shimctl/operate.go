@@ -77,6 +77,14 @@ func (c *Client) Cgroup(key, value string) (Response, error) {
 	return c.simple(Request{Op: OpCgroup, Key: key, Value: value})
 }
 
+// Device adds (action "add") or removes ("del") a host device node or
+// network interface to or from the running container, at dest inside
+// (default: the same path or name); it returns what was done.
+func (c *Client) Device(action, path, dest string) (string, error) {
+	resp, err := c.simple(Request{Op: OpDevice, Action: action, Path: path, Dest: dest})
+	return resp.Value, err
+}
+
 // Info asks for the container's usage (see Info).
 func (c *Client) Info() (*Info, error) {
 	resp, err := c.simple(Request{Op: OpInfo})

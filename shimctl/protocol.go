@@ -24,6 +24,8 @@ package shimctl
 //	{"op":"cgroup","key":"memory.max"}      -> {"ok":true,"value":"..."}
 //	{"op":"cgroup","key":K,"value":V}       -> {"ok":true} once written
 //	{"op":"info"}                           -> {"ok":true,"info":{...}}
+//	{"op":"device","action":"add","path":"/dev/loop7","dest":"/dev/sdz"}
+//	                                        -> {"ok":true,"value":"what was done"}
 //	{"op":"events"}                         -> {"ok":true,"status":{...}}
 //	                                           now, then one such line per
 //	                                           state change until the shim
@@ -45,6 +47,7 @@ const (
 	OpCgroup   = "cgroup"
 	OpInfo     = "info"
 	OpEvents   = "events"
+	OpDevice   = "device"
 )
 
 // Request is one control request.
@@ -65,6 +68,11 @@ type Request struct {
 	// no Value reads it.
 	Key   string `json:"key,omitempty"`
 	Value string `json:"value,omitempty"`
+	// Action (add, del), Path and Dest are a device request's: a host
+	// device node or network interface, and its path or name inside.
+	Action string `json:"action,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Dest   string `json:"dest,omitempty"`
 }
 
 // Stop results.

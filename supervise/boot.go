@@ -417,11 +417,13 @@ func (b *ContainerBooter) terminal(tty int) (*terminal, error) {
 type run struct {
 	pid int
 	cg  *cgroup.Cgroup
-	// mu guards host: the control socket's info reads it while the event
-	// loop may tear it down.
-	mu   sync.Mutex
-	host *netcleanup.Host
-	log  *slog.Logger
+	// mu guards host and what device add handed in: the control socket
+	// reads and changes them while the event loop may tear them down.
+	mu      sync.Mutex
+	host    *netcleanup.Host
+	nodes   []handedNode
+	netdevs []*netcleanup.Handed
+	log     *slog.Logger
 }
 
 // Freeze implements Live.
@@ -475,6 +477,12 @@ func (r *run) KillAll() error {
 func (r *run) Teardown() error {
 	var errs []error
 	r.mu.Lock()
+	// Handed interfaces go home first, under their host names; handed
+	// nodes and rules go with the container's /dev and cgroup.
+	if err := r.returnNetdevs(); err != nil {
+		errs = append(errs, err)
+	}
+	r.nodes = nil
 	if r.host != nil {
 		if err := r.host.Teardown(); err != nil {
 			errs = append(errs, err)

@@ -99,7 +99,7 @@ func (s *Shim) handle(c *net.UnixConn) {
 		_ = enc.Encode(shimctl.Response{OK: true, Status: &st})
 	case shimctl.OpEvents:
 		s.serveEvents(c, enc)
-	case shimctl.OpCgroup, shimctl.OpInfo:
+	case shimctl.OpCgroup, shimctl.OpInfo, shimctl.OpDevice:
 		_ = enc.Encode(s.operate(req))
 	case shimctl.OpStop, shimctl.OpReboot, shimctl.OpFreeze, shimctl.OpUnfreeze:
 		reply := make(chan shimctl.Response, 1)

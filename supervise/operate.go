@@ -25,6 +25,10 @@ type Live interface {
 	// Usage fills what the run knows of info: addresses, cgroup
 	// accounting, traffic.
 	Usage(info *shimctl.Info) error
+	// Device adds or removes a device node or network interface
+	// (req.Action, Path, Dest); initStart is the init's start time, the
+	// proof that its pid still names it. It says what it did.
+	Device(req shimctl.Request, initStart uint64) (string, error)
 }
 
 // live is the current run as a Live, or an error saying why there is none.
@@ -60,6 +64,14 @@ func (s *Shim) operate(req shimctl.Request) shimctl.Response {
 			s.Log.Info("cgroup setting changed", "key", req.Key, "value", req.Value, "files", files)
 		}
 		return shimctl.Response{OK: true, Value: v, Key: key, File: strings.Join(files, " ")}
+	case shimctl.OpDevice:
+		st := s.snapshot()
+		what, err := l.Device(req, st.PidStart)
+		if err != nil {
+			return shimctl.Response{Error: "device: " + err.Error()}
+		}
+		s.Log.Info("device "+req.Action, "path", req.Path, "done", what)
+		return shimctl.Response{OK: true, Value: what}
 	case shimctl.OpInfo:
 		st := s.snapshot()
 		info := &shimctl.Info{Name: s.Name, State: st.State, Pid: st.Pid, ShimPid: st.ShimPid, BootCount: st.BootCount}

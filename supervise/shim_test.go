@@ -72,6 +72,9 @@ func (r *fakeRun) Cgroup(key, value string) (string, string, []string, error) {
 	return "", "", nil, errors.New("the fake has no cgroup")
 }
 func (r *fakeRun) Usage(*shimctl.Info) error { return nil }
+func (r *fakeRun) Device(shimctl.Request, uint64) (string, error) {
+	return "", errors.New("the fake has no devices")
+}
 
 func (r *fakeRun) Teardown() error {
 	r.b.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -457,4 +458,146 @@ type monitorJSON struct {
 	Name  string `json:"name"`
 	State string `json:"state"`
 	Boot  int    `json:"boot"`
+}
+
+// devicesLikeLXC is the device list of LXC's common.conf: everything
+// denied but mknod and the usual character devices.
+const devicesLikeLXC = `lxc.cgroup.devices.deny = a
+lxc.cgroup.devices.allow = c *:* m
+lxc.cgroup.devices.allow = b *:* m
+lxc.cgroup.devices.allow = c 1:3 rwm
+lxc.cgroup.devices.allow = c 1:5 rwm
+lxc.cgroup.devices.allow = c 1:7 rwm
+lxc.cgroup.devices.allow = c 1:8 rwm
+lxc.cgroup.devices.allow = c 1:9 rwm
+lxc.cgroup.devices.allow = c 5:0 rwm
+lxc.cgroup.devices.allow = c 5:1 rwm
+lxc.cgroup.devices.allow = c 5:2 rwm
+lxc.cgroup.devices.allow = c 136:* rwm
+`
+
+// attachOut runs a command in the container and returns its output and
+// exit code.
+func (e *lcEnv) attachOut(cmd ...string) (string, int) {
+	e.t.Helper()
+	out, errOut, code := e.initd(append([]string{"attach", e.name, "--"}, cmd...)...)
+	return out + errOut, code
+}
+
+// device add hands a loop device of the host to a running container: the
+// cgroup lets it read it, the node is made below /dev inside (with the
+// directory it needs); device del removes the node and takes the access
+// back (a node made by hand inside cannot be read any more). A symlink
+// the container plants in its /dev never leads the node outside. A host
+// network interface is moved in under a new name and back out, and a
+// reboot returns it to the host. Bad input: exit 4 unknown, 1 not
+// running, not a device, not handed in.
+func TestOperateDevice(t *testing.T) {
+	e := newLC(t, rootBusybox, busyboxOperate+devicesLikeLXC)
+	img := filepath.Join(t.TempDir(), "disk.img")
+	content := make([]byte, 1<<20)
+	copy(content, "lxc-shim-device-test")
+	if err := os.WriteFile(img, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("losetup", "--find", "--show", img).Output()
+	if err != nil {
+		t.Fatalf("losetup: %v", err)
+	}
+	loop := strings.TrimSpace(string(out))
+	t.Cleanup(func() { _ = exec.Command("losetup", "-d", loop).Run() })
+	var st syscall.Stat_t
+	if err := syscall.Stat(loop, &st); err != nil {
+		t.Fatal(err)
+	}
+	minor := st.Rdev&0xff | (st.Rdev>>12)&^0xff
+
+	e.mustInitd(4, "device", "nosuch"+e.name, "add", loop)
+	e.mustInitd(1, "device", e.name, "add", loop) // not running
+	e.mustInitd(0, "start", e.name)
+	e.waitEvent(15*time.Second, "rcS", 1)
+	e.mustInitd(1, "device", e.name, "add", "/etc/passwd")
+	e.mustInitd(1, "device", e.name, "add", "/nonexistent")
+	e.mustInitd(1, "device", e.name, "add", loop, "/etc/disk")
+	e.mustInitd(1, "device", e.name, "del", loop)
+
+	// A node of the loop device made by hand inside cannot be read: the
+	// config denies block devices but mknod.
+	byHand := func(when string) {
+		t.Helper()
+		mk := fmt.Sprintf("rm -f /dev/byhand; mknod /dev/byhand b 7 %d || exit 9; head -c 20 /dev/byhand", minor)
+		if out, code := e.attachOut("sh", "-c", mk); code == 0 || code == 9 || !strings.Contains(out, "Operation not permitted") {
+			t.Errorf("%s: a node made by hand inside: exit %d %q, want the read refused", when, code, out)
+		}
+	}
+	byHand("before device add")
+	e.mustInitd(0, "device", e.name, "add", loop, "/dev/handed/disk")
+	if out, code := e.attachOut("head", "-c", "20", "/dev/handed/disk"); code != 0 || out != "lxc-shim-device-test" {
+		t.Errorf("read inside after device add: exit %d %q", code, out)
+	}
+	e.mustInitd(1, "device", e.name, "add", loop, "/dev/handed/disk") // already there
+	e.mustInitd(0, "device", e.name, "del", loop)
+	if _, err := os.Stat(filepath.Join(e.rootfs, "dev/handed")); err == nil {
+		t.Error("rootfs /dev/handed exists: the node went to the rootfs, not the container's /dev")
+	}
+	if out, code := e.attachOut("ls", "/dev/handed"); code == 0 {
+		t.Errorf("/dev/handed still inside after del: %q", out)
+	}
+	byHand("after device del")
+
+	// A symlink inside /dev towards the root: the node is refused.
+	if out, code := e.attachOut("ln", "-s", "/", "/dev/evil"); code != 0 {
+		t.Fatalf("ln inside: %d %s", code, out)
+	}
+	e.mustInitd(1, "device", e.name, "add", loop, "/dev/evil/lxcshim-escaped")
+	if out, code := e.attachOut("ls", "/lxcshim-escaped"); code == 0 {
+		t.Errorf("device add followed the container's symlink: %q", out)
+	}
+
+	// A network interface (one end of a veth pair the test makes), moved
+	// in under another name and back out.
+	dummy := testutil.Name("tdd")
+	link := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: dummy}, PeerName: dummy + "p"}
+	if err := netlink.LinkAdd(link); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, n := range []string{dummy, dummy + "p"} {
+			if l, err := netlink.LinkByName(n); err == nil {
+				_ = netlink.LinkDel(l)
+			}
+		}
+	})
+	e.mustInitd(1, "device", e.name, "add", "nosuchif0")
+	e.mustInitd(0, "device", e.name, "add", dummy, "eth3")
+	if _, err := netlink.LinkByName(dummy); err == nil {
+		t.Errorf("%s still on the host after device add", dummy)
+	}
+	if out, code := e.attachOut("ip", "link", "show", "eth3"); code != 0 {
+		t.Errorf("eth3 inside: exit %d %q", code, out)
+	}
+	e.mustInitd(0, "device", e.name, "del", "eth3")
+	if _, err := netlink.LinkByName(dummy); err != nil {
+		t.Errorf("%s not back on the host after del: %v", dummy, err)
+	}
+	// Handed in again, then the container reboots: nothing handed in
+	// survives it (the interface comes back to the host, the node and
+	// its rule go with the old /dev and cgroup).
+	e.mustInitd(0, "device", e.name, "add", dummy)
+	e.mustInitd(0, "device", e.name, "add", loop)
+	e.mustInitd(0, "reboot", e.name)
+	e.waitState(30*time.Second, "boot 2", func(s *shimctl.Status) bool {
+		return s.BootCount == 2 && s.State == shimctl.StateRunning
+	})
+	e.waitEvent(15*time.Second, "rcS", 2)
+	if _, err := netlink.LinkByName(dummy); err != nil {
+		t.Errorf("%s not back on the host after the reboot: %v", dummy, err)
+	}
+	if out, code := e.attachOut("ls", loop); code == 0 {
+		t.Errorf("%s inside after the reboot: %q", loop, out)
+	}
+	st0 := e.state()
+	e.mustInitd(0, "stop", e.name, "-t", "20")
+	e.waitGone(st0.ShimPid, "shim")
+	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
 }

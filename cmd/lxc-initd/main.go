@@ -68,6 +68,7 @@ func commands() map[string]command {
 		"cgroup":   {cmdCgroup, "cgroup NAME KEY [VALUE] [--persist]"},
 		"info":     {cmdInfo, "info NAME [--json]"},
 		"wait":     {cmdWait, "wait NAME --state STATE [-t SECONDS]"},
+		"device":   {cmdDevice, "device NAME add|del PATH [DEST]"},
 		"monitor":  {cmdMonitor, "monitor [NAME...] [--json]"},
 	}
 }

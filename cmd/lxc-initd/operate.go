@@ -165,6 +165,36 @@ func appendConfigLine(path, key, value string) error {
 	return f.Close()
 }
 
+// cmdDevice hands a host device node (PATH starting with /) or network
+// interface to a running container, or takes it back (del PATH, or the
+// path or name inside).
+func cmdDevice(e *env, args []string) error {
+	pos, err := oneName(flag.NewFlagSet("device", flag.ContinueOnError), args, 2, 3)
+	if err != nil {
+		return err
+	}
+	name, action, path, dest := pos[0], pos[1], pos[2], ""
+	if len(pos) == 4 {
+		dest = pos[3]
+	}
+	if action != "add" && action != "del" {
+		return &exitError{code: 2, err: fmt.Errorf("device: %q: add or del", action)}
+	}
+	if action == "del" && dest != "" {
+		return &exitError{code: 2, err: errors.New("device del takes no DEST")}
+	}
+	c, err := runningShim(e, name)
+	if err != nil {
+		return err
+	}
+	what, err := c.Device(action, path, dest)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s: %s\n", name, what)
+	return nil
+}
+
 // cmdInfo prints what lxc-info -S prints: state, PIDs, boot, uptime,
 // addresses, memory, swap, CPU, block I/O, tasks, traffic per veth.
 func cmdInfo(e *env, args []string) error {
