@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -28,6 +29,9 @@ func CgroupKey(key string, bare int) (version int, file string) {
 // Device rules are not settings: they are refused here.
 func CgroupLive(key, value string, bare int) (Cgroup, error) {
 	version, file := CgroupKey(key, bare)
+	if strings.ContainsFunc(key+value, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return Cgroup{}, fmt.Errorf("%q: control characters in the key or value", key)
+	}
 	if value == "" {
 		return Cgroup{}, errors.New(key + ": no value")
 	}

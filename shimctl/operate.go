@@ -99,8 +99,8 @@ func (c *Client) Info() (*Info, error) {
 
 // Events subscribes to the container's state changes: the current status
 // first, then one per change, pushed by the shim. The channel is closed
-// when the shim ends (or the connection breaks, err then says why) or
-// when Close is called on the returned closer.
+// when the shim ends (its last status is final), when the connection
+// breaks, or once the returned closer was called.
 func (c *Client) Events() (<-chan Status, func() error, error) {
 	conn, br, resp, err := c.dial(Request{Op: OpEvents})
 	if err != nil {

@@ -143,8 +143,8 @@ func cmdCgroup(e *env, args []string) error {
 // appendConfigLine adds "KEY = VALUE" at the end of the config file,
 // leaving every other byte of it as it was.
 func appendConfigLine(path, key, value string) error {
-	if strings.ContainsAny(value, "\n\r") {
-		return fmt.Errorf("value %q: not one line", value)
+	if strings.ContainsAny(key+value, "\n\r\x00") {
+		return fmt.Errorf("%q = %q: not one line", key, value)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
