@@ -95,15 +95,26 @@ const eventBuffer = 64
 func (s *Shim) serveEvents(c *net.UnixConn, enc *json.Encoder) {
 	ch := make(chan shimctl.Status, eventBuffer)
 	s.mu.Lock()
+	if s.ended {
+		// Nothing changes any more: the final status, then EOF.
+		s.mu.Unlock()
+		st := s.snapshot()
+		_ = enc.Encode(shimctl.Response{OK: true, Status: &st})
+		return
+	}
 	if s.subs == nil {
 		s.subs = map[chan shimctl.Status]struct{}{}
 	}
 	s.subs[ch] = struct{}{}
+	// Run waits (briefly) for the subscribers to hand on the final state
+	// before the shim exits.
+	s.subsWG.Add(1)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.subs, ch)
 		s.mu.Unlock()
+		s.subsWG.Done()
 	}()
 	st := s.snapshot()
 	if err := enc.Encode(shimctl.Response{OK: true, Status: &st}); err != nil {

@@ -758,3 +758,22 @@ func TestShimEventsPushEveryChange(t *testing.T) {
 		t.Errorf("events %q, want them to end with %q", j, want)
 	}
 }
+
+// A container that halts from inside ends the shim at once: a subscriber
+// still gets the final state before EOF.
+func TestShimEventsFinalStateBeforeExit(t *testing.T) {
+	b := &fakeBooter{scripts: func(int) string { return "sleep 0.3; kill -INT $$" }}
+	s, res := newTestShim(t, b, nil)
+	ch, _, err := (&shimctl.Client{Name: "fake", Paths: s.Paths}).Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last shimctl.State
+	for st := range ch {
+		last = st.State
+	}
+	waitShim(t, res)
+	if last != shimctl.StateHalted {
+		t.Errorf("last event %q, want halted", last)
+	}
+}

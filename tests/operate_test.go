@@ -76,6 +76,19 @@ func waitExit(t *testing.T, ch <-chan int, what string, want int) {
 	}
 }
 
+// procState is the state letter of /proc/PID/stat.
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2 : i+3]
+	}
+	return ""
+}
+
 // freezerState is what the kernel says of the container's freezer.
 func freezerState(name string) string {
 	for _, dir := range testutil.CgroupDirs(name) {
@@ -121,6 +134,17 @@ func TestOperateFreeze(t *testing.T) {
 	}
 	if out := e.mustInitd(0, "status", e.name); !strings.HasPrefix(out, e.name+": frozen") {
 		t.Errorf("status of a frozen container: %q", out)
+	}
+	// Every process of the container is stopped by the freezer: the
+	// kernel shows a frozen task as D (TASK_FROZEN).
+	pids := e.cgroupPids()
+	if len(pids) < 3 {
+		t.Errorf("processes in the cgroup: %v", pids)
+	}
+	for _, pid := range pids {
+		if st := procState(pid); st != "D" {
+			t.Errorf("pid %d is %q while frozen, want D", pid, st)
+		}
 	}
 	before := e.counter()
 	time.Sleep(1500 * time.Millisecond)
