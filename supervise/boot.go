@@ -417,8 +417,9 @@ func (b *ContainerBooter) terminal(tty int) (*terminal, error) {
 type run struct {
 	pid int
 	cg  *cgroup.Cgroup
-	// mu guards host and what device add handed in: the control socket
-	// reads and changes them while the event loop may tear them down.
+	// mu guards host, the cgroup's device rules and what device add
+	// handed in: the control socket reads and changes them while the
+	// event loop may tear them down.
 	mu      sync.Mutex
 	host    *netcleanup.Host
 	nodes   []handedNode
@@ -489,12 +490,14 @@ func (r *run) Teardown() error {
 		}
 		r.host = nil
 	}
-	r.mu.Unlock()
+	// Still locked: a device request must not rebuild the device filter
+	// of a cgroup being removed.
 	if r.cg.Exists() {
 		if err := r.cg.Remove(); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	r.mu.Unlock()
 	return errors.Join(errs...)
 }
 
