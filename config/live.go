@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -37,6 +38,13 @@ func CgroupLive(key, value string, bare int) (Cgroup, error) {
 	}
 	if file == "devices.allow" || file == "devices.deny" {
 		return Cgroup{}, errors.New(key + ": device rules are changed with lxc-initd device, not as a setting")
+	}
+	// A controller neither hierarchy knows: say so, rather than suggest
+	// the other hierarchy's key.
+	if ctrl, _, _ := strings.Cut(file, "."); !slices.Contains(v1Controllers, ctrl) && !slices.Contains(v2Controllers, ctrl) {
+		known := append(slices.Clone(v1Controllers), v2Controllers...)
+		slices.Sort(known)
+		return Cgroup{}, fmt.Errorf("%s: unknown cgroup controller %q (one of %s)", key, ctrl, strings.Join(slices.Compact(known), ", "))
 	}
 	d := &diags{}
 	b := newBuilder("", "", Options{}, d)

@@ -76,17 +76,6 @@ func (r *run) openOfInit(what string, flags int, initStart uint64) (int, error) 
 }
 
 func (r *run) addNode(host, dest string, initStart uint64) (string, error) {
-	if dest == "" {
-		dest = host
-	}
-	if err := container.NodeDest(dest); err != nil {
-		return "", err
-	}
-	for _, n := range r.nodes {
-		if n.dest == dest {
-			return "", fmt.Errorf("%s: already handed in as %s", n.host, dest)
-		}
-	}
 	var st unix.Stat_t
 	if err := unix.Stat(host, &st); err != nil {
 		return "", fmt.Errorf("%s: %w", host, err)
@@ -98,6 +87,17 @@ func (r *run) addNode(host, dest string, initStart uint64) (string, error) {
 		kind = 'b'
 	default:
 		return "", fmt.Errorf("%s: not a character or block device", host)
+	}
+	if dest == "" {
+		dest = host
+	}
+	if err := container.NodeDest(dest); err != nil {
+		return "", err
+	}
+	for _, n := range r.nodes {
+		if n.dest == dest {
+			return "", fmt.Errorf("%s: already handed in as %s", n.host, dest)
+		}
 	}
 	rule := config.DeviceRule{Allow: true, Type: rune(kind), Major: int64(unix.Major(st.Rdev)), Minor: int64(unix.Minor(st.Rdev)), Access: "rwm",
 		Pos: config.Pos{Key: "lxc-initd device add " + host}}

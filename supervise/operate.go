@@ -58,7 +58,7 @@ func (s *Shim) operate(req shimctl.Request) shimctl.Response {
 	case shimctl.OpCgroup:
 		v, key, files, err := l.Cgroup(req.Key, req.Value)
 		if err != nil {
-			return shimctl.Response{Error: "cgroup: " + err.Error()}
+			return shimctl.Response{Error: err.Error()}
 		}
 		if req.Value != "" {
 			s.Log.Info("cgroup setting changed", "key", req.Key, "value", req.Value, "files", files)
@@ -68,7 +68,7 @@ func (s *Shim) operate(req shimctl.Request) shimctl.Response {
 		st := s.snapshot()
 		what, err := l.Device(req, st.PidStart)
 		if err != nil {
-			return shimctl.Response{Error: "device: " + err.Error()}
+			return shimctl.Response{Error: err.Error()}
 		}
 		s.Log.Info("device "+req.Action, "path", req.Path, "done", what)
 		return shimctl.Response{OK: true, Value: what}
@@ -79,7 +79,7 @@ func (s *Shim) operate(req shimctl.Request) shimctl.Response {
 			info.UptimeSeconds = time.Since(st.BootedAt).Seconds()
 		}
 		if err := l.Usage(info); err != nil {
-			return shimctl.Response{Error: "info: " + err.Error()}
+			return shimctl.Response{Error: err.Error()}
 		}
 		return shimctl.Response{OK: true, Info: info}
 	}
