@@ -160,6 +160,11 @@ func (r *run) addNetdev(host, inner string, initStart uint64) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var in, own unix.Stat_t
+	if err := errors.Join(unix.Fstat(fd, &in), unix.Stat("/proc/self/ns/net", &own)); err != nil || (in.Dev == own.Dev && in.Ino == own.Ino) {
+		unix.Close(fd)
+		return "", fmt.Errorf("%s: the container shares the host's network namespace (lxc.net type none): nothing to move", host)
+	}
 	h, err := netcleanup.MoveIn(netns.NsHandle(fd), host, inner)
 	if err != nil {
 		return "", err
