@@ -625,3 +625,32 @@ func TestOperateDevice(t *testing.T) {
 	e.waitGone(st0.ShimPid, "shim")
 	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
 }
+
+// A container frozen when its shim dies is thawed by the stop from its
+// state directory, so its init can still halt gracefully.
+func TestOperateFrozenOrphanStop(t *testing.T) {
+	e := newLC(t, rootTestinit, testinitBase)
+	e.testinitConfig("SIGHUP ignore\n")
+	e.mustInitd(0, "start", e.name)
+	st := e.state()
+	e.waitReport()
+	e.mustInitd(0, "freeze", e.name)
+	if err := syscall.Kill(st.ShimPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e.waitGone(st.ShimPid, "shim")
+	if s := freezerState(e.name); s != "FROZEN" {
+		t.Fatalf("kernel says %s after the shim died", s)
+	}
+	e.mustInitd(1, "unfreeze", e.name) // no shim to ask
+	start := time.Now()
+	out := e.mustInitd(0, "stop", e.name, "-t", "20")
+	if !strings.Contains(out, "graceful") || time.Since(start) > 15*time.Second {
+		t.Errorf("stop of a frozen orphan said %q after %v", out, time.Since(start))
+	}
+	if alive(st.Pid) {
+		t.Errorf("init %d alive after stop", st.Pid)
+	}
+	e.mustInitd(0, "cleanup", e.name)
+	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+}
