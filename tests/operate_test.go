@@ -45,12 +45,19 @@ func (e *lcEnv) counter() int {
 }
 
 // waitCmd runs `lxc-initd wait` in the background and returns its exit
-// code channel.
-func (e *lcEnv) waitCmd(args ...string) <-chan int {
+// code channel, once it watches the run directory (and, with subscribed,
+// follows the running shim's events), so that no change it is meant to
+// see happens before.
+func (e *lcEnv) waitCmd(subscribed bool, args ...string) <-chan int {
 	e.t.Helper()
 	cmd := exec.Command(e.bins.Initd, e.cli().args(append([]string{"wait", e.name}, args...)...)...)
 	done := make(chan int, 1)
 	waited := startCmd(e.t, cmd)
+	want := []string{"anon_inode:inotify"}
+	if subscribed {
+		want = append(want, "socket:")
+	}
+	waitFds(e.t, cmd.Process.Pid, want...)
 	go func() {
 		err := <-waited
 		code := 0
@@ -62,6 +69,29 @@ func (e *lcEnv) waitCmd(args ...string) <-chan int {
 		done <- code
 	}()
 	return done
+}
+
+// waitFds waits until process pid holds a descriptor of each kind (a
+// prefix of its /proc/PID/fd link: "anon_inode:inotify", "socket:").
+func waitFds(t testing.TB, pid int, kinds ...string) {
+	t.Helper()
+	testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("pid %d holds %v", pid, kinds), func() error {
+		ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, k := range kinds {
+			found := false
+			for _, ent := range ents {
+				l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, ent.Name()))
+				found = found || strings.HasPrefix(l, k)
+			}
+			if !found {
+				return fmt.Errorf("no %s descriptor", k)
+			}
+		}
+		return nil
+	})
+	// The subscription's socket is connected just before the shim
+	// registers it.
+	time.Sleep(100 * time.Millisecond)
 }
 
 func waitExit(t *testing.T, ch <-chan int, what string, want int) {
@@ -114,7 +144,7 @@ func TestOperateFreeze(t *testing.T) {
 	e.mustInitd(4, "freeze", "nosuch"+e.name)
 	e.mustInitd(1, "freeze", e.name) // not running yet
 	e.mustInitd(0, "wait", e.name, "--state", "stopped", "-t", "5")
-	running := e.waitCmd("--state", "running", "-t", "30")
+	running := e.waitCmd(false, "--state", "running", "-t", "30")
 	e.mustInitd(0, "start", e.name)
 	waitExit(t, running, "wait --state running", 0)
 	testutil.WaitFor(t, 15*time.Second, "the counter runs", func() error {
@@ -126,7 +156,7 @@ func TestOperateFreeze(t *testing.T) {
 	e.mustInitd(1, "unfreeze", e.name) // not frozen
 	e.mustInitd(1, "wait", e.name, "--state", "frozen", "-t", "0.5")
 
-	frozen := e.waitCmd("--state", "FROZEN", "-t", "30")
+	frozen := e.waitCmd(true, "--state", "FROZEN", "-t", "30")
 	e.mustInitd(0, "freeze", e.name)
 	waitExit(t, frozen, "wait --state FROZEN", 0)
 	if s := freezerState(e.name); s != "FROZEN" {
@@ -167,7 +197,7 @@ func TestOperateFreeze(t *testing.T) {
 	// busybox's shutdown (rcK) runs.
 	e.mustInitd(0, "freeze", e.name)
 	st := e.state()
-	stopped := e.waitCmd("--state", "stopped")
+	stopped := e.waitCmd(true, "--state", "stopped")
 	out := e.mustInitd(0, "stop", e.name, "-t", "20")
 	if !strings.Contains(out, "graceful") {
 		t.Errorf("stop of a frozen container: %q", out)
@@ -255,8 +285,7 @@ func TestOperateCgroupLive(t *testing.T) {
 
 	// Reboot from inside (busybox reboots on SIGTERM): wait sees the
 	// passing rebooting state, and the new boot keeps the persisted limit.
-	rebooting := e.waitCmd("--state", "rebooting", "-t", "30")
-	time.Sleep(200 * time.Millisecond) // wait has subscribed
+	rebooting := e.waitCmd(true, "--state", "rebooting", "-t", "30")
 	e.mustInitd(0, "reboot", e.name)
 	waitExit(t, rebooting, "wait --state rebooting", 0)
 	e.waitState(30*time.Second, "boot 2", func(s *shimctl.Status) bool {
@@ -414,6 +443,7 @@ func TestOperateMonitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	waited := startCmd(t, mon)
+	waitFds(t, mon.Process.Pid, "anon_inode:inotify")
 	lines := make(chan monitorJSON, 100)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -427,7 +457,6 @@ func TestOperateMonitor(t *testing.T) {
 		}
 		close(lines)
 	}()
-	time.Sleep(300 * time.Millisecond) // monitor watches the run directory
 
 	a.mustInitd(0, "start", a.name)
 	b.mustInitd(0, "start", b.name)
