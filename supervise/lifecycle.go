@@ -230,7 +230,7 @@ func (l *lifecycle) onStopping(ev event) {
 
 // onFrozen: every process of the container is frozen. Whatever ends
 // the freeze (unfreeze, a stop, the init's death) thaws the cgroup first:
-// a stop must reach a init that can run its shutdown, and nothing of a
+// a stop must reach an init that can run its shutdown, and nothing of a
 // frozen run may outlive it.
 func (l *lifecycle) onFrozen(ev event) {
 	s := l.s
@@ -271,6 +271,8 @@ func (l *lifecycle) onFrozen(ev event) {
 
 // freeze freezes the run's cgroup and enters frozen once the kernel says
 // it is; a failed freeze is thawed again and the container stays running.
+// The loop waits for the kernel here, at most the cgroup package's bound
+// (5 s, a task in uninterruptible sleep), as it does for a kill.
 func (l *lifecycle) freeze(r ctlReq) {
 	s := l.s
 	lv, ok := l.run.(Live)

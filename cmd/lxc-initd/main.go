@@ -62,7 +62,7 @@ func commands() map[string]command {
 		"update-config": {cmdUpdateConfig, "update-config FILE [--in-place]"},
 		"checkconfig":   {cmdCheckconfig, "checkconfig [--config FILE]"},
 		"hwaddr":        {cmdHwaddr, "hwaddr IPV4 | --random"},
-		// Running containers, as LXC's own verbs (operate.go).
+		// Running containers, as LXC's own verbs (operate.go, watch.go).
 		"freeze":   {cmdFreeze, "freeze NAME"},
 		"unfreeze": {cmdUnfreeze, "unfreeze NAME"},
 		"cgroup":   {cmdCgroup, "cgroup NAME KEY [VALUE] [--persist]"},

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -208,4 +212,119 @@ func (w *shimWatcher) Close() error {
 	}
 	errs = append(errs, w.in.Close())
 	return errors.Join(errs...)
+}
+
+// waitStates are the states wait takes; "stopped" also matches halted
+// and failed (the container is not running any more).
+var waitStates = []shimctl.State{shimctl.StateRunning, shimctl.StateStopped, shimctl.StateFrozen, shimctl.StateRebooting, shimctl.StateBooting, shimctl.StateStopping, shimctl.StateHalted, shimctl.StateFailed}
+
+// parseWaitStates reads --state: one state or several joined by "|", in
+// any case (lxc-wait writes RUNNING|FROZEN).
+func parseWaitStates(s string) (map[shimctl.State]bool, error) {
+	want := map[shimctl.State]bool{}
+	for _, part := range strings.Split(strings.ToLower(s), "|") {
+		st := shimctl.State(strings.TrimSpace(part))
+		ok := false
+		for _, w := range waitStates {
+			ok = ok || w == st
+		}
+		if !ok {
+			return nil, fmt.Errorf("unknown state %q (running, stopped, frozen, rebooting, booting, stopping, halted, failed)", part)
+		}
+		want[st] = true
+	}
+	return want, nil
+}
+
+// reached says whether state st is one of want.
+func reached(want map[shimctl.State]bool, st shimctl.State) bool {
+	return want[st] || (want[shimctl.StateStopped] && st.Final())
+}
+
+// cmdWait returns once the container is in one of the states (the shim
+// pushes every change, so a passing state such as rebooting is seen), or
+// exits 1 at the timeout.
+func cmdWait(e *env, args []string) error {
+	fs := flag.NewFlagSet("wait", flag.ContinueOnError)
+	stateArg := fs.String("state", "", "the state(s) to wait for, e.g. running or RUNNING|FROZEN")
+	secs := fs.Float64("t", -1, "give up after SECONDS (exit 1); default: wait for ever")
+	pos, err := oneName(fs, args, 0, 0)
+	if err != nil {
+		return err
+	}
+	name := pos[0]
+	want, err := parseWaitStates(*stateArg)
+	if *stateArg == "" || err != nil {
+		if err == nil {
+			err = errors.New("--state is required")
+		}
+		return &exitError{code: 2, err: err}
+	}
+	if _, code, err := containerStatus(e, name); err != nil {
+		return &exitError{code: code, err: err}
+	}
+	var deadline <-chan time.Time
+	if *secs >= 0 {
+		t := time.NewTimer(time.Duration(*secs * float64(time.Second)))
+		defer t.Stop()
+		deadline = t.C
+	}
+	w, err := newShimWatcher(e.rundir, []string{name})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	for {
+		select {
+		case ev := <-w.Events:
+			if reached(want, ev.State) {
+				return nil
+			}
+		case <-deadline:
+			return &exitError{code: 1, err: fmt.Errorf("%s: not %s after %g seconds", name, *stateArg, *secs)}
+		}
+	}
+}
+
+// monitorLine is one line of monitor --json.
+type monitorLine struct {
+	Name  string        `json:"name"`
+	State shimctl.State `json:"state"`
+	Boot  int           `json:"boot,omitempty"`
+	Pid   int           `json:"pid,omitempty"`
+	Time  time.Time     `json:"time"`
+}
+
+// cmdMonitor prints one line per state change of the named containers (all
+// of them without names) until interrupted. The shims push their changes;
+// new shims are found through inotify on the run directory.
+func cmdMonitor(e *env, args []string) error {
+	fs := flag.NewFlagSet("monitor", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	names, _, err := parseArgs(fs, args)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	for _, n := range names {
+		if err := config.ValidName(n); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
+	w, err := newShimWatcher(e.rundir, names)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	enc := json.NewEncoder(e.stdout)
+	for ev := range w.Events {
+		if ev.Initial || ev.State == "" {
+			continue // a state it was in before monitor started, or none yet
+		}
+		if *asJSON {
+			_ = enc.Encode(monitorLine{Name: ev.Name, State: ev.State, Boot: ev.BootCount, Pid: ev.Pid, Time: time.Now().UTC()})
+		} else {
+			fmt.Fprintf(e.stdout, "'%s' changed state to [%s]\n", ev.Name, strings.ToUpper(string(ev.State)))
+		}
+	}
+	return nil
 }
