@@ -214,6 +214,7 @@ func (g *Cgroup) Create() error {
 	g.token = token
 	var made []string
 	fail := func(err error) error {
+		g.closeDevProg()
 		for i := len(made) - 1; i >= 0; i-- {
 			// Nothing ran in them yet: a plain depth-first rmdir is enough.
 			_, _ = removeTree(made[i])
