@@ -260,23 +260,30 @@ type progAttachAttr struct {
 // programs of the ancestors (systemd's, a nested manager's) in force: the
 // kernel runs them all and an access needs every one to allow it. The
 // attachment holds the program, which stays in force after its descriptor
-// is closed, until the cgroup is removed.
-func loadAttachDevProgram(prog []byte, cgroupFd int) error {
+// is closed, until the cgroup is removed. With replaceFd >= 0 the new
+// program takes the place of that one, atomically (BPF_F_REPLACE): the
+// cgroup is never without a filter, nor with both. It returns the new
+// program's descriptor, for a later replacement.
+func loadAttachDevProgram(prog []byte, cgroupFd, replaceFd int) (int, error) {
 	progFd, err := loadDevProgram(prog)
 	if err != nil {
-		return err
+		return -1, err
 	}
-	defer unix.Close(progFd)
 	attr := progAttachAttr{
 		targetFd:    uint32(cgroupFd),
 		attachBpfFd: uint32(progFd),
 		attachType:  unix.BPF_CGROUP_DEVICE,
 		attachFlags: unix.BPF_F_ALLOW_MULTI,
 	}
-	if _, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_ATTACH, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr)); errno != 0 {
-		return fmt.Errorf("bpf(BPF_PROG_ATTACH): %w", errno)
+	if replaceFd >= 0 {
+		attr.attachFlags |= unix.BPF_F_REPLACE
+		attr.replaceBpfFd = uint32(replaceFd)
 	}
-	return nil
+	if _, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_ATTACH, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr)); errno != 0 {
+		unix.Close(progFd)
+		return -1, fmt.Errorf("bpf(BPF_PROG_ATTACH): %w", errno)
+	}
+	return progFd, nil
 }
 
 // loadDevProgram loads prog and returns the program's descriptor (the

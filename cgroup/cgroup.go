@@ -70,6 +70,12 @@ type Cgroup struct {
 	// makes Freeze use cgroup.freeze even where a v1 freezer is mounted.
 	noKillFile bool
 	v2Freezer  bool
+
+	// devProg is the cgroup2 device program Create attached (nil: none),
+	// kept to be replaced when device add changes the rules; extra are the
+	// rules device add granted on top of the config's.
+	devProg *os.File
+	extra   []config.DeviceRule
 }
 
 // hier is one hierarchy and the container's directory in it.
@@ -208,6 +214,7 @@ func (g *Cgroup) Create() error {
 	g.token = token
 	var made []string
 	fail := func(err error) error {
+		g.closeDevProg()
 		for i := len(made) - 1; i >= 0; i-- {
 			// Nothing ran in them yet: a plain depth-first rmdir is enough.
 			_, _ = removeTree(made[i])
@@ -251,7 +258,7 @@ func (g *Cgroup) Create() error {
 		}
 	}
 	if p.devices != nil {
-		if err := applyDevices(p.devices, p.rules); err != nil {
+		if err := g.applyDevices(p.devices, p.rules); err != nil {
 			return fail(fmt.Errorf("cgroup %s: %w", g.name, err))
 		}
 	}
@@ -390,6 +397,7 @@ func (g *Cgroup) Remove() error {
 // remove is Remove without the ownership check, also returning the
 // container's directories it removed.
 func (g *Cgroup) remove() ([]string, error) {
+	g.closeDevProg()
 	defer func() {
 		if !g.Exists() {
 			g.dropRecord()

@@ -2,7 +2,7 @@ package cgroup
 
 import (
 	"fmt"
-	"path/filepath"
+	"os"
 	"strconv"
 	"strings"
 
@@ -31,19 +31,25 @@ func checkRule(r config.DeviceRule) error {
 
 // applyDevices enforces the rules on the cgroup of h: v1 rules are written
 // in order to devices.deny / devices.allow; on cgroup2 they are compiled to
-// an eBPF program attached to the directory.
-func applyDevices(h *hier, rules []config.DeviceRule) error {
+// an eBPF program attached to the directory (replacing the one attached
+// before, which g keeps to be replaced when the rules change).
+func (g *Cgroup) applyDevices(h *hier, rules []config.DeviceRule) error {
 	if h.v2 {
-		return attachDeviceFilter(h.dir, rules)
+		replace := -1
+		if g.devProg != nil {
+			replace = int(g.devProg.Fd())
+		}
+		fd, err := attachDeviceFilterFd(h.dir, rules, replace)
+		if err != nil {
+			return err
+		}
+		g.closeDevProg()
+		g.devProg = os.NewFile(uintptr(fd), "bpf-prog")
+		return nil
 	}
 	for _, r := range rules {
-		file := "devices.deny"
-		if r.Allow {
-			file = "devices.allow"
-		}
-		p := filepath.Join(h.dir, file)
-		if err := writeFile(p, v1Rule(r)); err != nil {
-			return fmt.Errorf("%s: write %q to %s: %w", ruleLabel(r), v1Rule(r), p, err)
+		if err := writeRule(h, r); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -77,26 +83,37 @@ func devNum(n int64) string {
 // after them (normalizeV1), so that the same config grants the same access
 // on v1 and on v2, whatever the order of its rules.
 func attachDeviceFilter(dir string, rules []config.DeviceRule) error {
+	fd, err := attachDeviceFilterFd(dir, rules, -1)
+	if err == nil {
+		unix.Close(fd)
+	}
+	return err
+}
+
+// attachDeviceFilterFd is attachDeviceFilter in place of the program
+// replaceFd (-1: none), returning the new program's descriptor.
+func attachDeviceFilterFd(dir string, rules []config.DeviceRule, replaceFd int) (int, error) {
 	for _, r := range rules {
 		// Also the rules the reduction drops: a bad one is an error
 		// wherever it stands, as a v1 cgroup would refuse it.
 		if err := checkRule(r); err != nil {
-			return err
+			return -1, err
 		}
 	}
 	prog, err := devProgram(normalizeV1(rules))
 	if err != nil {
-		return fmt.Errorf("%s: build the eBPF device filter: %w", ruleLabel(rules[0]), err)
+		return -1, fmt.Errorf("%s: build the eBPF device filter: %w", ruleLabel(rules[0]), err)
 	}
 	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", dir, err)
+		return -1, fmt.Errorf("open %s: %w", dir, err)
 	}
 	defer unix.Close(fd)
-	if err := loadAttachDevProgram(prog, fd); err != nil {
-		return fmt.Errorf("%s: attach the eBPF device filter to %s: %w", ruleLabel(rules[0]), dir, err)
+	progFd, err := loadAttachDevProgram(prog, fd, replaceFd)
+	if err != nil {
+		return -1, fmt.Errorf("%s: attach the eBPF device filter to %s: %w", ruleLabel(rules[0]), dir, err)
 	}
-	return nil
+	return progFd, nil
 }
 
 // ruleLabel names a device rule for messages.

@@ -95,6 +95,13 @@ func stopPid(cfg *config.Config, p Paths, pid int, start uint64, timeout time.Du
 	if err := checkInit(cg, pid, start); err != nil {
 		return "", "", fmt.Errorf("stop %s: %s names %w; it was not signalled (if the container is not running, lxc-initd cleanup %s removes what is left of it)", name, p.State, err, name)
 	}
+	// The shim may have died with the container frozen (lxc-initd
+	// freeze): a frozen init cannot halt.
+	if cg.Exists() {
+		if err := cg.Thaw(); err != nil {
+			log.Warn("thaw before the stop", "err", err)
+		}
+	}
 	if !kill && timeout > 0 {
 		sig := signals.HaltSignalFor(cfg.Signals.Halt, cfg.Signals.HaltSet, pid)
 		if err := unix.PidfdSendSignal(pfd, sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {

@@ -20,6 +20,19 @@ import "time"
 //	                                        -> {"ok":true} (on a connection
 //	                                           of its own, e.g. on SIGWINCH)
 //
+//	{"op":"freeze"}, {"op":"unfreeze"}     -> {"ok":true} once the kernel
+//	                                           reports the cgroup frozen
+//	                                           (thawed)
+//	{"op":"cgroup","key":"memory.max"}      -> {"ok":true,"value":"..."}
+//	{"op":"cgroup","key":K,"value":V}       -> {"ok":true} once written
+//	{"op":"info"}                           -> {"ok":true,"info":{...}}
+//	{"op":"device","action":"add","path":"/dev/loop7","dest":"/dev/sdz"}
+//	                                        -> {"ok":true,"value":"what was done"}
+//	{"op":"events"}                         -> {"ok":true,"status":{...}}
+//	                                           now, then one such line per
+//	                                           state change until the shim
+//	                                           ends (EOF)
+//
 // A refused request gets {"ok":false,"error":"..."} and the connection is
 // closed.
 
@@ -30,6 +43,13 @@ const (
 	OpReboot  = "reboot"
 	OpConsole = "console"
 	OpResize  = "resize"
+	// Operating a running container, as LXC's own verbs.
+	OpFreeze   = "freeze"
+	OpUnfreeze = "unfreeze"
+	OpCgroup   = "cgroup"
+	OpInfo     = "info"
+	OpEvents   = "events"
+	OpDevice   = "device"
 )
 
 // Request is one control request.
@@ -51,6 +71,16 @@ type Request struct {
 	// request nobody waits for: a reboot or a stop after the caller gave
 	// up and did something else would be a change nobody asked for then.
 	NotAfter int64 `json:"not_after,omitempty"`
+	// Key and Value are a cgroup request's setting, in any form the
+	// config takes (lxc.cgroup.memory.limit_in_bytes, memory.max, ...);
+	// no Value reads it.
+	Key   string `json:"key,omitempty"`
+	Value string `json:"value,omitempty"`
+	// Action (add, del), Path and Dest are a device request's: a host
+	// device node or network interface, and its path or name inside.
+	Action string `json:"action,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Dest   string `json:"dest,omitempty"`
 }
 
 // Expired reports whether the client of r gave up before now.
@@ -74,4 +104,12 @@ type Response struct {
 	Result string `json:"result,omitempty"`
 	// Signal is the signal a stop or reboot sent first.
 	Signal string `json:"signal,omitempty"`
+	// Value is what a cgroup request read; File the controller file it
+	// was read from or written to.
+	// Key is the setting's key in the config's form, for --persist.
+	Value string `json:"value,omitempty"`
+	Key   string `json:"key,omitempty"`
+	File  string `json:"file,omitempty"`
+	// Info is an info request's answer.
+	Info *Info `json:"info,omitempty"`
 }

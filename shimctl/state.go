@@ -9,6 +9,9 @@ const (
 	StateBooting State = "booting"
 	// StateRunning: the init runs.
 	StateRunning State = "running"
+	// StateFrozen: every process of the container's cgroup is frozen
+	// (freeze); unfreeze makes it running again, a stop thaws it first.
+	StateFrozen State = "frozen"
 	// StateStopping: a stop was asked for; the halt signal was sent and
 	// the shim waits for the init to die (or for the timeout).
 	StateStopping State = "stopping"
@@ -35,7 +38,7 @@ func (s State) Final() bool {
 // Active reports whether the container may have processes in this state.
 func (s State) Active() bool {
 	switch s {
-	case StateBooting, StateRunning, StateStopping, StateRebooting:
+	case StateBooting, StateRunning, StateFrozen, StateStopping, StateRebooting:
 		return true
 	}
 	return false

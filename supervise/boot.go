@@ -513,10 +513,16 @@ func (b *ContainerBooter) terminal(tty int) (*terminal, error) {
 
 // run is one boot's host resources.
 type run struct {
-	pid  int
-	cg   *cgroup.Cgroup
-	host *netcleanup.Host
-	log  *slog.Logger
+	pid int
+	cg  *cgroup.Cgroup
+	// mu guards host, the cgroup's device rules and what device add
+	// handed in: the control socket reads and changes them while the
+	// event loop may tear them down.
+	mu      sync.Mutex
+	host    *netcleanup.Host
+	nodes   []handedNode
+	netdevs []*netcleanup.Handed
+	log     *slog.Logger
 	// cfg is the boot's (resolved) config, for its hooks; fork runs them.
 	cfg         *config.Config
 	fork        hook.Forker
@@ -574,6 +580,45 @@ func (r *run) postStop(target string) error {
 	return nil
 }
 
+// Freeze implements Live.
+func (r *run) Freeze() error { return r.cg.Freeze() }
+
+// Thaw implements Live.
+func (r *run) Thaw() error { return r.cg.Thaw() }
+
+// Cgroup implements Live.
+func (r *run) Cgroup(key, value string) (string, string, []string, error) {
+	if value == "" {
+		v, file, err := r.cg.Get(key)
+		return v, r.cg.ConfigKey(key), []string{file}, err
+	}
+	ckey, files, err := r.cg.Set(key, value)
+	return "", ckey, files, err
+}
+
+// Usage implements Live.
+func (r *run) Usage(info *shimctl.Info) error {
+	st := r.cg.Stats()
+	info.MemoryBytes, info.MemoryLimitBytes, info.SwapBytes = st.Memory, st.MemoryLimit, st.Swap
+	info.CPUNanoseconds, info.BlkIOBytes, info.Pids = st.CPU, st.BlkIO, st.Pids
+	info.CgroupFiles = st.Files
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ips, err := r.host.Addresses()
+	if err != nil {
+		return err
+	}
+	info.IPs = ips
+	traffic, err := r.host.Traffic()
+	if err != nil {
+		return err
+	}
+	for _, t := range traffic {
+		info.Net = append(info.Net, shimctl.NetUse{Name: t.Name, Host: t.Host, Link: t.Link, RxBytes: t.RxBytes, TxBytes: t.TxBytes})
+	}
+	return nil
+}
+
 func (r *run) Pid() int { return r.pid }
 
 func (r *run) KillAll() error {
@@ -590,6 +635,13 @@ func (r *run) KillAll() error {
 // which cancels a reboot. target is LXC_TARGET.
 func (r *run) Teardown(target string) error {
 	var errs []error
+	r.mu.Lock()
+	// Handed interfaces go home first, under their host names; handed
+	// nodes and rules go with the container's /dev and cgroup.
+	if err := r.returnNetdevs(); err != nil {
+		errs = append(errs, err)
+	}
+	r.nodes = nil
 	if r.host != nil {
 		if r.cfg != nil {
 			for _, err := range runNetScripts(r.fork, r.cfg, false, r.hookSpec()) {
@@ -609,11 +661,14 @@ func (r *run) Teardown(target string) error {
 	}
 	closeNamespaces(r.nss)
 	r.nss = nil
+	// Still locked: a device request must not rebuild the device filter
+	// of a cgroup being removed.
 	if r.cg.Exists() {
 		if err := r.cg.Remove(); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	r.mu.Unlock()
 	// The container's mount namespace, and with it the mount of a loop
 	// device, went with its processes: the device can go.
 	if err := r.rootfs.Release(); err != nil {

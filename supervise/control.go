@@ -105,7 +105,11 @@ func (s *Shim) handle(c *net.UnixConn) {
 	case shimctl.OpStatus:
 		st := s.snapshot()
 		_ = enc.Encode(shimctl.Response{OK: true, Status: &st})
-	case shimctl.OpStop, shimctl.OpReboot:
+	case shimctl.OpEvents:
+		s.serveEvents(c, enc)
+	case shimctl.OpCgroup, shimctl.OpInfo, shimctl.OpDevice:
+		_ = enc.Encode(s.operate(req))
+	case shimctl.OpStop, shimctl.OpReboot, shimctl.OpFreeze, shimctl.OpUnfreeze:
 		reply := make(chan shimctl.Response, 1)
 		ack := make(chan struct{})
 		written := sync.OnceFunc(func() { close(ack) })

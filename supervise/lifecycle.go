@@ -31,6 +31,10 @@ import (
 //	running   --init crashed---------------> backoff | failed (policy)
 //	running   --stop request, SIGTERM------> stopping (halt signal, timer)
 //	running   --reboot request-------------> running (reboot signal sent)
+//	running   --freeze request-------------> frozen (cgroup frozen)
+//	frozen    --unfreeze request-----------> running (cgroup thawed)
+//	frozen    --stop request, SIGTERM------> stopping (thawed first)
+//	frozen    --init died (killed)---------> running, then as from running
 //	stopping  --timer----------------------> stopping (escalated: kill)
 //	stopping  --init died------------------> stopped
 //	backoff   --timer----------------------> booting
@@ -108,6 +112,8 @@ func (l *lifecycle) handle(ev event) {
 		l.onBooting(ev)
 	case shimctl.StateRunning:
 		l.onRunning(ev)
+	case shimctl.StateFrozen:
+		l.onFrozen(ev)
 	case shimctl.StateStopping:
 		l.onStopping(ev)
 	case shimctl.StateBackoff:
@@ -172,6 +178,10 @@ func (l *lifecycle) onRunning(ev event) {
 			}
 			s.Log.Info("signal sent", "signal", signals.Name(sig), "pid", l.pid, "for", "reboot")
 			ev.req.reply <- shimctl.Response{OK: true, Signal: signals.Name(sig)}
+		case shimctl.OpFreeze:
+			l.freeze(ev.req)
+		case shimctl.OpUnfreeze:
+			ev.req.reply <- shimctl.Response{Error: "unfreeze: container is not frozen"}
 		default:
 			ev.req.reply <- shimctl.Response{Error: "unknown op " + ev.req.req.Op}
 		}
@@ -208,16 +218,92 @@ func (l *lifecycle) onStopping(ev event) {
 				l.stop.deadline = time.Now().Add(timeout)
 				l.startTimer(timeout)
 			}
-		case shimctl.OpReboot:
-			ev.req.reply <- shimctl.Response{Error: "reboot: container is stopping"}
 		default:
-			ev.req.reply <- shimctl.Response{Error: "unknown op " + ev.req.req.Op}
+			ev.req.reply <- shimctl.Response{Error: ev.req.req.Op + ": container is stopping"}
 		}
 	case evSignal:
 		// Already stopping: a second SIGTERM changes nothing.
 	default:
 		s.Log.Error("unexpected event while stopping", "event", int(ev.kind))
 	}
+}
+
+// onFrozen: every process of the container is frozen. Whatever ends
+// the freeze (unfreeze, a stop, the init's death) thaws the cgroup first:
+// a stop must reach an init that can run its shutdown, and nothing of a
+// frozen run may outlive it.
+func (l *lifecycle) onFrozen(ev event) {
+	s := l.s
+	switch ev.kind {
+	case evExited:
+		// Only a SIGKILL from outside ends a frozen init.
+		_ = l.thaw()
+		l.move(shimctl.StateRunning, nil)
+		l.initDied(ev.status)
+	case evRequest:
+		switch ev.req.req.Op {
+		case shimctl.OpUnfreeze:
+			if err := l.thaw(); err != nil {
+				ev.req.reply <- shimctl.Response{Error: "unfreeze: " + err.Error()}
+				return
+			}
+			l.move(shimctl.StateRunning, nil)
+			s.Notify.Status("running")
+			ev.req.reply <- shimctl.Response{OK: true}
+		case shimctl.OpFreeze:
+			ev.req.reply <- shimctl.Response{OK: true}
+		case shimctl.OpStop:
+			_ = l.thaw()
+			l.stop = &stopping{waiters: []ctlReq{ev.req}}
+			timeout, kill := l.stopTimeout(ev.req.req)
+			l.beginStop(timeout, kill, "control socket")
+		default:
+			ev.req.reply <- shimctl.Response{Error: ev.req.req.Op + ": container is frozen (unfreeze it first)"}
+		}
+	case evSignal:
+		_ = l.thaw()
+		l.stop = &stopping{}
+		l.beginStop(s.StopTimeout, false, signals.Name(ev.sig))
+	default:
+		s.Log.Error("unexpected event while frozen", "event", int(ev.kind))
+	}
+}
+
+// freeze freezes the run's cgroup and enters frozen once the kernel says
+// it is; a failed freeze is thawed again and the container stays running.
+// The loop waits for the kernel here, at most the cgroup package's bound
+// (5 s, a task in uninterruptible sleep), as it does for a kill.
+func (l *lifecycle) freeze(r ctlReq) {
+	s := l.s
+	lv, ok := l.run.(Live)
+	if !ok {
+		r.reply <- shimctl.Response{Error: "freeze: not supported by this run"}
+		return
+	}
+	if err := lv.Freeze(); err != nil {
+		_ = lv.Thaw()
+		r.reply <- shimctl.Response{Error: "freeze: " + err.Error()}
+		return
+	}
+	l.move(shimctl.StateFrozen, nil)
+	s.Log.Info("container frozen", "boot", l.boot)
+	s.Notify.Status("frozen")
+	r.reply <- shimctl.Response{OK: true}
+}
+
+// thaw thaws the run's cgroup (logged when it fails: what ends the
+// freeze goes ahead, a kill thaws again).
+func (l *lifecycle) thaw() error {
+	lv, ok := l.run.(Live)
+	if !ok {
+		return nil
+	}
+	if err := lv.Thaw(); err != nil {
+		l.s.Log.Error("thaw failed", "err", err)
+		return err
+	}
+	l.s.Log.Info("container thawed", "boot", l.boot)
+	return nil
 }
 
 // onBackoff: the init crashed (or a later boot failed); the loop waits

@@ -14,7 +14,8 @@ import (
 var transitions = map[shimctl.State][]shimctl.State{
 	"":                     {shimctl.StateBooting},
 	shimctl.StateBooting:   {shimctl.StateRunning, shimctl.StateBackoff, shimctl.StateFailed, shimctl.StateStopped},
-	shimctl.StateRunning:   {shimctl.StateStopping, shimctl.StateRebooting, shimctl.StateBackoff, shimctl.StateStopped, shimctl.StateHalted, shimctl.StateFailed},
+	shimctl.StateRunning:   {shimctl.StateFrozen, shimctl.StateStopping, shimctl.StateRebooting, shimctl.StateBackoff, shimctl.StateStopped, shimctl.StateHalted, shimctl.StateFailed},
+	shimctl.StateFrozen:    {shimctl.StateRunning, shimctl.StateStopping},
 	shimctl.StateStopping:  {shimctl.StateStopped},
 	shimctl.StateRebooting: {shimctl.StateBooting},
 	shimctl.StateBackoff:   {shimctl.StateBooting, shimctl.StateStopped},

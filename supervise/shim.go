@@ -105,6 +105,10 @@ type Shim struct {
 	run       Run // the current run, for the run directory's repair (rundir.go)
 	listeners []*net.UnixListener
 	ended     bool // Run is over: a late Serve closes its listener at once
+	// subs are the event subscribers (serveEvents), fed by publish;
+	// subsWG counts their handlers, for Run's last flush.
+	subs      map[chan shimctl.Status]struct{}
+	subsWG    sync.WaitGroup
 	reqc      chan ctlReq
 	sigc      chan os.Signal
 	done      chan struct{}
@@ -189,6 +193,14 @@ func (s *Shim) Run() int {
 		s.OnExit()
 	}
 	close(s.done)
+	// Event subscribers (wait, monitor) get the final state before the
+	// process exits; one that does not read gets 2 s.
+	flushed := make(chan struct{})
+	go func() { s.subsWG.Wait(); close(flushed) }()
+	select {
+	case <-flushed:
+	case <-time.After(2 * time.Second):
+	}
 	return code
 }
 
@@ -237,6 +249,7 @@ func (s *Shim) to(next shimctl.State, f func(*shimctl.Status)) error {
 	if f != nil {
 		f(&s.st)
 	}
+	s.publish()
 	return s.writeStateLocked()
 }
 

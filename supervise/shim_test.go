@@ -65,6 +65,18 @@ func (r *fakeRun) KillAll() error {
 	return nil
 }
 
+// Freeze and Thaw stop and continue the script's process group, the
+// fake's freezer.
+func (r *fakeRun) Freeze() error { return unix.Kill(-r.pid, unix.SIGSTOP) }
+func (r *fakeRun) Thaw() error   { return unix.Kill(-r.pid, unix.SIGCONT) }
+func (r *fakeRun) Cgroup(key, value string) (string, string, []string, error) {
+	return "", "", nil, errors.New("the fake has no cgroup")
+}
+func (r *fakeRun) Usage(*shimctl.Info) error { return nil }
+func (r *fakeRun) Device(shimctl.Request, uint64) (string, error) {
+	return "", errors.New("the fake has no devices")
+}
+
 func (r *fakeRun) Teardown(string) error {
 	r.b.mu.Lock()
 	r.b.tears++
@@ -536,6 +548,18 @@ func TestLifecycleTakesEveryTransition(t *testing.T) {
 			}
 			return "exec sleep 100"
 		}}, nil, func(t *testing.T, s *Shim) { waitFor(t, s, shimctl.StateRunning, 2); stop(t, s) }},
+		{"freeze, unfreeze, freeze, stop", &fakeBooter{scripts: func(int) string { return "exec sleep 100" }}, nil, func(t *testing.T, s *Shim) {
+			c := &shimctl.Client{Name: "fake", Paths: s.Paths}
+			for i, op := range []func(context.Context) error{c.Freeze, c.Unfreeze, c.Freeze} {
+				if err := op(context.Background()); err != nil {
+					t.Fatalf("request %d: %v", i, err)
+				}
+			}
+			if st := s.snapshot(); st.State != shimctl.StateFrozen {
+				t.Fatalf("after freeze: %s", st.State)
+			}
+			stop(t, s)
+		}},
 		{"halt", &fakeBooter{scripts: func(int) string { return "sleep 0.05; kill -INT $$" }}, nil, nil},
 		{"exit 0", &fakeBooter{scripts: func(int) string { return "sleep 0.05; exit 0" }}, nil, nil},
 		{"crash loop", &fakeBooter{scripts: func(int) string { return "sleep 0.05; exit 3" }}, nil, nil},
@@ -609,7 +633,7 @@ func TestLifecycleTakesEveryTransition(t *testing.T) {
 // A transition the allow-list refuses is an error and changes nothing:
 // neither the state, nor the status, nor state.json.
 func TestShimRefusedTransitionChangesNothing(t *testing.T) {
-	all := []shimctl.State{"", shimctl.StateBooting, shimctl.StateRunning, shimctl.StateStopping, shimctl.StateRebooting, shimctl.StateBackoff, shimctl.StateStopped, shimctl.StateHalted, shimctl.StateFailed}
+	all := []shimctl.State{"", shimctl.StateBooting, shimctl.StateRunning, shimctl.StateFrozen, shimctl.StateStopping, shimctl.StateRebooting, shimctl.StateBackoff, shimctl.StateStopped, shimctl.StateHalted, shimctl.StateFailed}
 	refused := 0
 	for _, from := range all {
 		for _, to := range all[1:] {
@@ -684,4 +708,75 @@ func TestControlAbstractPeers(t *testing.T) {
 		t.Fatalf("stop --kill through the abstract socket: %+v %v", resp, err)
 	}
 	waitShim(t, res)
+}
+
+// A subscriber sees every state change the shim makes, in order, pushed as
+// it happens (rebooting lasts only as long as a teardown), then EOF when
+// the shim ends.
+func TestShimEventsPushEveryChange(t *testing.T) {
+	b := &fakeBooter{scripts: func(boot int) string {
+		if boot == 1 {
+			return "sleep 0.3; kill -HUP $$"
+		}
+		return "exec sleep 100"
+	}}
+	s, res := newTestShim(t, b, nil)
+	c := &shimctl.Client{Name: "fake", Paths: s.Paths}
+	ch, _, err := c.Events(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	next := func() shimctl.Status {
+		t.Helper()
+		select {
+		case st, ok := <-ch:
+			if !ok {
+				t.Fatalf("events ended after %v", got)
+			}
+			got = append(got, string(st.State))
+			return st
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no event after %v", got)
+		}
+		return shimctl.Status{}
+	}
+	for st := next(); st.State != shimctl.StateRunning || st.BootCount < 2; st = next() {
+	}
+	if err := c.Freeze(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	next()
+	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Stop(stopCtx, -1, false); err != nil {
+		t.Fatal(err)
+	}
+	for st := range ch {
+		got = append(got, string(st.State))
+	}
+	waitShim(t, res)
+	want := "running rebooting booting running frozen stopping stopped"
+	if j := strings.Join(got, " "); !strings.HasSuffix(j, want) {
+		t.Errorf("events %q, want them to end with %q", j, want)
+	}
+}
+
+// A container that halts from inside ends the shim at once: a subscriber
+// still gets the final state before EOF.
+func TestShimEventsFinalStateBeforeExit(t *testing.T) {
+	b := &fakeBooter{scripts: func(int) string { return "sleep 0.3; kill -INT $$" }}
+	s, res := newTestShim(t, b, nil)
+	ch, _, err := (&shimctl.Client{Name: "fake", Paths: s.Paths}).Events(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last shimctl.State
+	for st := range ch {
+		last = st.State
+	}
+	waitShim(t, res)
+	if last != shimctl.StateHalted {
+		t.Errorf("last event %q, want halted", last)
+	}
 }

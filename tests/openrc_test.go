@@ -493,6 +493,20 @@ func TestOpenRCBootStatusRebootStopAndHalt(t *testing.T) {
 		t.Errorf("busybox's shutdown actions did not run on reboot:\n%s", c.events())
 	}
 
+	// freeze and unfreeze, the runscript's extra commands; a frozen
+	// container is still started for OpenRC.
+	o.must(0, "rc-service", c.svc(), "freeze")
+	if st := o.state(c); st == nil || st.State != shimctl.StateFrozen {
+		t.Errorf("after rc-service freeze: %+v", st)
+	}
+	if out := o.must(0, "rc-service", c.svc(), "status"); !strings.Contains(out, "status: started") {
+		t.Errorf("status of a frozen container:\n%s", out)
+	}
+	o.must(0, "rc-service", c.svc(), "unfreeze")
+	if st := o.state(c); st == nil || st.State != shimctl.StateRunning {
+		t.Errorf("after rc-service unfreeze: %+v", st)
+	}
+
 	o.must(0, "rc-service", c.svc(), "stop")
 	if n := strings.Count(c.events(), "shutdown"); n != 2 {
 		t.Errorf("%d shutdown runs after reboot and stop, want 2 (graceful stop reaches the init):\n%s", n, c.events())

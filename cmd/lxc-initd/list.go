@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"text/tabwriter"
 
@@ -26,6 +28,13 @@ type listEntry struct {
 	ShimNotResponding bool   `json:"shim_not_responding,omitempty"`
 	LastExit          string `json:"last_exit,omitempty"`
 	Config            bool   `json:"config"`
+	// The columns of lxc-ls -f: from the config, and the addresses of a
+	// running container from its shim.
+	Autostart    bool     `json:"autostart"`
+	Groups       []string `json:"groups,omitempty"`
+	IPv4         []string `json:"ipv4"`
+	IPv6         []string `json:"ipv6"`
+	Unprivileged bool     `json:"unprivileged"`
 	// LXC is set when LXC (lxc-start) runs a container of this name: the
 	// lxcpath it runs under, and its init's pid as LXC gives it.
 	LXC *lxcEntry `json:"lxc,omitempty"`
@@ -43,6 +52,7 @@ type lxcEntry struct {
 func cmdList(e *env, args []string) error {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
+	fancy := fs.Bool("fancy", false, "the columns of lxc-ls -f: name, state, autostart, groups, IPv4, IPv6, unprivileged")
 	if _, _, err := parseArgs(fs, args); err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -92,6 +102,18 @@ func cmdList(e *env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	if *fancy {
+		fmt.Fprintln(tw, "NAME\tSTATE\tAUTOSTART\tGROUPS\tIPV4\tIPV6\tUNPRIVILEGED")
+		for _, le := range entries {
+			auto := 0
+			if le.Autostart {
+				auto = 1
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%t\n", le.Name, strings.ToUpper(le.State), auto,
+				dash(le.Groups), dash(le.IPv4), dash(le.IPv6), le.Unprivileged)
+		}
+		return tw.Flush()
+	}
 	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tBOOT\tSHIM\tLAST EXIT\tLXC")
 	for _, le := range entries {
 		pid, shim := "-", "-"
@@ -124,8 +146,14 @@ func cmdList(e *env, args []string) error {
 }
 
 // listOne is name's line of list.
-func listOne(e *env, name string, withConfig bool) listEntry {
-	le := listEntry{Name: name, Config: withConfig, State: "stopped"}
+func listOne(e *env, name string, withConfig bool) (le listEntry) {
+	le = listEntry{Name: name, Config: withConfig, State: "stopped"}
+	defer func() { le.IPv4, le.IPv6 = nonNil(le.IPv4), nonNil(le.IPv6) }()
+	if withConfig {
+		if cfg, err := loadConfig(e, name); err == nil {
+			le.Autostart, le.Groups, le.Unprivileged = cfg.Start.Auto, cfg.Groups, len(cfg.Security.IDMap) > 0
+		}
+	}
 	st, _, err := containerStatus(e, name)
 	if err != nil {
 		return le
@@ -146,5 +174,42 @@ func listOne(e *env, name string, withConfig bool) listEntry {
 	if st.LastExit != nil {
 		le.LastExit = st.LastExit.Meaning
 	}
+	if st.ShimAlive && !st.ShimNotResponding && st.Running() {
+		le.IPv4, le.IPv6 = addresses(e, name)
+	}
 	return le
+}
+
+// addresses are a running container's IPv4 and IPv6 addresses, as its
+// shim reads them inside (none when it cannot say).
+func addresses(e *env, name string) (v4, v6 []string) {
+	info, err := shimctl.NewClient(e.rundir, name).Info(context.Background())
+	if err != nil {
+		return nil, nil
+	}
+	for _, ifc := range sortedKeys(info.IPs) {
+		for _, ip := range info.IPs[ifc] {
+			if strings.Contains(ip, ":") {
+				v6 = append(v6, ip)
+			} else {
+				v4 = append(v4, ip)
+			}
+		}
+	}
+	return v4, v6
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// dash is a list as lxc-ls -f shows it: comma separated, "-" when empty.
+func dash(s []string) string {
+	if len(s) == 0 {
+		return "-"
+	}
+	return strings.Join(s, ", ")
 }

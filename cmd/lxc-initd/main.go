@@ -52,7 +52,7 @@ func commands() map[string]command {
 		"restart":       {cmdRestart, "restart NAME [-t SECONDS]"},
 		"reboot":        {cmdReboot, "reboot NAME"},
 		"status":        {cmdStatus, "status NAME [--json]"},
-		"list":          {cmdList, "list [--json]"},
+		"list":          {cmdList, "list [--fancy] [--json]"},
 		"console":       {cmdConsole, "console NAME [--tty N] [--escape CHAR]"},
 		"attach":        {cmdAttach, "attach NAME [-- CMD ARGS...]"},
 		"shutdown":      {cmdShutdown, "shutdown [-t SECONDS] [--deadline SECONDS]"},
@@ -63,6 +63,14 @@ func commands() map[string]command {
 		"checkconfig":   {cmdCheckconfig, "checkconfig [--config FILE]"},
 		"hwaddr":        {cmdHwaddr, "hwaddr IPV4 | --random"},
 		"help":          {cmdHelp, "help [COMMAND]"},
+		// Running containers, as LXC's own verbs (operate.go, watch.go).
+		"freeze":   {cmdFreeze, "freeze NAME"},
+		"unfreeze": {cmdUnfreeze, "unfreeze NAME"},
+		"cgroup":   {cmdCgroup, "cgroup NAME KEY [VALUE] [--persist]"},
+		"info":     {cmdInfo, "info NAME [--json]"},
+		"wait":     {cmdWait, "wait NAME --state STATE [-t SECONDS]"},
+		"device":   {cmdDevice, "device NAME add|del PATH [DEST]"},
+		"monitor":  {cmdMonitor, "monitor [NAME...] [--json]"},
 	}
 }
 
