@@ -17,7 +17,7 @@ func TestCgroupLive(t *testing.T) {
 		{"lxc.cgroup2.memory.max", "1G", 1, "memory.limit_in_bytes=1073741824", "memory.max=1073741824"},
 		{"memory.max", "max", 2, "memory.limit_in_bytes=-1", "memory.max=max"},
 		{"memory.limit_in_bytes", "-1", 1, "memory.limit_in_bytes=-1", "memory.max=max"},
-		{"cpu.shares", "1024", 1, "cpu.shares=1024", "cpu.weight=39"},
+		{"cpu.shares", "1024", 1, "cpu.shares=1024", "cpu.weight=100"},
 		{"lxc.cgroup.cpu.cfs_quota_us", "50000", 0, "cpu.cfs_quota_us=50000", "cpu.max=50000"},
 	}
 	for _, c := range cases {
