@@ -393,6 +393,7 @@ func (b *builder) finish() {
 		}
 	}
 	b.finishMounts()
+	b.finishIDMap()
 	b.finishNets()
 	b.finishCgroup()
 	if c.Signals.Halt == 0 {

@@ -166,6 +166,7 @@ func newKeyTable() *keyTable {
 					b.errorf(p, "%v", err)
 					return
 				}
+				m.Pos = p
 				c.Security.IDMap = append(c.Security.IDMap, m)
 			}},
 			// The reader follows lxc.include where it reads it (read.go):
@@ -243,9 +244,18 @@ func newKeyTable() *keyTable {
 			{"lxc.rootfs.managed", func(b *builder, p Pos, v string) { b.boolKey(p, v, nil) }},
 			{"lxc.rootfs.mount", absPath(func(c *Config) *string { return &c.Rootfs.Mount })},
 			{"lxc.rootfs.options", func(b *builder, p Pos, v string) {
-				b.cfg.Rootfs.Options = nil
+				b.cfg.Rootfs.Options, b.cfg.Rootfs.OptionsPos = nil, p
+				b.cfg.Rootfs.IDMapped = false
 				if v != "" {
 					b.cfg.Rootfs.Options = strings.Split(v, ",")
+				}
+				for _, o := range b.cfg.Rootfs.Options {
+					switch {
+					case o == "idmap=container":
+						b.cfg.Rootfs.IDMapped = true
+					case strings.HasPrefix(o, "idmap="):
+						b.errorf(p, "option %q is not supported: only idmap=container (the container's own user namespace)", o)
+					}
 				}
 			}},
 			{"lxc.rootfs.path", (*builder).rootfs},

@@ -127,7 +127,12 @@ type Rootfs struct {
 	// Mount is lxc.rootfs.mount (where the rootfs is staged; unused by the
 	// launcher, which mounts in its own namespace).
 	Mount string `json:"mount,omitempty"`
-	Pos   Pos    `json:"-"`
+	// IDMapped is lxc.rootfs.options idmap=container: the rootfs is not
+	// shifted and is mounted through an idmapped mount of the container's
+	// user namespace (the reader refuses it without lxc.idmap).
+	IDMapped   bool `json:"idmapped,omitempty"`
+	Pos        Pos  `json:"-"`
+	OptionsPos Pos  `json:"-"` // where lxc.rootfs.options was set
 }
 
 // Init is what becomes the container's PID 1.
@@ -194,7 +199,11 @@ type Mount struct {
 	// rootfs as the container would see it: a symlink or ".." in it never
 	// leads out of the rootfs.
 	SourceRelative bool `json:"source_relative,omitempty"`
-	Pos            Pos  `json:"-"`
+	// IDMapped is the option idmap=container: a bind mount seen through
+	// the container's user namespace (the reader refuses it without
+	// lxc.idmap, or on anything but a bind mount).
+	IDMapped bool `json:"idmapped,omitempty"`
+	Pos      Pos  `json:"-"`
 }
 
 // MountAuto is lxc.mount.auto. Empty strings mean "not asked for".
@@ -381,4 +390,5 @@ type IDMap struct {
 	Container int64 `json:"container"`
 	Host      int64 `json:"host"`
 	Count     int64 `json:"count"`
+	Pos       Pos   `json:"-"`
 }

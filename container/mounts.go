@@ -128,13 +128,13 @@ func (s *stager) mountRootfs() error {
 	fail := func(err error) error { return s.fail("rootfs", "rootfs", "lxc.rootfs.path", p, err) }
 	st, err := os.Stat(p)
 	if err != nil {
-		return fail(unwrapPath(err))
+		return fail(s.rootfsAccessHint(unwrapPath(err)))
 	}
 	if !st.IsDir() {
 		return fail(errors.New("not a directory"))
 	}
-	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fail(fmt.Errorf("bind: %w", err))
+	if err := s.attachRootfs(p); err != nil {
+		return fail(err)
 	}
 	if err := unix.Mount("", p, "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fail(fmt.Errorf("make rslave: %w", err))
@@ -164,7 +164,7 @@ func (s *stager) rootfsOptions() error {
 		switch o {
 		case "ro":
 			flags |= unix.MS_RDONLY
-		case "rw", "defaults", "":
+		case "rw", "defaults", "", "idmap=container":
 		default:
 			return s.fail("rootfs options", "rootfs", "lxc.rootfs.options", o, errors.New("unsupported option"))
 		}
@@ -223,6 +223,8 @@ func (s *stager) mountEntry(i int, m config.Mount) error {
 		}
 		defer src.Close()
 		source = fdPath(src)
+	case m.IDMapped:
+		// The shim opened the source (userns.go): nothing by path here.
 	case bind || (strings.HasPrefix(m.Source, "/") && !pseudoFS[m.FSType]):
 		if _, err := os.Stat(m.Source); err != nil {
 			return failOrSkip(fmt.Errorf("source %s: %w", m.Source, unwrapPath(err)))
@@ -241,9 +243,12 @@ func (s *stager) mountEntry(i int, m config.Mount) error {
 		return failOrSkip(fmt.Errorf("target /%s: %w", clean(m.Target), unwrapPath(err)))
 	}
 	f.Close()
-	if bind {
+	switch {
+	case bind && m.IDMapped:
+		err = s.attachIDMapped(i, m)
+	case bind:
 		err = s.bindEntry(m, source)
-	} else {
+	default:
 		// "remount" (as LXC): mount, then remount with the same flags
 		// and data, never a remount of whatever was there before.
 		err = s.mountAt(m.Target, source, m.FSType, m.Flags&^unix.MS_REMOUNT, m.Data)
@@ -269,6 +274,13 @@ func (s *stager) bindEntry(m config.Mount, source string) error {
 	if err := s.mountAt(m.Target, source, "", unix.MS_BIND|rec|m.Flags&unix.MS_SILENT, ""); err != nil {
 		return err
 	}
+	return s.applyBindFlags(m, source)
+}
+
+// applyBindFlags applies the per-mount flags of entry m to the bind
+// mount on its target (every mount of it for rbind).
+func (s *stager) applyBindFlags(m config.Mount, source string) error {
+	rec := m.Flags & unix.MS_REC
 	attr := bindAttr(m.Flags, m.ClearFlags)
 	if attr.Attr_set == 0 && attr.Attr_clr == 0 {
 		return nil

@@ -103,6 +103,9 @@ type plan struct {
 	CgroupNS  bool  `json:"cgroup_ns"`
 	ConsoleFD int   `json:"console_fd"` // -1: none
 	TTYFDs    []int `json:"tty_fds,omitempty"`
+	// IDMapFD is the socket the shim sends the idmapped mounts on (user
+	// namespace only; -1: none).
+	IDMapFD int `json:"idmap_fd"`
 }
 
 // Spawn clones the stage for cfg in its new namespaces. The stage waits
@@ -126,7 +129,7 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
 	}
 
-	p := plan{Config: cfg, Where: positions(cfg), Clone: clone, CgroupNS: cgns, ConsoleFD: -1}
+	p := plan{Config: cfg, Where: positions(cfg), Clone: clone, CgroupNS: cgns, ConsoleFD: -1, IDMapFD: -1}
 
 	ctlR, ctlW, err := os.Pipe()
 	if err != nil {
@@ -158,6 +161,18 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 	for i := 0; i < cfg.TTY.Max; i++ {
 		p.TTYFDs = append(p.TTYFDs, len(files))
 		files = append(files, opts.TTYs[i].Fd())
+	}
+	var idmapSock *os.File // the shim's end
+	if cfg.Unprivileged() {
+		var child *os.File
+		if idmapSock, child, err = usernsPrepare(cfg, sys, opts); err != nil {
+			closeAll(null, ctlR, ctlW, repR, repW)
+			return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
+		}
+		defer idmapSock.Close()
+		defer child.Close()
+		p.IDMapFD = len(files)
+		files = append(files, child.Fd())
 	}
 	// The stage runs from a sealed copy of this binary, never from the
 	// host's file: if the container's init is "/proc/self/exe" (or a script
@@ -195,6 +210,12 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 	if _, err := ctlW.Write(append(hdr[:], buf...)); err != nil {
 		st.Abort()
 		return nil, fmt.Errorf("spawn %s: send plan to stage: %w", cfg.Name, err)
+	}
+	if idmapSock != nil {
+		if err := sendIDMapped(cfg, pid, idmapSock); err != nil {
+			st.Abort()
+			return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
+		}
 	}
 	return st, nil
 }
@@ -305,8 +326,6 @@ func refuseUnsupported(cfg *config.Config) error {
 		return fmt.Errorf("lxc.selinux.context.keyring %q: SELinux is not supported by lxc-shim", sec.SELinuxKeyringContext)
 	case sec.AppArmorProfile != "" && sec.AppArmorProfile != "unconfined":
 		return fmt.Errorf("lxc.apparmor.profile %q: AppArmor is not supported by lxc-shim (only \"unconfined\")", sec.AppArmorProfile)
-	case len(sec.IDMap) > 0:
-		return errors.New("lxc.idmap: user namespaces (unprivileged containers) are not supported by lxc-shim")
 	case len(sec.Unsupported) > 0:
 		return fmt.Errorf("%s: not supported by lxc-shim", sec.Unsupported[0])
 	case len(cfg.Namespace.Share) > 0:
@@ -346,6 +365,9 @@ func namespaces(cfg *config.Config) (uintptr, bool, error) {
 			want |= unix.CLONE_NEWCGROUP
 		}
 	}
+	if cfg.Unprivileged() {
+		want |= unix.CLONE_NEWUSER
+	}
 	for _, n := range cfg.Namespace.Clone {
 		f, ok := nsFlags[n]
 		if !ok {
@@ -365,15 +387,18 @@ func namespaces(cfg *config.Config) (uintptr, bool, error) {
 		return 0, false, fmt.Errorf("%s: the mount namespace cannot be kept: lxc-shim needs its own to build the rootfs", where)
 	case want&unix.CLONE_NEWPID == 0:
 		return 0, false, fmt.Errorf("%s: the pid namespace cannot be kept: the init must be PID 1 of its own namespace", where)
-	case want&unix.CLONE_NEWUSER != 0:
-		return 0, false, fmt.Errorf("%s: user namespaces are not supported by lxc-shim", where)
+	case want&unix.CLONE_NEWUSER != 0 && !cfg.Unprivileged():
+		return 0, false, fmt.Errorf("%s: a user namespace needs lxc.idmap", where)
+	case want&unix.CLONE_NEWUSER == 0 && cfg.Unprivileged():
+		return 0, false, fmt.Errorf("%s: the user namespace cannot be kept with lxc.idmap", where)
 	case want&unix.CLONE_NEWTIME != 0:
 		return 0, false, fmt.Errorf("%s: time namespaces are not supported by lxc-shim", where)
 	case want&unix.CLONE_NEWCGROUP != 0 && !cgAvail:
 		return 0, false, fmt.Errorf("%s: this kernel has no cgroup namespaces", where)
 	}
 	cgns := want&unix.CLONE_NEWCGROUP != 0
-	return want &^ unix.CLONE_NEWCGROUP, cgns, nil
+	// The user namespace is added by usernsAttr, with its maps.
+	return want &^ (unix.CLONE_NEWCGROUP | unix.CLONE_NEWUSER), cgns, nil
 }
 
 func fileExists(p string) bool {

@@ -139,6 +139,7 @@ func bootSteps() []bootStep {
 		{"terminals", (*booting).terminals},
 		{"spawn", (*booting).spawn},
 		{"join cgroup", (*booting).joinCgroup},
+		{"delegate cgroup", (*booting).delegateCgroup},
 		{"network host side", (*booting).networkHost},
 		{"release", (*booting).release},
 	}
@@ -293,6 +294,18 @@ func (bt *booting) spawn() error {
 // joinCgroup moves the stage (the future init) into its cgroups.
 func (bt *booting) joinCgroup() error {
 	return bt.cg.Add(bt.stage.Pid())
+}
+
+// delegateCgroup gives an unprivileged container's cgroup to its root
+// (the host ids lxc.idmap maps container root to), as LXC does, so its
+// init can manage the subtree; a privileged container's stays root's.
+func (bt *booting) delegateCgroup() error {
+	if !bt.cfg.Unprivileged() {
+		return nil
+	}
+	uid, _ := bt.cfg.HostID('u', 0)
+	gid, _ := bt.cfg.HostID('g', 0)
+	return bt.cg.Chown(int(uid), int(gid))
 }
 
 // networkHost makes the host side of the networks and moves the

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxID is the largest id a map may reach: (uid_t)-1 is never valid.
+const maxID = 1<<32 - 2
+
+// Unprivileged reports whether the container runs in a user namespace of
+// its own (lxc.idmap given): root inside is an unprivileged host uid.
+func (c *Config) Unprivileged() bool { return len(c.Security.IDMap) > 0 }
+
+// HostID is the host id that container id id of kind 'u' or 'g' maps to
+// (ok false: unmapped).
+func (c *Config) HostID(kind rune, id int64) (int64, bool) {
+	for _, m := range c.Security.IDMap {
+		if m.Kind == kind && id >= m.Container && id < m.Container+m.Count {
+			return m.Host + id - m.Container, true
+		}
+	}
+	return 0, false
+}
+
+// ContainerID is the container id that host id of kind 'u' or 'g' is
+// seen as inside (ok false: unmapped, seen as the overflow id).
+func (c *Config) ContainerID(kind rune, id int64) (int64, bool) {
+	for _, m := range c.Security.IDMap {
+		if m.Kind == kind && id >= m.Host && id < m.Host+m.Count {
+			return m.Container + id - m.Host, true
+		}
+	}
+	return 0, false
+}
+
+// finishIDMap checks lxc.idmap as a whole, as the kernel and LXC would,
+// and the options that need it (idmap=container), so that `check` says
+// what a start would fail on, naming the line.
+func (b *builder) finishIDMap() {
+	c := b.cfg
+	maps := c.Security.IDMap
+	if len(maps) == 0 {
+		if c.Rootfs.IDMapped {
+			b.errorf(c.Rootfs.OptionsPos, "idmap=container needs lxc.idmap (the container has no user namespace to map the rootfs to)")
+		}
+		for _, m := range c.Mounts {
+			if m.IDMapped {
+				b.errorf(m.Pos, "idmap=container needs lxc.idmap (the container has no user namespace to map the mount to)")
+			}
+		}
+		return
+	}
+	self := map[rune]int64{'u': int64(os.Getuid()), 'g': int64(os.Getgid())}
+	for i, m := range maps {
+		what := map[rune]string{'u': "uid", 'g': "gid"}[m.Kind]
+		switch {
+		case m.Container+m.Count-1 > maxID || m.Host+m.Count-1 > maxID:
+			b.errorf(m.Pos, "%s range %d-%d -> %d-%d goes past the largest id %d", what,
+				m.Container, m.Container+m.Count-1, m.Host, m.Host+m.Count-1, int64(maxID))
+			continue
+		case m.Host == 0:
+			// Host root inside would make the container privileged again.
+			b.errorf(m.Pos, "host %s range %d-%d contains host %s 0: root of the host must never be mapped into a container", what, m.Host, m.Host+m.Count-1, what)
+			continue
+		case self[m.Kind] != 0 && self[m.Kind] >= m.Host && self[m.Kind] < m.Host+m.Count:
+			b.errorf(m.Pos, "host %s range %d-%d contains lxc-shim's own %s %d", what, m.Host, m.Host+m.Count-1, what, self[m.Kind])
+			continue
+		}
+		for _, o := range maps[:i] {
+			if o.Kind != m.Kind {
+				continue
+			}
+			if overlaps(m.Container, m.Count, o.Container, o.Count) {
+				b.errorf(m.Pos, "container %s range %d-%d overlaps the one of %s:%d (%d-%d)", what,
+					m.Container, m.Container+m.Count-1, o.Pos.File, o.Pos.Line, o.Container, o.Container+o.Count-1)
+			}
+			if overlaps(m.Host, m.Count, o.Host, o.Count) {
+				b.errorf(m.Pos, "host %s range %d-%d overlaps the one of %s:%d (%d-%d)", what,
+					m.Host, m.Host+m.Count-1, o.Pos.File, o.Pos.Line, o.Host, o.Host+o.Count-1)
+			}
+		}
+	}
+	last := maps[len(maps)-1].Pos
+	for _, k := range []rune{'u', 'g'} {
+		if _, ok := c.HostID(k, 0); !ok {
+			what := map[rune]string{'u': "uid", 'g': "gid"}[k]
+			b.errorf(last, "no %s map covers container root (%s 0): add \"lxc.idmap = %c 0 HOSTID COUNT\"", what, what, k)
+		}
+	}
+	if _, ok := c.HostID('u', int64(c.Init.UID)); !ok && c.Init.UID != 0 {
+		b.errorf(last, "lxc.init.uid %d is not mapped by lxc.idmap", c.Init.UID)
+	}
+	if _, ok := c.HostID('g', int64(c.Init.GID)); !ok && c.Init.GID != 0 {
+		b.errorf(last, "lxc.init.gid %d is not mapped by lxc.idmap", c.Init.GID)
+	}
+	for _, m := range c.Mounts {
+		if m.IDMapped && m.Flags&unix.MS_BIND == 0 {
+			b.errorf(m.Pos, "idmap=container applies to bind mounts only")
+		}
+	}
+}
+
+func overlaps(a, n, b, m int64) bool { return a < b+m && b < a+n }
