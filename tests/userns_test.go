@@ -1,0 +1,223 @@
+package tests
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
+	"github.com/lxc-shim/lxc-shim/shimctl"
+)
+
+// usernsMap is the map of the tests: container 0-65535 as host 100000-165535.
+const usernsMap = "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n"
+
+// newUserns is a busybox container with usernsMap on an unshifted
+// (root-owned) rootfs seen through an idmapped mount, and a root-owned
+// host directory bind-mounted, idmapped too, on /mnt/shared.
+func newUserns(t *testing.T, extra string) (*lcEnv, string) {
+	t.Helper()
+	shared := t.TempDir()
+	e := newLC(t, rootBusybox, usernsMap+
+		"lxc.rootfs.options = idmap=container\n"+
+		"lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed\n"+
+		"lxc.mount.entry = "+shared+" mnt/shared none bind,create=dir,idmap=container 0 0\n"+
+		"lxc.signal.reboot = SIGTERM\n"+
+		// The device list LXC's common.conf gives: what is not in it
+		// cannot be opened even where a node for it exists.
+		"lxc.cgroup.devices.deny = a\n"+
+		"lxc.cgroup.devices.allow = c 1:3 rwm\nlxc.cgroup.devices.allow = c 1:8 rwm\nlxc.cgroup.devices.allow = c 1:9 rwm\n"+
+		"lxc.cgroup.devices.allow = c 5:* rwm\nlxc.cgroup.devices.allow = c 136:* rwm\n"+extra)
+	// The container's root (host uid 100000) must reach its rootfs and
+	// the bind source: the test's temporary directories are 0700.
+	for _, d := range []string{filepath.Dir(e.rootfs), filepath.Dir(filepath.Dir(e.rootfs)), shared, filepath.Dir(shared)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e, shared
+}
+
+// statusID is the first (real) id of the Uid: or Gid: line of pid.
+func statusID(t *testing.T, pid int, field string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == field+":" {
+			return f[1]
+		}
+	}
+	t.Fatalf("/proc/%d/status has no %s: line", pid, field)
+	return ""
+}
+
+// usernsInode is the inode of process pid's user namespace.
+func usernsInode(t *testing.T, pid int) string {
+	t.Helper()
+	l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// holdersOf lists the processes that are in, or hold a descriptor of, the
+// namespace ns ("user:[N]").
+func holdersOf(ns string) []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		if l, _ := os.Readlink(p + "/ns/user"); l == ns {
+			out = append(out, p+" is in it")
+		}
+		fds, _ := filepath.Glob(p + "/fd/*")
+		for _, fd := range fds {
+			if l, _ := os.Readlink(fd); l == ns {
+				out = append(out, fd+" holds it")
+			}
+		}
+	}
+	return out
+}
+
+// An unprivileged busybox container on an idmapped rootfs: root inside is
+// host uid 100000, what it writes lands on disk as root's (the idmapped
+// mount shifts it back), mknod and a device the rules do not give are
+// refused, its cgroup is its own to subdivide; reboot from inside, attach,
+// console and a stop that has to escalate work, and nothing is left,
+// not even a descriptor holding its user namespace.
+func TestUsernsBusybox(t *testing.T) {
+	// busybox init has no SIGPWR handler: the stop must escalate.
+	e, shared := newUserns(t, "lxc.signal.halt = SIGPWR\nlxc.tty.max = 1\n")
+	// A node for /dev/zero placed in the rootfs by the host: the device
+	// rules do not give it, so the container cannot open it.
+	if err := syscall.Mknod(filepath.Join(e.rootfs, "hostzero"), syscall.S_IFCHR|0o666, 1<<8|5); err != nil {
+		t.Fatal(err)
+	}
+	e.mustInitd(0, "start", e.name)
+	st := e.state()
+	e.waitEvent(15*time.Second, "rcS", 1)
+	if uid, gid := statusID(t, st.Pid, "Uid"), statusID(t, st.Pid, "Gid"); uid != "100000" || gid != "100000" {
+		t.Errorf("the init runs as host uid %s gid %s, want 100000", uid, gid)
+	}
+	ns := usernsInode(t, st.Pid)
+	if own := usernsInode(t, os.Getpid()); ns == own {
+		t.Fatalf("the init shares the host's user namespace %s", ns)
+	}
+	// rcS wrote events.log as container root: on disk, through the
+	// idmapped mount, that is host root.
+	var fi syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(e.rootfs, "testinit", "events.log"), &fi); err != nil || fi.Uid != 0 || fi.Gid != 0 {
+		t.Errorf("events.log: %v, owner %d:%d, want 0:0 (idmapped rootfs)", err, fi.Uid, fi.Gid)
+	}
+
+	out := e.mustInitd(0, "attach", e.name, "--", "sh", "-c",
+		`id -u; id -g; cat /proc/self/uid_map
+mknod /tmp/sda b 8 0 2>/dev/null && echo MKNOD-OK || echo mknod-refused
+head -c1 /hostzero >/dev/null 2>&1 && echo HOSTZERO-OK || echo hostzero-refused
+echo data > /mnt/shared/made-inside && echo wrote-shared
+d=/sys/fs/cgroup/unified; [ -d $d ] || d=/sys/fs/cgroup
+mkdir $d/sub && echo $$ > $d/sub/cgroup.procs && echo delegated`)
+	for _, want := range []string{"0\n0\n", " 0     100000      65536", "mknod-refused", "hostzero-refused", "wrote-shared", "delegated"} {
+		if !strings.Contains(strings.Join(strings.Fields(out), " ")+"\n", strings.Join(strings.Fields(want), " ")) {
+			t.Errorf("attach output lacks %q:\n%s", want, out)
+		}
+	}
+	if err := syscall.Stat(filepath.Join(shared, "made-inside"), &fi); err != nil || fi.Uid != 0 {
+		t.Errorf("file made in the idmapped bind mount: %v, owner %d, want 0", err, fi.Uid)
+	}
+
+	// Reboot from inside: busybox's reboot signals its init, which calls
+	// reboot(2); the shim boots it again, in a new user namespace.
+	e.mustInitd(0, "attach", e.name, "--", "reboot")
+	st2 := e.waitState(30*time.Second, "boot 2", func(s *shimctl.Status) bool {
+		return s.BootCount == 2 && s.State == shimctl.StateRunning
+	})
+	if st2.LastExit == nil || st2.LastExit.Meaning != "reboot" {
+		t.Errorf("after reboot: %+v last %+v", st2, st2.LastExit)
+	}
+	e.waitEvent(15*time.Second, "rcS", 2)
+	if uid := statusID(t, st2.Pid, "Uid"); uid != "100000" {
+		t.Errorf("after reboot the init runs as host uid %s", uid)
+	}
+	ns2 := usernsInode(t, st2.Pid)
+	if h := holdersOf(ns); len(h) > 0 {
+		t.Errorf("the first boot's user namespace %s is still held: %v", ns, h)
+	}
+
+	// The console: the shell busybox runs on it answers as root.
+	c := shimctl.NewClient(e.rundir, e.name)
+	con, err := c.Console(0, 30, 100)
+	if err != nil {
+		t.Fatalf("console: %v", err)
+	}
+	con.Write([]byte("echo tl-$((6*7))-$(id -u)\n"))
+	var got bytes.Buffer
+	con.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	for !strings.Contains(got.String(), "tl-42-0") {
+		n, err := con.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	con.Close()
+	if !strings.Contains(got.String(), "tl-42-0") {
+		t.Errorf("console output %q: want tl-42-0", got.String())
+	}
+
+	// SIGPWR is ignored: after the timeout the shim kills the cgroup.
+	out = e.mustInitd(0, "stop", e.name, "-t", "1")
+	if !strings.Contains(out, "forced") {
+		t.Errorf("stop said %q, want forced", out)
+	}
+	e.waitGone(st2.ShimPid, "shim")
+	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+	testutil.CheckNoLeaks(t, e.name, shared, "")
+	testutil.WaitFor(t, 5*time.Second, "user namespace released", func() error {
+		if h := holdersOf(ns2); len(h) > 0 {
+			return fmt.Errorf("%s still held: %v", ns2, h)
+		}
+		return nil
+	})
+}
+
+// Bad maps are refused by start (and check) with FILE:LINE: KEY, before
+// anything is made.
+func TestUsernsBadMap(t *testing.T) {
+	e, _ := newUserns(t, "")
+	cfg := filepath.Join(e.lxcpath, e.name, "config")
+	orig, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ line, want string }{
+		{"lxc.idmap = u 0 0 65536", "contains host uid 0"},
+		{"lxc.idmap = g 100 300000 10", "overlaps"},
+	} {
+		if err := os.WriteFile(cfg, append(append([]byte{}, orig...), tc.line+"\n"...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		n := strconv.Itoa(strings.Count(string(orig), "\n") + 1)
+		for _, verb := range []string{"check", "start"} {
+			_, stderr, code := e.initd(verb, e.name)
+			if code == 0 || !strings.Contains(stderr, cfg+":"+n+": lxc.idmap: ") || !strings.Contains(stderr, tc.want) {
+				t.Errorf("%s with %q: exit %d, stderr %q; want %s:%s: lxc.idmap: ...%s", verb, tc.line, code, stderr, cfg, n, tc.want)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(e.rundir, e.name, "state.json")); err == nil {
+			t.Errorf("%q: start left a state file", tc.line)
+		}
+		testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+	}
+}
