@@ -100,6 +100,57 @@ func (b *builder) finishIDMap() {
 			b.errorf(m.Pos, "idmap=container applies to bind mounts only")
 		}
 	}
+	if _, err := os.Stat("/proc/self/ns/user"); err != nil {
+		b.errorf(last, "this kernel has no user namespaces (CONFIG_USER_NS)")
+	}
+	if len(b.d.errs) == 0 && !b.opts.SkipRootfsOwners {
+		b.checkRootfsOwners()
+	}
+}
+
+// checkRootfsOwners looks at the owners of the rootfs directory and of
+// what is directly in it (cheap, and where a wrong tree shows): each must
+// be an id the container sees as itself. With idmap=container the ids on
+// disk are container ids (the idmapped mount shifts them); without it they
+// must be host ids of the map (a shifted rootfs). Anything else would be
+// nobody's inside, and the init could not even write its own /etc.
+func (b *builder) checkRootfsOwners() {
+	c := b.cfg
+	root := c.Rootfs.Path
+	if root == "" {
+		return
+	}
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return // a missing rootfs is the start's to report
+	}
+	paths := []string{root}
+	for _, e := range ents {
+		paths = append(paths, root+"/"+e.Name())
+	}
+	for _, p := range paths {
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			continue
+		}
+		for _, id := range []struct {
+			kind rune
+			what string
+			n    int64
+		}{{'u', "uid", int64(st.Uid)}, {'g', "gid", int64(st.Gid)}} {
+			if c.Rootfs.IDMapped {
+				if _, ok := c.HostID(id.kind, id.n); !ok {
+					b.errorf(c.Rootfs.OptionsPos, "%s is owned by %s %d, which the idmapped rootfs does not map (lxc.idmap maps container %ss only); a rootfs already shifted to the map runs without idmap=container", p, id.what, id.n, id.what)
+					return
+				}
+				continue
+			}
+			if _, ok := c.ContainerID(id.kind, id.n); !ok {
+				b.errorf(c.Rootfs.Pos, "%s is owned by host %s %d, which lxc.idmap does not map (the container would see it as nobody): add lxc.rootfs.options = idmap=container for an unshifted rootfs, or shift it to the map once (lxc-initd shift NAME --to-map)", p, id.what, id.n)
+				return
+			}
+		}
+	}
 }
 
 func overlaps(a, n, b, m int64) bool { return a < b+m && b < a+n }

@@ -17,6 +17,9 @@ type Options struct {
 	// Getenv looks up host environment variables for lxc.environment lines
 	// that name a variable without a value (default: os.LookupEnv).
 	Getenv func(string) (string, bool)
+	// SkipRootfsOwners leaves out the check that the rootfs's owners fit
+	// lxc.idmap (for `lxc-initd shift`, which makes them fit).
+	SkipRootfsOwners bool
 }
 
 func (o Options) withDefaults() Options {

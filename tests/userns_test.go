@@ -221,3 +221,59 @@ func TestUsernsBadMap(t *testing.T) {
 		testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
 	}
 }
+
+// A root-owned rootfs without idmap=container does not fit the map:
+// check says so, naming the directory and its owner; `shift --to-map`
+// chowns it once, and the container then runs on it as it is, writing
+// files as host uid 100000.
+func TestUsernsShiftedRootfs(t *testing.T) {
+	e := newLC(t, rootBusybox, usernsMap+"lxc.signal.halt = SIGUSR1\n")
+	for _, d := range []string{filepath.Dir(e.rootfs), filepath.Dir(filepath.Dir(e.rootfs))} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Chmod(filepath.Join(e.rootfs, "bin", "busybox"), 0o4755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(e.lxcpath, e.name, "config")
+	for _, verb := range []string{"check", "start"} {
+		_, stderr, code := e.initd(verb, e.name)
+		want := cfg + ":2: lxc.rootfs.path: " + e.rootfs + " is owned by host uid 0, which lxc.idmap does not map"
+		if code == 0 || !strings.Contains(stderr, want) {
+			t.Fatalf("%s on an unshifted rootfs: exit %d, stderr %q; want %q", verb, code, stderr, want)
+		}
+	}
+	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+	out := e.mustInitd(0, "shift", e.name, "--to-map")
+	if !strings.Contains(out, "shifted") {
+		t.Errorf("shift said %q", out)
+	}
+	var fi syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(e.rootfs, "bin", "busybox"), &fi); err != nil || fi.Uid != 100000 || fi.Gid != 100000 || fi.Mode&syscall.S_ISUID == 0 {
+		t.Errorf("bin/busybox after shift: %v, %d:%d mode %o; want 100000:100000, setuid kept", err, fi.Uid, fi.Gid, fi.Mode)
+	}
+	if _, _, code := e.initd("shift", e.name, "--to-map"); code == 0 {
+		t.Error("a second shift was accepted")
+	}
+	e.mustInitd(0, "check", e.name)
+	e.mustInitd(0, "start", e.name)
+	st := e.state()
+	e.waitEvent(15*time.Second, "rcS", 1)
+	if uid := statusID(t, st.Pid, "Uid"); uid != "100000" {
+		t.Errorf("the init runs as host uid %s, want 100000", uid)
+	}
+	out = e.mustInitd(0, "attach", e.name, "--", "sh", "-c", "id -u; touch /root/made-inside")
+	if strings.TrimSpace(out) != "0" {
+		t.Errorf("attach: id -u said %q", out)
+	}
+	if err := syscall.Stat(filepath.Join(e.rootfs, "root", "made-inside"), &fi); err != nil || fi.Uid != 100000 {
+		t.Errorf("file made inside: %v, owner %d, want 100000 (shifted rootfs)", err, fi.Uid)
+	}
+	out = e.mustInitd(0, "stop", e.name, "-t", "20")
+	if !strings.Contains(out, "graceful") {
+		t.Errorf("stop said %q", out)
+	}
+	e.waitGone(st.ShimPid, "shim")
+	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
+}
