@@ -32,7 +32,12 @@ type Status struct {
 	Reason       string    `json:"reason,omitempty"`      // why failed/stopped
 	StopResult   string    `json:"stop_result,omitempty"` // graceful or forced
 	ShimPid      int       `json:"shim_pid,omitempty"`
-	ShimStart    uint64    `json:"shim_start,omitempty"`
+	// Unprivileged is true when the current (or last) boot runs in a user namespace
+	// of its own (lxc.idmap); IDMap is its map, one "u|g CONTAINER HOST
+	// COUNT" a line, as written.
+	Unprivileged bool     `json:"unprivileged"`
+	IDMap        []string `json:"idmap,omitempty"`
+	ShimStart    uint64   `json:"shim_start,omitempty"`
 	// Shim is filled by readers, not by the shim: whether the shim still
 	// holds its lock, and whether Pid is still the recorded init.
 	ShimAlive bool      `json:"shim_alive"`

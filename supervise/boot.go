@@ -139,7 +139,7 @@ func bootSteps() []bootStep {
 		{"terminals", (*booting).terminals},
 		{"spawn", (*booting).spawn},
 		{"join cgroup", (*booting).joinCgroup},
-		{"delegate cgroup", (*booting).delegateCgroup},
+		{"user namespace", (*booting).userns},
 		{"network host side", (*booting).networkHost},
 		{"release", (*booting).release},
 	}
@@ -296,12 +296,17 @@ func (bt *booting) joinCgroup() error {
 	return bt.cg.Add(bt.stage.Pid())
 }
 
-// delegateCgroup gives an unprivileged container's cgroup to its root
-// (the host ids lxc.idmap maps container root to), as LXC does, so its
-// init can manage the subtree; a privileged container's stays root's.
-func (bt *booting) delegateCgroup() error {
+// userns gives an unprivileged container's cgroup to its root (the host
+// ids lxc.idmap maps container root to), as LXC does, so its init can
+// manage the subtree, and records the map for the status; a privileged
+// container's cgroup stays root's. The maps themselves were written at
+// spawn.
+func (bt *booting) userns() error {
 	if !bt.cfg.Unprivileged() {
 		return nil
+	}
+	for _, m := range bt.cfg.Security.IDMap {
+		bt.r.idmap = append(bt.r.idmap, fmt.Sprintf("%c %d %d %d", m.Kind, m.Container, m.Host, m.Count))
 	}
 	uid, _ := bt.cfg.HostID('u', 0)
 	gid, _ := bt.cfg.HostID('g', 0)
@@ -428,13 +433,19 @@ func (b *ContainerBooter) terminal(tty int) (*terminal, error) {
 
 // run is one boot's host resources.
 type run struct {
-	pid  int
-	cg   *cgroup.Cgroup
-	host *netcleanup.Host
-	log  *slog.Logger
+	pid   int
+	cg    *cgroup.Cgroup
+	host  *netcleanup.Host
+	log   *slog.Logger
+	idmap []string // lxc.idmap of an unprivileged boot
 }
 
 func (r *run) Pid() int { return r.pid }
+
+// idMapped is a Run in a user namespace of its own; IDMap is its map.
+type idMapped interface{ IDMap() []string }
+
+func (r *run) IDMap() []string { return r.idmap }
 
 func (r *run) KillAll() error {
 	if !r.cg.Exists() {

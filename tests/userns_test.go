@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -108,6 +109,14 @@ func TestUsernsBusybox(t *testing.T) {
 	e.waitEvent(15*time.Second, "rcS", 1)
 	if uid, gid := statusID(t, st.Pid, "Uid"), statusID(t, st.Pid, "Gid"); uid != "100000" || gid != "100000" {
 		t.Errorf("the init runs as host uid %s gid %s, want 100000", uid, gid)
+	}
+	var js shimctl.Status
+	if err := json.Unmarshal([]byte(e.mustInitd(0, "status", e.name, "--json")), &js); err != nil ||
+		!js.Unprivileged || strings.Join(js.IDMap, ",") != "u 0 100000 65536,g 0 100000 65536" {
+		t.Errorf("status --json: %v: unprivileged %v idmap %q", err, js.Unprivileged, js.IDMap)
+	}
+	if out := e.mustInitd(0, "status", e.name); !strings.Contains(out, "unprivileged") {
+		t.Errorf("status says %q, want unprivileged", out)
 	}
 	ns := usernsInode(t, st.Pid)
 	if own := usernsInode(t, os.Getpid()); ns == own {
