@@ -96,8 +96,14 @@ func (b *builder) finishIDMap() {
 		b.errorf(last, "lxc.init.gid %d is not mapped by lxc.idmap", c.Init.GID)
 	}
 	for _, m := range c.Mounts {
-		if m.IDMapped && m.Flags&unix.MS_BIND == 0 {
+		switch {
+		case m.IDMapped && m.Flags&unix.MS_BIND == 0:
 			b.errorf(m.Pos, "idmap=container applies to bind mounts only")
+		case m.IDMapped && m.SourceRelative:
+			// The shim makes the idmapped tree on the host, where a path
+			// relative to the rootfs cannot be resolved as the container
+			// would resolve it.
+			b.errorf(m.Pos, "idmap=container takes a host source, not a relative one")
 		}
 	}
 	if _, err := os.Stat("/proc/self/ns/user"); err != nil {

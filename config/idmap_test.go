@@ -36,6 +36,8 @@ func TestIDMapBad(t *testing.T) {
 			`config:1: lxc.mount.entry: idmap=container needs lxc.idmap (the container has no user namespace to map the mount to)`},
 		{"mount idmap not bind", u + g + "lxc.mount.entry = tmpfs tmp tmpfs idmap=container 0 0\n",
 			`config:3: lxc.mount.entry: idmap=container applies to bind mounts only`},
+		{"mount idmap relative", u + g + "lxc.mount.entry = usr/share mnt none bind,relative,idmap=container 0 0\n",
+			`config:3: lxc.mount.entry: idmap=container takes a host source, not a relative one`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -225,6 +225,10 @@ func (s *stager) mountEntry(i int, m config.Mount) error {
 		source = fdPath(src)
 	case m.IDMapped:
 		// The shim opened the source (userns.go): nothing by path here.
+		// It sends none for an optional entry whose source is missing.
+		if s.idmapped["mount."+strconv.Itoa(i)] == nil {
+			return failOrSkip(fmt.Errorf("source %s: %w", m.Source, unix.ENOENT))
+		}
 	case bind || (strings.HasPrefix(m.Source, "/") && !pseudoFS[m.FSType]):
 		if _, err := os.Stat(m.Source); err != nil {
 			return failOrSkip(fmt.Errorf("source %s: %w", m.Source, unwrapPath(err)))
