@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -130,6 +131,11 @@ func (b *builder) checkRootfsOwners() {
 	if err != nil {
 		return // a missing rootfs is the start's to report
 	}
+	if dir, ok := b.unreachable(root); !ok {
+		uid, _ := c.HostID('u', 0)
+		b.errorf(c.Rootfs.Pos, "%s cannot be searched by the container's root (host uid %d): it must reach its rootfs, as with LXC (chmod o+x %s)", dir, uid, dir)
+		return
+	}
 	paths := []string{root}
 	for _, e := range ents {
 		paths = append(paths, root+"/"+e.Name())
@@ -155,6 +161,41 @@ func (b *builder) checkRootfsOwners() {
 				b.errorf(c.Rootfs.Pos, "%s is owned by host %s %d, which lxc.idmap does not map (the container would see it as nobody): add lxc.rootfs.options = idmap=container for an unshifted rootfs, or shift it to the map once (lxc-initd shift NAME --to-map)", p, id.what, id.n)
 				return
 			}
+		}
+	}
+}
+
+// unreachable finds the first directory above root that the container's
+// root cannot search: its capabilities count only over files whose owner
+// and group its namespace maps, so elsewhere only the permission bits
+// that apply to its host ids do.
+func (b *builder) unreachable(root string) (string, bool) {
+	c := b.cfg
+	uid, _ := c.HostID('u', 0)
+	gid, _ := c.HostID('g', 0)
+	for dir := filepath.Dir(root); ; dir = filepath.Dir(dir) {
+		var st unix.Stat_t
+		if err := unix.Stat(dir, &st); err != nil {
+			return "", true // the start reports what it cannot reach
+		}
+		_, uok := c.ContainerID('u', int64(st.Uid))
+		_, gok := c.ContainerID('g', int64(st.Gid))
+		var ok bool
+		switch {
+		case uok && gok:
+			ok = true // CAP_DAC_READ_SEARCH in its namespace
+		case int64(st.Uid) == uid:
+			ok = st.Mode&0o100 != 0
+		case int64(st.Gid) == gid:
+			ok = st.Mode&0o010 != 0
+		default:
+			ok = st.Mode&0o001 != 0
+		}
+		if !ok {
+			return dir, false
+		}
+		if dir == "/" {
+			return "", true
 		}
 	}
 }

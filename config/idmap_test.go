@@ -2,6 +2,9 @@ package config
 
 import (
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -81,6 +84,43 @@ func TestIDMapGood(t *testing.T) {
 			if !ok || back != tc.in {
 				t.Errorf("ContainerID(%c, %d) = %d, %v; want %d", tc.kind, h, back, ok, tc.in)
 			}
+		}
+	}
+}
+
+// TestIDMapRootfsChecks: a rootfs the container's root cannot reach, or
+// whose owner the map does not cover, is an error at lxc.rootfs.path
+// naming the directory (and the owner).
+func TestIDMapRootfsChecks(t *testing.T) {
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "sub", "rootfs")
+	if err := os.MkdirAll(filepath.Join(rootfs, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text := "lxc.rootfs.path = " + rootfs + "\nlxc.idmap = u 0 3000000 65536\nlxc.idmap = g 0 3000000 65536\n"
+	for _, tc := range []struct {
+		mode os.FileMode
+		want string
+	}{
+		{0o700, "config:1: lxc.rootfs.path: " + dir + " cannot be searched by the container's root (host uid 3000000)"},
+		{0o711, "config:1: lxc.rootfs.path: " + rootfs + " is owned by host uid " + strconv.Itoa(os.Getuid()) + ", which lxc.idmap does not map"},
+	} {
+		for _, d := range []string{dir, filepath.Dir(dir)} {
+			if err := os.Chmod(d, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err, cdir := loadText(t, text, nil, hostNoLSM)
+		got := errLines(t, err, cdir)
+		if len(got) != 1 || !strings.HasPrefix(got[0], tc.want) {
+			t.Errorf("mode %o: errors %q, want one starting %q", tc.mode, got, tc.want)
+		}
+	}
+	// idmap=container: the owners are container ids, which this map
+	// covers for root's tree; the check passes.
+	if os.Getuid() == 0 {
+		if _, err, _ := loadText(t, text+"lxc.rootfs.options = idmap=container\n", nil, hostNoLSM); err != nil {
+			t.Errorf("idmapped root-owned rootfs: %v", err)
 		}
 	}
 }
