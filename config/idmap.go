@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -109,6 +111,11 @@ func (b *builder) finishIDMap() {
 	}
 	if _, err := os.Stat("/proc/self/ns/user"); err != nil {
 		b.errorf(last, "this kernel has no user namespaces (CONFIG_USER_NS)")
+	} else if n, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && strings.TrimSpace(string(n)) == "0" {
+		b.errorf(last, "user namespaces are disabled on this host (sysctl user.max_user_namespaces = 0)")
+	}
+	if c.Rootfs.IDMapped && !kernelAtLeast(5, 12) {
+		b.errorf(c.Rootfs.OptionsPos, "idmap=container needs idmapped mounts (Linux 5.12 or later)")
 	}
 	if len(b.d.errs) == 0 && !b.opts.SkipRootfsOwners {
 		b.checkRootfsOwners()
@@ -201,3 +208,22 @@ func (b *builder) unreachable(root string) (string, bool) {
 }
 
 func overlaps(a, n, b, m int64) bool { return a < b+m && b < a+n }
+
+// kernelAtLeast reports whether the running kernel is major.minor or
+// later (true when the release cannot be read: the start then says).
+func kernelAtLeast(major, minor int) bool {
+	var uts unix.Utsname
+	if err := unix.Uname(&uts); err != nil {
+		return true
+	}
+	return releaseAtLeast(unix.ByteSliceToString(uts.Release[:]), major, minor)
+}
+
+// releaseAtLeast is kernelAtLeast on a release string ("6.18.44-fc").
+func releaseAtLeast(release string, major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(release, "%d.%d", &ma, &mi); err != nil {
+		return true
+	}
+	return ma > major || ma == major && mi >= minor
+}

@@ -124,3 +124,11 @@ func TestIDMapRootfsChecks(t *testing.T) {
 		}
 	}
 }
+
+func TestReleaseAtLeast(t *testing.T) {
+	for rel, want := range map[string]bool{"6.18.44-fc-v782": true, "5.12.0": true, "5.11.22-arch1": false, "4.19.0-21-amd64": false, "garbage": true} {
+		if got := releaseAtLeast(rel, 5, 12); got != want {
+			t.Errorf("releaseAtLeast(%q, 5, 12) = %v, want %v", rel, got, want)
+		}
+	}
+}
