@@ -49,7 +49,7 @@ func usernsAttr(cfg *config.Config, sys *syscall.SysProcAttr) {
 	sys.GidMappingsEnableSetgroups = true
 	// Without this the child keeps host uid 0, unmapped in the namespace,
 	// and exec would drop its capabilities there.
-	sys.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: false}
+	sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 }
 
 // mappedRoot is the host uid and gid of the container's root.
@@ -79,6 +79,9 @@ func chownTerminals(cfg *config.Config, ttys ...*os.File) error {
 	}
 	return nil
 }
+
+// maxIDMapped bounds the idmapped mounts of one container (one message).
+const maxIDMapped = 250
 
 // idmappedHeader tells the stage which detached mounts follow, in order:
 // "rootfs" and "mount.N" (N indexes cfg.Mounts).
@@ -123,6 +126,9 @@ func sendIDMapped(cfg *config.Config, pid int, sock *os.File) error {
 			}
 			names, fds = append(names, "mount."+strconv.Itoa(i)), append(fds, fd)
 		}
+	}
+	if len(fds) > maxIDMapped {
+		return fmt.Errorf("%d idmapped mounts: at most %d", len(fds), maxIDMapped)
 	}
 	hdr, err := json.Marshal(idmappedHeader{Names: names})
 	if err != nil {
@@ -177,10 +183,14 @@ func idmappedTree(path string, userns int, rec bool) (int, error) {
 // by name ("rootfs", "mount.N").
 func recvIDMapped(fd int) (map[string]*os.File, error) {
 	buf := make([]byte, 64<<10)
-	oob := make([]byte, unix.CmsgSpace(4*256))
-	n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	oob := make([]byte, unix.CmsgSpace(4*maxIDMapped))
+	n, oobn, flags, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("receive idmapped mounts: %w", err)
+	}
+	if flags&(unix.MSG_CTRUNC|unix.MSG_TRUNC) != 0 {
+		// The kernel closed what did not fit; the names no longer match.
+		return nil, errors.New("receive idmapped mounts: truncated message")
 	}
 	var fds []int
 	if oobn > 0 {
