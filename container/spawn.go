@@ -173,6 +173,9 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 		defer child.Close()
 		p.IDMapFD = len(files)
 		files = append(files, child.Fd())
+	} else if err := reclaimTerminals(append([]*os.File{opts.Console}, opts.TTYs...)...); err != nil {
+		closeAll(null, ctlR, ctlW, repR, repW)
+		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
 	}
 	// The stage runs from a sealed copy of this binary, never from the
 	// host's file: if the container's init is "/proc/self/exe" (or a script

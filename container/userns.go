@@ -69,6 +69,26 @@ func chownTerminals(cfg *config.Config, ttys ...*os.File) error {
 	if err != nil {
 		return err
 	}
+	return ownTerminals(uid, gid, ttys...)
+}
+
+// reclaimTerminals gives back to host root the pty slaves an earlier,
+// unprivileged boot gave its root (the ptys live as long as the shim, and
+// the config may drop lxc.idmap at a reboot): host uid 100000 must not
+// keep a privileged container's console. Its group goes to root too (the
+// host's tty group it had before is not known any more).
+func reclaimTerminals(ttys ...*os.File) error {
+	var mine []*os.File
+	for _, f := range ttys {
+		var st unix.Stat_t
+		if f != nil && unix.Fstat(int(f.Fd()), &st) == nil && st.Uid != 0 {
+			mine = append(mine, f)
+		}
+	}
+	return ownTerminals(0, 0, mine...)
+}
+
+func ownTerminals(uid, gid int, ttys ...*os.File) error {
 	for _, f := range ttys {
 		if f == nil {
 			continue

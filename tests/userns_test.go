@@ -265,7 +265,7 @@ func TestUsernsBadMap(t *testing.T) {
 // chowns it once, and the container then runs on it as it is, writing
 // files as host uid 100000.
 func TestUsernsShiftedRootfs(t *testing.T) {
-	e := newLC(t, rootBusybox, usernsMap+"lxc.signal.halt = SIGUSR1\n")
+	e := newLC(t, rootBusybox, usernsMap+"lxc.signal.halt = SIGUSR1\nlxc.signal.reboot = SIGTERM\n")
 	for _, d := range []string{filepath.Dir(e.rootfs), filepath.Dir(filepath.Dir(e.rootfs))} {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -307,6 +307,30 @@ func TestUsernsShiftedRootfs(t *testing.T) {
 	}
 	if err := syscall.Stat(filepath.Join(e.rootfs, "root", "made-inside"), &fi); err != nil || fi.Uid != 100000 {
 		t.Errorf("file made inside: %v, owner %d, want 100000 (shifted rootfs)", err, fi.Uid)
+	}
+	// The console (the init's stdin) is the container root's.
+	if err := syscall.Stat(fmt.Sprintf("/proc/%d/fd/0", st.Pid), &fi); err != nil || fi.Uid != 100000 {
+		t.Errorf("console: %v, owner %d, want 100000", err, fi.Uid)
+	}
+	// The config drops lxc.idmap; the reboot reads it again and the
+	// container comes back privileged: the console, which lives as long
+	// as the shim, is host root's again.
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(string(b), "lxc.idmap", "#lxc.idmap")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.mustInitd(0, "reboot", e.name)
+	st2 := e.waitState(30*time.Second, "boot 2", func(s *shimctl.Status) bool {
+		return s.BootCount == 2 && s.State == shimctl.StateRunning
+	})
+	if uid := statusID(t, st2.Pid, "Uid"); uid != "0" || st2.Unprivileged {
+		t.Errorf("after dropping lxc.idmap the init runs as host uid %s (unprivileged %v), want 0", uid, st2.Unprivileged)
+	}
+	if err := syscall.Stat(fmt.Sprintf("/proc/%d/fd/0", st2.Pid), &fi); err != nil || fi.Uid != 0 || fi.Gid != 0 {
+		t.Errorf("console after the privileged reboot: %v, owner %d:%d, want 0:0", err, fi.Uid, fi.Gid)
 	}
 	out = e.mustInitd(0, "stop", e.name, "-t", "20")
 	if !strings.Contains(out, "graceful") {
