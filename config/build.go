@@ -256,7 +256,8 @@ func (b *builder) rootfs(p Pos, v string) {
 // launcher mounts itself (overlay, loop, block, zfs), passed to it (data).
 func (b *builder) rootfsOptions(p Pos, v string) {
 	r := &b.cfg.Rootfs
-	r.Options, r.Flags, r.Data, r.Propagation = nil, 0, "", 0
+	r.Options, r.Flags, r.Data, r.Propagation, r.IDMapped = nil, 0, "", 0, false
+	r.OptionsPos = p
 	if v == "" {
 		return
 	}
@@ -270,7 +271,7 @@ func (b *builder) rootfsOptions(p Pos, v string) {
 		return
 	}
 	r.Options, r.Flags, r.Data, r.Propagation = strings.Split(v, ","), m.Flags, m.Data, m.Propagation
-	r.OptionsPos = p
+	r.IDMapped = m.IDMapped
 }
 
 // splitOverlay splits LXC's "LOWER[:LOWER...]:UPPER" as LXC's overlay
@@ -464,6 +465,7 @@ func (b *builder) finish() {
 		}
 	}
 	b.finishMounts()
+	b.finishIDMap()
 	b.finishNets()
 	b.finishCgroup()
 	b.finishSeccomp()

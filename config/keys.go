@@ -173,6 +173,7 @@ func newKeyTable() *keyTable {
 					b.errorf(p, "%v", err)
 					return
 				}
+				m.Pos = p
 				c.Security.IDMap = append(c.Security.IDMap, m)
 				c.Security.IDMapPos = p
 			}},

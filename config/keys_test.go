@@ -49,7 +49,7 @@ var keySamples = map[string]string{
 	"lxc.hook.stop":                  "lxc.hook.stop = /bin/true",
 	"lxc.hook.version":               "lxc.hook.version = 1",
 	"lxc.hook":                       "lxc.hook =",
-	"lxc.idmap":                      "lxc.idmap = u 0 100000 65536",
+	"lxc.idmap":                      "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536",
 	"lxc.include":                    "lxc.include = fstab.conf",
 	"lxc.init.cmd":                   "lxc.init.cmd = /sbin/init splash",
 	"lxc.init.gid":                   "lxc.init.gid = 10",

@@ -26,7 +26,7 @@ func TestLegacyMapping(t *testing.T) {
 		{"lxc.init_uid = 1000", "lxc.init.uid = 1000"},
 		{"lxc.init_gid = 1000", "lxc.init.gid = 1000"},
 		{"lxc.limit.nofile = 1024:4096", "lxc.prlimit.nofile = 1024:4096"},
-		{"lxc.id_map = u 0 100000 65536", "lxc.idmap = u 0 100000 65536"},
+		{"lxc.id_map = u 0 100000 65536\nlxc.id_map = g 0 100000 65536", "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536"},
 		{"lxc.aa_profile = lxc-container-default", "lxc.apparmor.profile = lxc-container-default"},
 		{"lxc.aa_allow_incomplete = 1", "lxc.apparmor.allow_incomplete = 1"},
 		{"lxc.se_context = system_u:system_r:lxc_t:s0", "lxc.selinux.context = system_u:system_r:lxc_t:s0"},

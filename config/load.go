@@ -20,6 +20,9 @@ type Options struct {
 	// Machine is the architecture seccomp profiles are compiled for, as
 	// uname -m names it (default: this host's).
 	Machine string
+	// SkipRootfsOwners leaves out the check that the rootfs's owners fit
+	// lxc.idmap (for `lxc-initd shift`, which makes them fit).
+	SkipRootfsOwners bool
 }
 
 func (o Options) withDefaults() Options {

@@ -159,7 +159,11 @@ type Rootfs struct {
 	// chooses one when unset).
 	Mount    string `json:"mount,omitempty"`
 	MountPos Pos    `json:"-"`
-	Pos      Pos    `json:"-"`
+	// IDMapped is lxc.rootfs.options idmap=container: the rootfs is not
+	// shifted and is mounted through an idmapped mount of the container's
+	// user namespace (the reader refuses it without lxc.idmap).
+	IDMapped bool `json:"idmapped,omitempty"`
+	Pos      Pos  `json:"-"`
 }
 
 // Rootfs storage kinds, LXC's names.
@@ -236,7 +240,11 @@ type Mount struct {
 	// rootfs as the container would see it: a symlink or ".." in it never
 	// leads out of the rootfs.
 	SourceRelative bool `json:"source_relative,omitempty"`
-	Pos            Pos  `json:"-"`
+	// IDMapped is the option idmap=container: a bind mount seen through
+	// the container's user namespace (the reader refuses it without
+	// lxc.idmap, or on anything but a bind mount).
+	IDMapped bool `json:"idmapped,omitempty"`
+	Pos      Pos  `json:"-"`
 }
 
 // MountAuto is lxc.mount.auto. Empty strings mean "not asked for".
@@ -438,4 +446,5 @@ type IDMap struct {
 	Container int64 `json:"container"`
 	Host      int64 `json:"host"`
 	Count     int64 `json:"count"`
+	Pos       Pos   `json:"-"`
 }

@@ -141,8 +141,10 @@ func parseMount(line string) (Mount, error) {
 		case o == "relative":
 			// LXC's "relative": the source is relative to the rootfs.
 			m.SourceRelative = true
+		case o == "idmap=container":
+			m.IDMapped = true
 		case strings.HasPrefix(o, "idmap="):
-			return m, fmt.Errorf("mount option %q (id-mapped mounts) is not supported", o)
+			return m, fmt.Errorf("mount option %q is not supported: only idmap=container (the container's own user namespace)", o)
 		case refusedOptions[o] != "":
 			return m, fmt.Errorf("mount option %q is not supported: %s", o, refusedOptions[o])
 		default:

@@ -17,9 +17,6 @@ func (c *Config) Refusals() []Diagnostic {
 	var out []Diagnostic
 	refuse := func(p Pos, msg string) { out = append(out, Diagnostic{Pos: p, Message: msg}) }
 	sec := c.Security
-	if len(sec.IDMap) > 0 {
-		refuse(keyed(sec.IDMapPos, "lxc.idmap"), "user namespaces (unprivileged containers) are not supported by lxc-shim")
-	}
 	for _, k := range sec.Unsupported {
 		refuse(Pos{Key: k}, "not supported by lxc-shim")
 	}
@@ -45,8 +42,11 @@ func (c *Config) Refusals() []Diagnostic {
 	case !slices.Contains(ns, "pid"):
 		refuse(p, "the pid namespace cannot be kept: the init must be PID 1 of its own namespace")
 	}
-	if slices.Contains(ns, "user") {
-		refuse(p, "user namespaces are not supported by lxc-shim")
+	switch {
+	case slices.Contains(ns, "user") && !c.Unprivileged():
+		refuse(p, "a user namespace needs lxc.idmap")
+	case c.Unprivileged() && slices.Contains(c.Namespace.Keep, "user"):
+		refuse(p, "the user namespace cannot be kept with lxc.idmap")
 	}
 	if slices.Contains(ns, "time") {
 		refuse(p, "time namespaces are not supported by lxc-shim")

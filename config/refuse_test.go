@@ -13,15 +13,15 @@ func TestRefusalsAreConfigErrors(t *testing.T) {
 	}{
 		{"seccomp", "lxc.seccomp.profile = /x.seccomp", `config:1: lxc.seccomp.profile: seccomp profile: open /x.seccomp: no such file or directory`},
 		{"legacy seccomp", "lxc.tty.max = 1\nlxc.seccomp = /x.seccomp", `config:2: lxc.seccomp (lxc.seccomp.profile): seccomp profile: open /x.seccomp: no such file or directory`},
-		{"idmap", "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536", `config:2: lxc.idmap: user namespaces (unprivileged containers) are not supported by lxc-shim`},
-		{"legacy idmap", "lxc.id_map = u 0 100000 65536", `config:1: lxc.id_map (lxc.idmap): user namespaces (unprivileged containers) are not supported by lxc-shim`},
+		{"legacy idmap", "lxc.id_map = u 0 100000 65536", `config:1: lxc.id_map (lxc.idmap): no gid map covers container root (gid 0): add "lxc.idmap = g 0 HOSTID COUNT"`},
+		{"idmap kept user", "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\nlxc.namespace.keep = user", `config:3: lxc.namespace.keep: the user namespace cannot be kept with lxc.idmap`},
 		{"share", "lxc.namespace.share.net = other", `config:1: lxc.namespace.share.net: sharing namespaces is not supported by lxc-shim`},
 		{"shmounts", "lxc.mount.auto = proc shmounts:/a:/b", `config:1: lxc.mount.auto: shmounts is not supported by lxc-shim`},
 		{"cgroup-full", "lxc.mount.auto = cgroup-full:ro", `config:1: lxc.mount.auto: cgroup-full is not supported by lxc-shim (use cgroup:mixed|ro|rw)`},
 		{"keep mnt", "lxc.namespace.keep = mnt", `config:1: lxc.namespace.keep: the mount namespace cannot be kept: lxc-shim needs its own to build the rootfs`},
 		{"keep pid", "lxc.namespace.keep = net pid", `config:1: lxc.namespace.keep: the pid namespace cannot be kept: the init must be PID 1 of its own namespace`},
 		{"clone no pid", "lxc.namespace.clone = mnt net", `config:1: lxc.namespace.clone: the pid namespace cannot be kept: the init must be PID 1 of its own namespace`},
-		{"clone user", "lxc.namespace.clone = mnt pid user", `config:1: lxc.namespace.clone: user namespaces are not supported by lxc-shim`},
+		{"clone user", "lxc.namespace.clone = mnt pid user", `config:1: lxc.namespace.clone: a user namespace needs lxc.idmap`},
 		{"clone time", "lxc.namespace.clone = mnt pid time", `config:1: lxc.namespace.clone: time namespaces are not supported by lxc-shim`},
 	}
 	for _, tc := range tests {

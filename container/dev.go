@@ -117,7 +117,7 @@ func (s *stager) setupDevpts() error {
 			break // EINVAL: not a mount point (any more)
 		}
 	}
-	data := "newinstance,ptmxmode=0666,mode=0620,gid=5"
+	data := "newinstance,ptmxmode=0666,mode=0620" + s.devptsGID()
 	if s.cfg.PTYMax > 0 {
 		data += ",max=" + strconv.Itoa(s.cfg.PTYMax)
 	}

@@ -115,7 +115,8 @@ func TestRefusedConfigs(t *testing.T) {
 		want   string
 	}{
 		{"seccomp", func(c *config.Config) { c.Security.SeccompProfile = "/etc/lxc/tb.seccomp" }, "lxc.seccomp.profile"},
-		{"idmap", func(c *config.Config) {
+		// A model built without the reader's check: no gid map for root.
+		{"idmap without root gid", func(c *config.Config) {
 			c.Security.IDMap = []config.IDMap{{Kind: 'u', Container: 0, Host: 100000, Count: 65536}}
 		}, "lxc.idmap"},
 		{"unsupported", func(c *config.Config) { c.Security.Unsupported = []string{"lxc.hook.pre-start"} }, "lxc.hook.pre-start"},
@@ -126,7 +127,7 @@ func TestRefusedConfigs(t *testing.T) {
 		{"clone user", func(c *config.Config) {
 			c.Namespace.Clone = []string{"mnt", "pid", "user"}
 			c.Namespace.Pos = config.Pos{File: c.File, Line: 9, Key: "lxc.namespace.clone"}
-		}, "lxc.namespace.clone: user namespaces are not supported"},
+		}, "lxc.namespace.clone: a user namespace needs lxc.idmap"},
 		{"share", func(c *config.Config) { c.Namespace.Share = map[string]string{"net": "other"} }, "lxc.namespace.share.net"},
 		{"no rootfs", func(c *config.Config) { c.Rootfs.Path = "" }, "rootfs lxc.rootfs.path"},
 		{"cgroup-full", func(c *config.Config) { c.MountAuto.Cgroup, c.MountAuto.CgroupFull = "mixed", true }, "cgroup-full"},

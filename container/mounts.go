@@ -130,13 +130,20 @@ func (s *stager) mountRootfs() error {
 	if src.Kind == storage.KindDir {
 		st, err := os.Stat(src.Path)
 		if err != nil {
-			return fail(unwrapPath(err))
+			return fail(s.rootfsAccessHint(unwrapPath(err)))
 		}
 		if !st.IsDir() {
 			return fail(errors.New("not a directory"))
 		}
 	}
-	if err := src.Mount(); err != nil {
+	// An idmapped rootfs (lxc.rootfs.options = idmap=container, a
+	// directory only: the reader refuses it on other storage) is the tree
+	// the shim made and sent; anything else is mounted from its storage.
+	mount := src.Mount
+	if f := s.idmapped["rootfs"]; f != nil {
+		mount = func() error { return attachIDMappedRootfs(f, src.MountPoint()) }
+	}
+	if err := mount(); err != nil {
 		return fail(err)
 	}
 	p := src.MountPoint()
@@ -221,6 +228,12 @@ func (s *stager) mountEntry(i int, m config.Mount) error {
 		}
 		defer src.Close()
 		source = fdPath(src)
+	case m.IDMapped:
+		// The shim opened the source (userns.go): nothing by path here.
+		// It sends none for an optional entry whose source is missing.
+		if s.idmapped["mount."+strconv.Itoa(i)] == nil {
+			return failOrSkip(fmt.Errorf("source %s: %w", m.Source, unix.ENOENT))
+		}
 	case bind || (strings.HasPrefix(m.Source, "/") && !pseudoFS[m.FSType]):
 		if _, err := os.Stat(m.Source); err != nil {
 			return failOrSkip(fmt.Errorf("source %s: %w", m.Source, unwrapPath(err)))
@@ -239,9 +252,12 @@ func (s *stager) mountEntry(i int, m config.Mount) error {
 		return failOrSkip(fmt.Errorf("target /%s: %w", clean(m.Target), unwrapPath(err)))
 	}
 	f.Close()
-	if bind {
+	switch {
+	case bind && m.IDMapped:
+		err = s.attachIDMapped(i, m)
+	case bind:
 		err = s.bindEntry(m, source)
-	} else {
+	default:
 		// "remount" (as LXC): mount, then remount with the same flags
 		// and data, never a remount of whatever was there before.
 		err = s.mountAt(m.Target, source, m.FSType, m.Flags&^unix.MS_REMOUNT, m.Data)
@@ -267,6 +283,13 @@ func (s *stager) bindEntry(m config.Mount, source string) error {
 	if err := s.mountAt(m.Target, source, "", unix.MS_BIND|rec|m.Flags&unix.MS_SILENT, ""); err != nil {
 		return err
 	}
+	return s.applyBindFlags(m, source)
+}
+
+// applyBindFlags applies the per-mount flags of entry m to the bind
+// mount on its target (every mount of it for rbind).
+func (s *stager) applyBindFlags(m config.Mount, source string) error {
+	rec := m.Flags & unix.MS_REC
 	attr := bindAttr(m.Flags, m.ClearFlags)
 	if attr.Attr_set == 0 && attr.Attr_clr == 0 {
 		return nil

@@ -127,6 +127,9 @@ type plan struct {
 	StartHostPause bool `json:"start_host_pause,omitempty"`
 	// AppArmor is the label the init is exec'd under ("": none).
 	AppArmor string `json:"apparmor,omitempty"`
+	// IDMapFD is the socket the shim sends the idmapped mounts on (user
+	// namespace only; -1: none).
+	IDMapFD int `json:"idmap_fd"`
 }
 
 // Spawn clones the stage for cfg in its new namespaces. The stage waits
@@ -156,7 +159,7 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 
 	p := plan{Config: cfg, Rootfs: src, Where: positions(cfg), Clone: clone, CgroupNS: cgns, ConsoleFD: -1,
 		HookTimeout: opts.HookTimeout, StartHostPause: len(cfg.HooksOf("start-host")) > 0,
-		AppArmor: opts.AppArmorLabel}
+		AppArmor: opts.AppArmorLabel, IDMapFD: -1}
 
 	ctlR, ctlW, err := os.Pipe()
 	if err != nil {
@@ -188,6 +191,21 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 	for i := 0; i < cfg.TTY.Max; i++ {
 		p.TTYFDs = append(p.TTYFDs, len(files))
 		files = append(files, opts.TTYs[i].Fd())
+	}
+	var idmapSock *os.File // the shim's end
+	if cfg.Unprivileged() {
+		var child *os.File
+		if idmapSock, child, err = usernsPrepare(cfg, sys, opts); err != nil {
+			closeAll(null, ctlR, ctlW, repR, repW)
+			return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
+		}
+		defer idmapSock.Close()
+		defer child.Close()
+		p.IDMapFD = len(files)
+		files = append(files, child.Fd())
+	} else if err := reclaimTerminals(append([]*os.File{opts.Console}, opts.TTYs...)...); err != nil {
+		closeAll(null, ctlR, ctlW, repR, repW)
+		return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
 	}
 	// The stage runs from a sealed copy of this binary, never from the
 	// host's file: if the container's init is "/proc/self/exe" (or a script
@@ -226,6 +244,12 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 	if _, err := ctlW.Write(append(hdr[:], buf...)); err != nil {
 		st.Abort()
 		return nil, fmt.Errorf("spawn %s: send plan to stage: %w", cfg.Name, err)
+	}
+	if idmapSock != nil {
+		if err := sendIDMapped(cfg, pid, idmapSock); err != nil {
+			st.Abort()
+			return nil, fmt.Errorf("spawn %s: %w", cfg.Name, err)
+		}
 	}
 	return st, nil
 }
@@ -426,8 +450,14 @@ func namespaces(cfg *config.Config) (uintptr, bool, error) {
 		// LXC's default set has one only where the kernel does.
 		want &^= unix.CLONE_NEWCGROUP
 	}
+	// lxc.idmap implies the user namespace (config.Refusals refuses a
+	// kept one, and one without a map).
+	if cfg.Unprivileged() {
+		want |= unix.CLONE_NEWUSER
+	}
 	cgns := want&unix.CLONE_NEWCGROUP != 0
-	return want &^ unix.CLONE_NEWCGROUP, cgns, nil
+	// The user namespace is added by usernsAttr, with its maps.
+	return want &^ (unix.CLONE_NEWCGROUP | unix.CLONE_NEWUSER), cgns, nil
 }
 
 func fileExists(p string) bool {

@@ -39,6 +39,8 @@ type stager struct {
 	umask  int
 	ctl    *os.File // the control pipe, kept when the stage pauses for start-host
 	labels labels // LSM labels to set before exec, opened on the host's /proc
+	// idmapped are the detached idmapped mounts the shim sent (userns.go).
+	idmapped map[string]*os.File
 }
 
 func runStage() int {
@@ -127,6 +129,14 @@ func errText(err error) string {
 func (s *stager) run(report *os.File) error {
 	cfg := s.cfg
 	s.umask = unix.Umask(0)
+	if s.p.IDMapFD >= 0 {
+		m, err := recvIDMapped(s.p.IDMapFD)
+		if err != nil {
+			return s.fail("user namespace", "rootfs", "lxc.idmap", "", err)
+		}
+		unix.Close(s.p.IDMapFD)
+		s.idmapped = m
+	}
 	if s.p.CgroupNS {
 		// After release the shim has moved us into the container's cgroup:
 		// the new namespace is rooted there.

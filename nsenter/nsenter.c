@@ -35,6 +35,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -159,6 +160,21 @@ static const struct ns namespaces[] = {
 };
 #define NNS (sizeof(namespaces) / sizeof(namespaces[0]))
 
+/* In the container's user namespace (lxc.idmap) we still have our host
+ * ids, which it does not map: become its root, as lxc-attach does, or
+ * every file we create fails with EOVERFLOW and the command runs as
+ * nobody. The capabilities setns gave us are the namespace's only. */
+static void become_container_root(void)
+{
+	/* EPERM: setgroups is denied in the namespace; nothing to drop. */
+	if (setgroups(0, NULL) < 0 && errno != EPERM)
+		die(1, "setgroups in the container's user namespace: %s", strerror(errno));
+	if (setresgid(0, 0, 0) < 0)
+		die(1, "setresgid 0 in the container's user namespace: %s", strerror(errno));
+	if (setresuid(0, 0, 0) < 0)
+		die(1, "setresuid 0 in the container's user namespace: %s", strerror(errno));
+}
+
 static void join_namespaces(const char *pid, int pidfd)
 {
 	int flags = 0;
@@ -188,6 +204,8 @@ static void join_namespaces(const char *pid, int pidfd)
 	if (flags != 0 && setns(pidfd, flags) < 0)
 		die(1, "join the namespaces of the container's init (pid %s): %s", pid, strerror(errno));
 	close(pidfd);
+	if (flags & CLONE_NEWUSER)
+		become_container_root();
 }
 
 static void forward(int sig, siginfo_t *info, void *uctx)

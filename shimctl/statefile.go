@@ -44,6 +44,11 @@ type Status struct {
 	// container keeps running either way. Both come from the live shim.
 	LogDropped      uint64 `json:"log_dropped,omitempty"`
 	StateWriteError string `json:"state_write_error,omitempty"`
+	// Unprivileged is true when the current (or last) boot runs in a user namespace
+	// of its own (lxc.idmap); IDMap is its map, one "u|g CONTAINER HOST
+	// COUNT" a line, as written.
+	Unprivileged bool     `json:"unprivileged"`
+	IDMap        []string `json:"idmap,omitempty"`
 	// Shim is filled by readers, not by the shim: whether the shim still
 	// holds its lock, and whether Pid is still the recorded init.
 	ShimAlive bool `json:"shim_alive"`

@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -153,6 +153,7 @@ func bootSteps() []bootStep {
 		{"spawn", (*booting).spawn},
 		{"join cgroup", (*booting).joinCgroup},
 		{"namespaces for stop hooks", (*booting).keepNamespaces},
+		{"user namespace", (*booting).userns},
 		{"network host side", (*booting).networkHost},
 		{"network up scripts", (*booting).netUp},
 		{"release", (*booting).release},
@@ -368,6 +369,23 @@ func (bt *booting) joinCgroup() error {
 	return bt.cg.Add(bt.stage.Pid())
 }
 
+// userns gives an unprivileged container's cgroup to its root (the host
+// ids lxc.idmap maps container root to), as LXC does, so its init can
+// manage the subtree, and records the map for the status; a privileged
+// container's cgroup stays root's. The maps themselves were written at
+// spawn.
+func (bt *booting) userns() error {
+	if !bt.cfg.Unprivileged() {
+		return nil
+	}
+	for _, m := range bt.cfg.Security.IDMap {
+		bt.r.idmap = append(bt.r.idmap, fmt.Sprintf("%c %d %d %d", m.Kind, m.Container, m.Host, m.Count))
+	}
+	uid, _ := bt.cfg.HostID('u', 0)
+	gid, _ := bt.cfg.HostID('g', 0)
+	return bt.cg.Chown(int(uid), int(gid))
+}
+
 // networkHost makes the host side of the networks and moves the
 // container's ends into its network namespace.
 func (bt *booting) networkHost() error {
@@ -523,6 +541,7 @@ type run struct {
 	nodes   []handedNode
 	netdevs []*netcleanup.Handed
 	log     *slog.Logger
+	idmap   []string // lxc.idmap of an unprivileged boot
 	// cfg is the boot's (resolved) config, for its hooks; fork runs them.
 	cfg         *config.Config
 	fork        hook.Forker
@@ -620,6 +639,11 @@ func (r *run) Usage(info *shimctl.Info) error {
 }
 
 func (r *run) Pid() int { return r.pid }
+
+// idMapped is a Run in a user namespace of its own; IDMap is its map.
+type idMapped interface{ IDMap() []string }
+
+func (r *run) IDMap() []string { return r.idmap }
 
 func (r *run) KillAll() error {
 	if !r.cg.Exists() {

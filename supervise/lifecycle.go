@@ -408,7 +408,14 @@ func (l *lifecycle) running(run Run) {
 	s.run = run
 	s.mu.Unlock()
 	pid, boot := l.pid, l.boot
-	l.move(shimctl.StateRunning, func(st *shimctl.Status) { st.Pid, st.PidStart, st.BootedAt = pid, start, time.Now().UTC() })
+	var idmap []string
+	if m, ok := run.(idMapped); ok {
+		idmap = m.IDMap()
+	}
+	l.move(shimctl.StateRunning, func(st *shimctl.Status) {
+		st.Pid, st.PidStart, st.BootedAt = pid, start, time.Now().UTC()
+		st.Unprivileged, st.IDMap = len(idmap) > 0, idmap
+	})
 	s.Log.Info("boot started", "boot", boot, "pid", pid)
 	s.readyOnce.Do(func() { s.Ready(nil) })
 	s.Notify.Ready(boot, pid)

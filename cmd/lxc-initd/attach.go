@@ -131,6 +131,15 @@ func cmdAttach(e *env, args []string) error {
 	if usePty {
 		err = stdio.openPty(pid)
 		spec.Setctty = true
+		if err == nil && cfg.Unprivileged() {
+			// We opened it as host root, nobody in the container's user
+			// namespace: give it to the container's root, as LXC's
+			// lxc_terminal_map_ids does, so ttyname and a reopen work.
+			uid, _ := cfg.HostID('u', 0)
+			if err = unix.Fchown(int(stdio.child[0].Fd()), int(uid), -1); err != nil {
+				err = fmt.Errorf("chown the pty to the container's root: %w", err)
+			}
+		}
 	} else {
 		err = stdio.openPipes([3]*os.File{os.Stdin, os.Stdout, os.Stderr})
 	}

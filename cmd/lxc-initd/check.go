@@ -90,6 +90,11 @@ func cmdCheck(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s: valid (%d warning(s))\n", path, len(warnings))
+	if cfg.Unprivileged() {
+		uid, _ := cfg.HostID('u', 0)
+		gid, _ := cfg.HostID('g', 0)
+		fmt.Fprintf(e.stdout, "%s: unprivileged: root inside is host uid %d, gid %d (lxc.idmap)\n", path, uid, gid)
+	}
 	return nil
 }
 

@@ -59,6 +59,7 @@ func commands() map[string]command {
 		"autostart":     {cmdAutostart, "autostart [--group G] [--dry-run]"},
 		"cleanup":       {cmdCleanup, "cleanup NAME"},
 		"check":         {cmdCheck, "check NAME | --config FILE [--offline] [--json]"},
+		"shift":         {cmdShift, "shift NAME --to-map"},
 		"update-config": {cmdUpdateConfig, "update-config FILE [--in-place]"},
 		"checkconfig":   {cmdCheckconfig, "checkconfig [--config FILE]"},
 		"hwaddr":        {cmdHwaddr, "hwaddr IPV4 | --random"},

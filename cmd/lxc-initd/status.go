@@ -104,6 +104,9 @@ func describe(st *shimctl.Status) string {
 			if !st.BootedAt.IsZero() {
 				fmt.Fprintf(&b, ", up %s", time.Since(st.BootedAt).Round(time.Second))
 			}
+			if st.Unprivileged {
+				b.WriteString(", unprivileged")
+			}
 			b.WriteString(")")
 		}
 	case st.State.Final():

@@ -43,6 +43,7 @@ type options struct {
 	command        string // how the run was invoked, for the report
 	busybox        bool   // run the busybox cases
 	distro         bool   // run the real distributions' cases
+	userns         bool   // run the unprivileged (lxc.idmap) case
 	distroRounds   int
 	inits          []distro.Init
 }
@@ -58,7 +59,7 @@ func main() {
 	flag.DurationVar(&o.idle, "idle", 10*time.Second, "idle window for CPU time and wake-ups")
 	flag.StringVar(&o.sides, "sides", "both", "both, lxc or shim")
 	flag.StringVar(&o.command, "command", "make bench", "the command line recorded in the report")
-	cases := flag.String("cases", "busybox,distro", "which cases to run: busybox, distro, or both (comma-separated)")
+	cases := flag.String("cases", "busybox,distro,userns", "which cases to run: busybox, distro, userns (comma-separated)")
 	flag.IntVar(&o.distroRounds, "distro-rounds", 5, "measured rounds of the distro cases, per init (plus one warm-up boot and stop)")
 	inits := flag.String("inits", "systemd,sysvinit,openrc", "the inits of the distro cases (comma-separated)")
 	flag.Parse()
@@ -87,12 +88,14 @@ func parseCases(o *options, cases, inits string) error {
 			o.busybox = true
 		case "distro":
 			o.distro = true
+		case "userns":
+			o.userns = true
 		case "":
 		default:
-			return fmt.Errorf("-cases %q: unknown case %q (want busybox, distro)", cases, c)
+			return fmt.Errorf("-cases %q: unknown case %q (want busybox, distro, userns)", cases, c)
 		}
 	}
-	if !o.busybox && !o.distro {
+	if !o.busybox && !o.distro && !o.userns {
 		return fmt.Errorf("-cases %q: no case to run", cases)
 	}
 	for _, i := range strings.Split(inits, ",") {
@@ -189,6 +192,9 @@ func benchmark(ctx context.Context, o options) (err error) {
 	}
 	if o.distro {
 		steps = append(steps, step{"real distributions", b.distros})
+	}
+	if o.userns {
+		steps = append(steps, step{"unprivileged", b.unprivileged})
 	}
 	for _, st := range steps {
 		if ctx.Err() != nil {
@@ -330,11 +336,24 @@ const settle = 300 * time.Millisecond
 // startStop measures cases 1 and 3 on one container per side whose init
 // halts at once on SIGUSR1.
 func (b *bench) startStop(ctx context.Context) error {
+	return b.startStopCase(ctx, "", "", nil)
+}
+
+// startStopCase measures start and stop of one container per side, named
+// PREFIX+"start"+suffix, into the series "start" and "stop" with measure
+// before them; configure (if any) adds to each container's config, and
+// running (if any) is called with the init's pid in every measured round.
+func (b *bench) startStopCase(ctx context.Context, suffix, measure string, configure func(s side, name string) error, running ...func(s side, pid int)) error {
 	names := map[side]string{}
 	for _, s := range b.sides {
-		names[s] = s.prefix() + "start"
+		names[s] = s.prefix() + "start" + suffix
 		if err := b.newContainer(s, names[s], haltNow, false); err != nil {
 			return err
+		}
+		if configure != nil {
+			if err := configure(s, names[s]); err != nil {
+				return err
+			}
 		}
 	}
 	for r := 0; r <= b.o.rounds; r++ {
@@ -342,7 +361,7 @@ func (b *bench) startStop(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			st, sp := b.res.get("start", s), b.res.get("stop", s)
+			st, sp := b.res.get(measure+"start", s), b.res.get(measure+"stop", s)
 			if st.err != nil && !st.ok() {
 				continue // this side cannot start; do not hammer it
 			}
@@ -355,6 +374,9 @@ func (b *bench) startStop(ctx context.Context) error {
 			}
 			if r > 0 {
 				st.addDur(d)
+				for _, f := range running {
+					f(s, pid)
+				}
 			}
 			sup, err := openPidfd(ppid(pid))
 			if err != nil {

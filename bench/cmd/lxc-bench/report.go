@@ -115,6 +115,9 @@ func (r *results) markdown(o options, sides []side, notes string) string {
 	if o.distro {
 		r.distroMarkdown(p, o)
 	}
+	if o.userns {
+		r.usernsMarkdown(p, o)
+	}
 	if len(r.notes) > 0 {
 		p("")
 		p("Steps that failed in this run:")
