@@ -85,6 +85,14 @@ func main() {
 		signal.Notify(sigs, sig)
 	}
 	signal.Notify(sigs, unix.SIGCHLD)
+	// The kernel hangs up /dev/console, our controlling terminal, when
+	// the shim holding its master dies (killed, or a crash): a C init
+	// without a handler never sees that SIGHUP (PID 1 of a namespace), but
+	// Go's runtime catches it and exits. Ignore it as such an init would,
+	// unless the config gives it an action.
+	if _, ok := actions[unix.SIGHUP]; !ok {
+		signal.Ignore(unix.SIGHUP)
+	}
 
 	writeReport()
 
