@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -425,4 +426,43 @@ func TestUsernsShippedConfigs(t *testing.T) {
 			testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
 		})
 	}
+}
+
+// TestUsernsLXCDownloadConfig: the config `lxc-create -t download` writes
+// for an unprivileged Debian container (debian.common.conf, so common.conf
+// with its seccomp policy, device lists and lxcfs hooks, and
+// debian.userns.conf) runs in its user namespace: the init is host uid
+// 100000 under seccomp, lxcfs's mount hook gives it a /proc/meminfo of its
+// memory limit, an attached command is under the same filter, and a stop
+// leaves nothing.
+func TestUsernsLXCDownloadConfig(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.StartLxcfs(t)
+	e, _ := newUserns(t, "lxc.include = "+lxcConfigDir+"/debian.common.conf\n"+
+		"lxc.include = "+lxcConfigDir+"/debian.userns.conf\n"+
+		"lxc.cgroup.memory.limit_in_bytes = 256M\nlxc.signal.halt = SIGUSR1\n")
+	if out, errOut, code := e.initd("check", e.name); code != 0 {
+		t.Fatalf("check: exit %d\n%s%s", code, out, errOut)
+	}
+	e.mustInitd(0, "start", e.name)
+	st := e.state()
+	if uid := statusID(t, st.Pid, "Uid"); uid != "100000" {
+		t.Errorf("the init runs as host uid %s, want 100000", uid)
+	}
+	if s := statusID(t, st.Pid, "Seccomp"); s != "2" {
+		t.Errorf("the init's Seccomp: %s, want 2 (common.seccomp)", s)
+	}
+	out := e.mustInitd(0, "attach", e.name, "--", "/bin/busybox", "sh", "-c",
+		"grep -E '^(Uid|Seccomp):' /proc/self/status; grep MemTotal /proc/meminfo")
+	for _, want := range []string{"Seccomp:\t2", "MemTotal:         262144 kB"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("attach: want %q in:\n%s", want, out)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^Uid:\s+0\s`).MatchString(out) {
+		t.Errorf("attach: not root inside:\n%s", out)
+	}
+	e.mustInitd(0, "stop", e.name, "-t", "30")
+	e.waitGone(st.ShimPid, "shim")
+	testutil.CheckNoLeaks(t, e.name, e.rootfs, "")
 }
