@@ -283,7 +283,7 @@ func (bt *booting) keepNamespaces() error {
 	if len(bt.cfg.HooksOf("stop")) == 0 {
 		return nil
 	}
-	nss, err := openNamespaces(bt.stage.Pid(), nil, "mnt", "pid", "uts", "ipc", "net")
+	nss, err := openNamespaces(bt.stage.Pid(), nil, "user", "mnt", "pid", "uts", "ipc", "net")
 	bt.r.nss = nss
 	return err
 }

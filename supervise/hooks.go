@@ -20,6 +20,7 @@ import (
 // LXC opens them (src/lxc/namespace.c ns_info; the cgroup namespace last,
 // once the init made it).
 var hookNamespaces = []struct{ proc, env string }{
+	{"user", "LXC_USER_NS"},
 	{"mnt", "LXC_MNT_NS"},
 	{"pid", "LXC_PID_NS"},
 	{"uts", "LXC_UTS_NS"},
