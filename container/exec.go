@@ -75,6 +75,11 @@ func (s *stager) execInit(report *os.File, lastCap int, have uint64) error {
 	// in the container). What runs after it (the start hooks, setgroups,
 	// setresuid, capset, prctl, execve) goes through the filter, as under
 	// LXC, which loads it before the start hooks.
+	if s.cfg.Security.Seccomp != nil {
+		// A coverage run's counters are written now: after the filter
+		// an allowlist policy may refuse (or kill on) the writes.
+		s.flushCoverage()
+	}
 	if err := s.installSeccomp(); err != nil {
 		return err
 	}
@@ -122,6 +127,7 @@ func (s *stager) execInit(report *os.File, lastCap int, have uint64) error {
 	if _, err := report.Write([]byte(execMarker)); err != nil {
 		return initFail("report", err)
 	}
+	s.flushCoverage()
 	err = unix.Exec(bin, argv, env)
 	return initFail("exec", err)
 }
@@ -218,4 +224,12 @@ func (s *stager) installSeccomp() error {
 	}
 	s.log.Info("seccomp filter loaded", "profile", sec.SeccompProfile, "instructions", sec.Seccomp.Len())
 	return nil
+}
+
+// flushCoverage writes a coverage run's counters (make cover), once.
+func (s *stager) flushCoverage() {
+	if err := s.cov.Flush(); err != nil {
+		s.log.Warn("coverage data", "err", err)
+	}
+	s.cov = nil
 }

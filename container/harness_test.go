@@ -23,6 +23,7 @@ import (
 // TestMain lets this test binary be the stage: Spawn re-executes
 // /proc/self/exe, which here is the test binary.
 func TestMain(m *testing.M) {
+	testutil.CoverChildren()
 	MaybeStage()
 	os.Exit(m.Run())
 }

@@ -18,6 +18,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// stageEnv is the stage's whole environment: StageEnv, and in a coverage
+// run (make cover) $GOCOVERDIR, so the stage's counters are kept too
+// (package covflush). Nothing else of the shim's environment reaches it.
+func stageEnv() []string {
+	env := []string{StageEnv + "=1"}
+	if d := os.Getenv("GOCOVERDIR"); d != "" {
+		env = append(env, "GOCOVERDIR="+d)
+	}
+	return env
+}
+
 // StageEnv is the environment variable that makes a re-executed lxc-shim
 // binary run the stage (see MaybeStage).
 const StageEnv = "LXC_SHIM_STAGE"
@@ -220,7 +231,7 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 	files = append(files, exe.Fd())
 	attr := &syscall.ProcAttr{
 		Dir:   "/",
-		Env:   []string{StageEnv + "=1"},
+		Env:   stageEnv(),
 		Files: files,
 		Sys:   sys,
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/internal/covflush"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,7 +27,15 @@ func MaybeStage() {
 	// Every step up to exec runs on this thread: the cgroup namespace,
 	// capabilities, personality and signal mask are per thread.
 	runtime.LockOSThread()
-	os.Exit(runStage())
+	// In a coverage run the counters are written through a descriptor of
+	// $GOCOVERDIR opened now, on the host: a stage that fails has its
+	// root in the container by then, and one that succeeds never exits.
+	cov := covflush.Open()
+	code := runStage(&cov)
+	if err := cov.Flush(); err != nil {
+		fmt.Fprintf(os.Stderr, "coverage data: %v\n", err)
+	}
+	os.Exit(code)
 }
 
 // stager holds the state of one stage run.
@@ -38,12 +47,13 @@ type stager struct {
 	hostCg []cgroupMount // the host's cgroup mounts, read before any mount
 	umask  int
 	ctl    *os.File // the control pipe, kept when the stage pauses for start-host
-	labels labels // LSM labels to set before exec, opened on the host's /proc
+	labels labels   // LSM labels to set before exec, opened on the host's /proc
 	// idmapped are the detached idmapped mounts the shim sent (userns.go).
 	idmapped map[string]*os.File
+	cov      *covflush.Dir // $GOCOVERDIR in a coverage run, else nil
 }
 
-func runStage() int {
+func runStage(cov **covflush.Dir) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("stage", os.Getpid())
 	// Nothing but stdio may reach the init: the report pipe in particular
 	// must close on exec, which is what tells Release the exec succeeded.
@@ -69,7 +79,10 @@ func runStage() int {
 		log.Info("not released; exiting")
 		return 1
 	}
-	s := &stager{p: p, cfg: p.Config, log: log.With("container", p.Config.Name)}
+	s := &stager{p: p, cfg: p.Config, log: log.With("container", p.Config.Name), cov: *cov}
+	// Written once: a failure after the seccomp filter must not write
+	// again (runStage's caller flushes what is left).
+	defer func() { *cov = s.cov }()
 	if p.StartHostPause {
 		// Kept (close-on-exec) for the shim's go after start-host.
 		s.ctl = ctl

@@ -7,6 +7,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
 )
 
 // testReaper is the one reaper of the test process: a process has one
@@ -14,6 +16,7 @@ import (
 var testReaper *Reaper
 
 func TestMain(m *testing.M) {
+	testutil.CoverChildren()
 	// Helper mode of TestAbstractSocketSquatted: hold an abstract socket
 	// name, as a process that is not a shim would.
 	if name := os.Getenv("LXC_SHIM_TEST_SQUAT"); name != "" {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/lxc-shim/lxc-shim/internal/distro"
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
 )
 
 // TestMain starts building the real distributions' root file systems
@@ -17,6 +18,7 @@ import (
 // lock. A build error is reported by the test that needs the tree, which
 // calls distro.Rootfs again.
 func TestMain(m *testing.M) {
+	testutil.CoverChildren()
 	flag.Parse()
 	built := make(chan struct{})
 	inits := selectedInits()

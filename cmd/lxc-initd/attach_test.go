@@ -15,12 +15,14 @@ import (
 	"golang.org/x/term"
 
 	"github.com/lxc-shim/lxc-shim/console"
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
 	"github.com/lxc-shim/lxc-shim/nsenter"
 )
 
 // TestMain: this test binary links package nsenter, so its constructor
 // runs here too; a child it let through reports what it was left with.
 func TestMain(m *testing.M) {
+	testutil.CoverChildren()
 	if nsenter.Entered() {
 		reportEntered()
 	}

@@ -385,3 +385,14 @@ func comm(pid int) string {
 func MountsUnder(dir string) []string {
 	return mountPoints(mountinfo.PrefixFilter(filepath.Clean(dir)))
 }
+
+// CoverChildren points the coverage data of the binaries a test starts
+// (lxc-shim, lxc-initd, the stage: built with -cover by `make cover`) at
+// $LXC_SHIM_COVERDIR. `go test -cover` gives the test binary a GOCOVERDIR
+// of its own, a temporary directory it removes, which children would
+// otherwise inherit. TestMain calls it before the tests run.
+func CoverChildren() {
+	if d := os.Getenv("LXC_SHIM_COVERDIR"); d != "" {
+		os.Setenv("GOCOVERDIR", d)
+	}
+}
