@@ -267,19 +267,7 @@ func TestShutdownWithStuckShim(t *testing.T) {
 // order 10 that takes 3 s to shut down still gets its own full 4 s from
 // its own halt signal: it stops gracefully.
 func TestShutdownHungHigherOrder(t *testing.T) {
-	dirs := newTSDirs(t)
-	hung := newTS(t, dirs, rootTestinit)
-	writeTSConfig(hung, "lxc.start.order = 20\n")
-	hung.testinitConfig("SIGPWR ignore\n")
-	slow := newTS(t, dirs, rootTestinit)
-	writeTSConfig(slow, "lxc.start.order = 10\n")
-	slow.testinitConfig("SIGPWR slowhalt 3s\n")
-	for _, e := range []*lcEnv{hung, slow} {
-		e.mustInitd(0, "start", e.name)
-	}
-	for _, e := range []*lcEnv{hung, slow} {
-		e.waitReport()
-	}
+	hung, slow := orderedPair(t)
 	hs, ss := hung.state(), slow.state()
 
 	out, errOut, code, took := bounded(hung, "shutdown", "-t", "4")
@@ -308,16 +296,15 @@ func TestShutdownHungHigherOrder(t *testing.T) {
 	}
 }
 
-// TestShutdownDeadline: --deadline bounds the whole shutdown. The hung
-// order-20 container is killed at the deadline instead of after its -t,
-// and the order-10 one, whose turn comes after the deadline, is killed at
-// once.
-func TestShutdownDeadline(t *testing.T) {
+// orderedPair starts two test-init containers: one of order 20 that
+// ignores its halt signal, one of order 10 that takes 3 s to halt.
+func orderedPair(t *testing.T) (hung, slow *lcEnv) {
+	t.Helper()
 	dirs := newTSDirs(t)
-	hung := newTS(t, dirs, rootTestinit)
+	hung = newTS(t, dirs, rootTestinit)
 	writeTSConfig(hung, "lxc.start.order = 20\n")
 	hung.testinitConfig("SIGPWR ignore\n")
-	slow := newTS(t, dirs, rootTestinit)
+	slow = newTS(t, dirs, rootTestinit)
 	writeTSConfig(slow, "lxc.start.order = 10\n")
 	slow.testinitConfig("SIGPWR slowhalt 3s\n")
 	for _, e := range []*lcEnv{hung, slow} {
@@ -326,6 +313,15 @@ func TestShutdownDeadline(t *testing.T) {
 	for _, e := range []*lcEnv{hung, slow} {
 		e.waitReport()
 	}
+	return hung, slow
+}
+
+// TestShutdownDeadline: --deadline bounds the whole shutdown. The hung
+// order-20 container is killed at the deadline instead of after its -t,
+// and the order-10 one, whose turn comes after the deadline, is killed at
+// once.
+func TestShutdownDeadline(t *testing.T) {
+	hung, slow := orderedPair(t)
 	hs, ss := hung.state(), slow.state()
 	out, errOut, code, took := bounded(hung, "shutdown", "-t", "30", "--deadline", "3")
 	t.Logf("shutdown -t 30 --deadline 3 (%v):\n%s%s", took, out, errOut)
