@@ -762,15 +762,7 @@ func TestLifecycleSIGTERMToForegroundShim(t *testing.T) {
 // after the stop.
 func TestLifecycleRebootWithNetwork(t *testing.T) {
 	testutil.RequireRoot(t)
-	br := testutil.Name("tlbr")
-	link := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: br}}
-	if err := netlink.LinkAdd(link); err != nil {
-		t.Fatalf("bridge %s: %v", br, err)
-	}
-	t.Cleanup(func() { _ = netlink.LinkDel(link) })
-	if err := netlink.LinkSetUp(link); err != nil {
-		t.Fatal(err)
-	}
+	br := testBridge(t, "tlbr")
 	// newLC's config is replaced by one with the network.
 	e := newLC(t, rootTestinit, "")
 	pair := e.name + "h"
@@ -778,6 +770,10 @@ func TestLifecycleRebootWithNetwork(t *testing.T) {
 		"lxc.net.0.type = veth\nlxc.net.0.link = %s\nlxc.net.0.veth.pair = %s\nlxc.net.0.flags = up\nlxc.net.0.ipv4.address = 10.231.7.2/24\n",
 		e.name, e.rootfs, testinitBase, br, pair))
 	e.mustInitd(0, "start", e.name)
+	link, err := netlink.LinkByName(br)
+	if err != nil {
+		t.Fatal(err)
+	}
 	hostEnd := func() (netlink.Link, error) { return netlink.LinkByName(pair) }
 	l1, err := hostEnd()
 	if err != nil {
@@ -1125,4 +1121,20 @@ func TestLifecycleShimGetsNoCallerFDs(t *testing.T) {
 	}
 	e.mustInitd(0, "stop", e.name, "--kill")
 	e.waitGone(st.ShimPid, "shim")
+}
+
+// testBridge makes an up bridge named prefix and six random hex digits,
+// removed when the test ends.
+func testBridge(t *testing.T, prefix string) string {
+	t.Helper()
+	br := testutil.Name(prefix)
+	link := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: br}}
+	if err := netlink.LinkAdd(link); err != nil {
+		t.Fatalf("bridge %s: %v", br, err)
+	}
+	t.Cleanup(func() { _ = netlink.LinkDel(link) })
+	if err := netlink.LinkSetUp(link); err != nil {
+		t.Fatal(err)
+	}
+	return br
 }

@@ -303,15 +303,7 @@ func TestOperateCgroupLive(t *testing.T) {
 // the container's address, and the traffic of the host end of its veth.
 func TestOperateInfo(t *testing.T) {
 	testutil.RequireRoot(t)
-	br := testutil.Name("tobr")
-	link := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: br}}
-	if err := netlink.LinkAdd(link); err != nil {
-		t.Fatalf("bridge %s: %v", br, err)
-	}
-	t.Cleanup(func() { _ = netlink.LinkDel(link) })
-	if err := netlink.LinkSetUp(link); err != nil {
-		t.Fatal(err)
-	}
+	br := testBridge(t, "tobr")
 	e := newLC(t, rootBusybox, "")
 	pair := e.name + "h"
 	testutil.WriteConfig(t, e.lxcpath, e.name, fmt.Sprintf("lxc.uts.name = %s\nlxc.rootfs.path = dir:%s\n%s"+
