@@ -24,6 +24,7 @@ import (
 const envDevProbe = "LXC_SHIM_DEVPROBE"
 
 func TestMain(m *testing.M) {
+	testutil.CoverChildren()
 	if spec := os.Getenv(envDevProbe); spec != "" {
 		os.Exit(devProbe(spec))
 	}
@@ -130,6 +131,10 @@ func probeIn(t *testing.T, g *Cgroup, nodes string) map[string]bool {
 	t.Helper()
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Env = []string{envDevProbe + "=" + nodes}
+	if d := os.Getenv("GOCOVERDIR"); d != "" {
+		// A coverage run (make cover): the prober is this test binary.
+		cmd.Env = append(cmd.Env, "GOCOVERDIR="+d)
+	}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
