@@ -38,7 +38,7 @@ type stager struct {
 	hostCg []cgroupMount // the host's cgroup mounts, read before any mount
 	umask  int
 	ctl    *os.File // the control pipe, kept when the stage pauses for start-host
-	labels labels // LSM labels to set before exec, opened on the host's /proc
+	labels labels   // LSM labels to set before exec, opened on the host's /proc
 }
 
 func runStage() int {
