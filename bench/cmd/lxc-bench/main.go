@@ -42,6 +42,8 @@ type options struct {
 	sides          string // "both", "lxc", "shim"
 	command        string // how the run was invoked, for the report
 	busybox        bool   // run the busybox cases
+	template       bool   // run the cases on LXC's busybox template config
+	features       bool   // run the seccomp, storage and hook cases
 	distro         bool   // run the real distributions' cases
 	distroRounds   int
 	inits          []distro.Init
@@ -58,7 +60,7 @@ func main() {
 	flag.DurationVar(&o.idle, "idle", 10*time.Second, "idle window for CPU time and wake-ups")
 	flag.StringVar(&o.sides, "sides", "both", "both, lxc or shim")
 	flag.StringVar(&o.command, "command", "make bench", "the command line recorded in the report")
-	cases := flag.String("cases", "busybox,distro", "which cases to run: busybox, distro, or both (comma-separated)")
+	cases := flag.String("cases", "busybox,template,features,distro", "which cases to run: busybox, template, features, distro (comma-separated)")
 	flag.IntVar(&o.distroRounds, "distro-rounds", 5, "measured rounds of the distro cases, per init (plus one warm-up boot and stop)")
 	inits := flag.String("inits", "systemd,sysvinit,openrc", "the inits of the distro cases (comma-separated)")
 	flag.Parse()
@@ -85,14 +87,18 @@ func parseCases(o *options, cases, inits string) error {
 		switch strings.TrimSpace(c) {
 		case "busybox":
 			o.busybox = true
+		case "template":
+			o.template = true
+		case "features":
+			o.features = true
 		case "distro":
 			o.distro = true
 		case "":
 		default:
-			return fmt.Errorf("-cases %q: unknown case %q (want busybox, distro)", cases, c)
+			return fmt.Errorf("-cases %q: unknown case %q (want busybox, template, features, distro)", cases, c)
 		}
 	}
-	if !o.busybox && !o.distro {
+	if !o.busybox && !o.template && !o.features && !o.distro {
 		return fmt.Errorf("-cases %q: no case to run", cases)
 	}
 	for _, i := range strings.Split(inits, ",") {
@@ -122,6 +128,9 @@ type bench struct {
 
 	mu         sync.Mutex
 	containers []made
+	// tplLines are the config lines of LXC's busybox template (the
+	// template cases).
+	tplLines []string
 }
 
 type made struct {
@@ -186,6 +195,12 @@ func benchmark(ctx context.Context, o options) (err error) {
 			step{"single halt", b.singleHalt},
 			step{"shutdown and memory", b.shutdownMany},
 			step{"reference program", b.reference})
+	}
+	if o.template {
+		steps = append(steps, step{"busybox template config", b.templateCases})
+	}
+	if o.features {
+		steps = append(steps, step{"seccomp, storage, hooks", b.featureCases})
 	}
 	if o.distro {
 		steps = append(steps, step{"real distributions", b.distros})
@@ -660,12 +675,17 @@ func (b *bench) forceAll(s side, names []string) {
 // parent's) memory, then its CPU time and context switches over the idle
 // window, touching nothing of the side meanwhile.
 func (b *bench) readMemory(s side, inits []int) {
+	b.readMemoryInto(b.res.mem(s), inits, b.o.idle)
+}
+
+// readMemoryInto reads the memory of the supervisors of inits into m and,
+// with idle > 0, their activity over that window.
+func (b *bench) readMemoryInto(m *memSeries, inits []int, idle time.Duration) {
 	var sups []int
 	for _, p := range inits {
 		sups = append(sups, ppid(p))
 	}
 	sort.Ints(sups)
-	m := b.res.mem(s)
 	for _, p := range sups {
 		mi, err := readMem(p)
 		if err != nil {
@@ -683,6 +703,9 @@ func (b *bench) readMemory(s side, inits []int) {
 	if len(sups) > 0 {
 		m.top, _ = smapsByFile(sups[0])
 	}
+	if idle <= 0 {
+		return
+	}
 	before := map[int]activity{}
 	for _, p := range sups {
 		a, err := readActivity(p)
@@ -692,7 +715,7 @@ func (b *bench) readMemory(s side, inits []int) {
 		}
 		before[p] = a
 	}
-	time.Sleep(b.o.idle)
+	time.Sleep(idle)
 	for _, p := range sups {
 		a, err := readActivity(p)
 		if err != nil {
@@ -702,7 +725,7 @@ func (b *bench) readMemory(s side, inits []int) {
 		m.cpuMs.add(float64((a.CPUTicks - before[p].CPUTicks) * 10))
 		m.switches.add(float64(a.Switches - before[p].Switches))
 	}
-	m.idle = b.o.idle
+	m.idle = idle
 }
 
 // refVariant is one build of idleref: which packages it links and how it
