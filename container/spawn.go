@@ -207,8 +207,12 @@ func Spawn(cfg *config.Config, opts SpawnOptions) (*Stage, error) {
 	}
 	files = append(files, exe.Fd())
 	attr := &syscall.ProcAttr{
-		Dir:   "/",
-		Env:   []string{StageEnv + "=1"},
+		Dir: "/",
+		// GOMAXPROCS=1: the stage runs on one locked thread; a second P
+		// only costs its runtime's start (about 1 ms) threads it never
+		// uses. Neither reaches the init or a hook: their environments
+		// are built from the config.
+		Env:   []string{StageEnv + "=1", "GOMAXPROCS=1"},
 		Files: files,
 		Sys:   sys,
 	}
