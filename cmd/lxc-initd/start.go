@@ -145,7 +145,10 @@ func cmdStart(e *env, args []string) error {
 	if answer == "ok" {
 		shimPid := cmd.Process.Pid
 		_ = cmd.Process.Release()
-		st, err := shimctl.Inspect(e.rundir, name)
+		// The shim wrote state.json (running, the init's pid) before it
+		// said ok: read the file rather than ask the shim, which is busy
+		// giving the boot's memory back just then.
+		st, err := shimctl.ReadState(paths.State)
 		if err == nil {
 			fmt.Fprintf(e.stdout, "%s started (pid %d, shim %d)\n", name, st.Pid, shimPid)
 		} else {
