@@ -1,6 +1,8 @@
 // Command lxc-bench measures lxc-shim and LXC 5 side by side on the same
 // busybox root file system: start, reboot turnaround, stop, host shutdown
-// of many containers, and the supervisors' memory and idle activity; then
+// of many containers, and the supervisors' memory and idle activity; the
+// same on LXC's busybox template config (template.go) and with seccomp,
+// overlay and loop storage and hooks (features.go); then
 // on the same Debian root file systems booting systemd, sysvinit and
 // OpenRC (internal/distro): boot, reboot from inside and graceful stop,
 // timed to a marker service's log. It alternates the two sides in every
