@@ -1,5 +1,5 @@
 #!/bin/sh
-# Side-by-side benchmark of lxc-shim against LXC 5 (issues 8 and 18):
+# Side-by-side benchmark of lxc-shim against LXC 5 (issues 8, 17 and 18):
 # `make bench`, as root. Installs what it needs from Debian's packages
 # (busybox-static, lxc, debootstrap for the Debian root file systems of the
 # distro cases) when missing, without letting LXC touch the host's network,
@@ -7,7 +7,9 @@
 #
 # Extra arguments go to the harness (bench/cmd/lxc-bench), e.g.
 #   ./bench/run.sh -rounds 5 -shutdown-rounds 1 -sides lxc
-#   ./bench/run.sh -cases busybox          # without the distro cases
+#   ./bench/run.sh -cases busybox          # the plain busybox cases only
+#   ./bench/run.sh -cases busybox,template,features   # busybox, LXC's busybox
+#                                          # template config, seccomp/storage/hooks
 #   ./bench/run.sh -cases distro -inits systemd -distro-rounds 3
 set -eu
 cd "$(dirname "$0")/.."

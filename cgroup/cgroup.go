@@ -48,6 +48,9 @@ const (
 	// killFreezeTimeout is the freeze wait inside one round of Kill, which
 	// kills what it found even when the freeze did not settle.
 	killFreezeTimeout = time.Second
+	// killSettle is how long Kill waits for the processes cgroup.kill
+	// killed to be gone before it sweeps with rounds.
+	killSettle = 100 * time.Millisecond
 	// killTimeout bounds how long Kill waits for the cgroup to empty.
 	killTimeout = 15 * time.Second
 )

@@ -143,7 +143,10 @@ func pollable(f *os.File) (*os.File, error) {
 // read is the Mux's single reader.
 func (m *Mux) read() {
 	defer close(m.done)
-	buf := make([]byte, 32<<10)
+	// A pty hands over at most a few kB per read; a larger buffer per
+	// terminal (six with LXC's busybox template) would only sit in the
+	// shim's private memory.
+	buf := make([]byte, 4<<10)
 	for {
 		n, err := m.master.Read(buf)
 		if n > 0 {

@@ -53,6 +53,9 @@ type box struct {
 	status  unix.WaitStatus
 	// apparmor is SpawnOptions.AppArmorLabel.
 	apparmor string
+	// exeScratch is SpawnOptions.ExeScratch ("": the stage runs from a
+	// sealed copy).
+	exeScratch string
 }
 
 type syncBuffer struct {
@@ -128,7 +131,7 @@ func ioCopy(dst *syncBuffer, src *os.File) (int64, error) {
 
 // spawn clones the stage; release must follow.
 func (b *box) spawn() error {
-	opts := SpawnOptions{Fork: forker{}, TTYs: b.slaves, LogFile: os.Stderr, AppArmorLabel: b.apparmor}
+	opts := SpawnOptions{Fork: forker{}, TTYs: b.slaves, LogFile: os.Stderr, AppArmorLabel: b.apparmor, ExeScratch: b.exeScratch}
 	if b.slave != nil {
 		opts.Console = b.slave
 	}

@@ -15,10 +15,21 @@ import (
 // that reaches it through /proc/PID/exe (an init of "/proc/self/exe", a
 // script with that interpreter, a container process) can write the host's
 // file; and the copy must be gone from the shim once the stage runs and
-// from the init once it runs.
+// from the init once it runs. With a scratch directory (as the shim
+// passes its run directory) the stage runs from a read-only view of the
+// binary instead, which must be as unwritable.
 func TestStageRunsFromSealedCopy(t *testing.T) {
+	for _, view := range []bool{false, true} {
+		t.Run(map[bool]string{false: "copy", true: "view"}[view], func(t *testing.T) { testStageExe(t, view) })
+	}
+}
+
+func testStageExe(t *testing.T, view bool) {
 	name, rootfs, _ := testinitContainer(t)
 	b := newBox(t, baseConfig(name, rootfs))
+	if view {
+		b.exeScratch = t.TempDir()
+	}
 	if err := b.spawn(); err != nil {
 		t.Fatalf("spawn: %v", err)
 	}
@@ -28,8 +39,11 @@ func TestStageRunsFromSealedCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	target, _ := os.Readlink(exeLink)
-	if !sealedexe.IsSealed(exe) {
+	if !view && !sealedexe.IsSealed(exe) {
 		t.Errorf("the stage runs from %s, not from a sealed copy", target)
+	}
+	if view && !sealedexe.IsReadOnlyView(exe) {
+		t.Errorf("the stage runs from %s, not from a read-only view", target)
 	}
 	exe.Close()
 	if w, err := os.OpenFile(exeLink, os.O_WRONLY|os.O_APPEND, 0); err == nil {
@@ -45,7 +59,7 @@ func TestStageRunsFromSealedCopy(t *testing.T) {
 	if err := b.st.Release(); err != nil {
 		t.Fatalf("release: %v", err)
 	}
-	if got, _ := os.Readlink(exeLink); filepath.Base(got) != "init" || strings.Contains(got, "memfd:") {
+	if got, _ := os.Readlink(exeLink); filepath.Base(got) != "init" || strings.Contains(got, "memfd:") || strings.Contains(got, "lxc-shim") {
 		t.Errorf("init runs %q, want the rootfs's /sbin/init", got)
 	}
 	if held := memfdsOf(fmt.Sprint(b.pid)); len(held) > 0 {

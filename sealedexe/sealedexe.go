@@ -5,7 +5,9 @@
 // no one can write, grow or shrink, and never the file on the host.
 //
 // Both re-executions of lxc-shim use it: lxc-shim's stage (package
-// container) and the attach child of `lxc-initd attach`. The copy lives
+// container) and the attach child of `lxc-initd attach`. The stage runs,
+// where the kernel allows it, from a read-only view of the binary instead
+// (View, view.go), the same protection without a copy. The copy lives
 // only for the exec: the caller passes it to the child as one of its
 // descriptors, execs /proc/self/fd/N (ChildPath), and closes its own copy
 // as soon as the child runs, so a running shim holds none; the child's

@@ -86,3 +86,77 @@ func TestSelfExecutes(t *testing.T) {
 }
 
 func itoa(fd uintptr) string { return strconv.Itoa(int(fd)) }
+
+// The read-only view of a binary executes, is the binary byte for byte,
+// cannot be opened for writing through /proc, and is refused once the
+// path names another file (an upgrade replaced it while it ran).
+func TestViewIsReadOnly(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("an overlay mount needs CAP_SYS_ADMIN")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "tk-bin")
+	want, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, want, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	running, err := os.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer running.Close()
+	scratch := t.TempDir()
+	v, err := view(running, bin, scratch)
+	if err != nil {
+		t.Fatalf("view: %v", err)
+	}
+	defer v.Close()
+	if !IsReadOnlyView(v) {
+		t.Error("IsReadOnlyView is false for a view")
+	}
+	if IsReadOnlyView(running) {
+		t.Error("IsReadOnlyView is true for the file itself")
+	}
+	if fl, err := unix.FcntlInt(v.Fd(), unix.F_GETFD, 0); err != nil || fl&unix.FD_CLOEXEC == 0 {
+		t.Errorf("view is not close-on-exec: flags %#x, %v", fl, err)
+	}
+	reopened := "/proc/self/fd/" + itoa(v.Fd())
+	if got, err := os.ReadFile(reopened); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("view's content differs (%d bytes, want %d): %v", len(got), len(want), err)
+	}
+	if w, err := os.OpenFile(reopened, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		w.Close()
+		t.Error("opened the view for writing through /proc")
+	}
+	if out, err := exec.Command(reopened).CombinedOutput(); err != nil {
+		t.Errorf("execute the view: %v: %s", err, out)
+	}
+	// Replaced by rename, as a package upgrade does: refused.
+	if err := os.WriteFile(bin+".new", want, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(bin+".new", bin); err != nil {
+		t.Fatal(err)
+	}
+	if v2, err := view(running, bin, scratch); err == nil {
+		v2.Close()
+		t.Error("a view of a replaced binary was accepted")
+	}
+}
+
+// Exe gives a view of the test binary where overlayfs allows one, else a
+// sealed copy: never the host's file itself.
+func TestExeIsUnwritable(t *testing.T) {
+	f, err := Exe("tk-exe", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !IsSealed(f) && !IsReadOnlyView(f) {
+		l, _ := os.Readlink("/proc/self/fd/" + itoa(f.Fd()))
+		t.Fatalf("Exe returned %s: neither a sealed copy nor a read-only view", l)
+	}
+}

@@ -2,9 +2,9 @@ package seccomp
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
-	"github.com/elastic/go-seccomp-bpf/arch"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,7 +16,7 @@ const x32SyscallBit = 0x40000000
 type archInfo struct {
 	name  string // as in warnings: x86_64, i386, x32, aarch64, arm
 	audit uint32
-	names map[string]int
+	names syscallTable
 	// bits is OR'ed into every syscall number (x32's bit).
 	bits int
 	// wide: the arguments are 64 bits (else only the low word is compared,
@@ -25,12 +25,31 @@ type archInfo struct {
 }
 
 var (
-	archX8664 = &archInfo{"x86_64", uint32(arch.X86_64.ID), arch.X86_64.SyscallNames, 0, true}
-	archI386  = &archInfo{"i386", uint32(arch.I386.ID), arch.I386.SyscallNames, 0, false}
-	archX32   = &archInfo{"x32", uint32(arch.X32.ID), arch.X32.SyscallNames, x32SyscallBit, true}
-	archA64   = &archInfo{"aarch64", uint32(arch.AARCH64.ID), arch.AARCH64.SyscallNames, 0, true}
-	archARM   = &archInfo{"arm", uint32(arch.ARM.ID), arch.ARM.SyscallNames, 0, false}
+	archX8664 = &archInfo{"x86_64", unix.AUDIT_ARCH_X86_64, x8664Syscalls, 0, true}
+	archI386  = &archInfo{"i386", unix.AUDIT_ARCH_I386, i386Syscalls, 0, false}
+	archX32   = &archInfo{"x32", unix.AUDIT_ARCH_X86_64, x32Syscalls, x32SyscallBit, true}
+	archA64   = &archInfo{"aarch64", unix.AUDIT_ARCH_AARCH64, aarch64Syscalls, 0, true}
+	archARM   = &archInfo{"arm", unix.AUDIT_ARCH_ARM, armSyscalls, 0, false}
 )
+
+// syscallTable is one architecture's syscalls sorted by name
+// (ztables.go, generated from github.com/elastic/go-seccomp-bpf/arch by
+// seccomp/internal/gentables): constant data, which costs no start-up time
+// and no heap, where that package's maps are built by its init functions
+// in every process that links it.
+type syscallTable []struct {
+	name string
+	nr   int
+}
+
+// lookup returns the number of the syscall called name.
+func (t syscallTable) lookup(name string) (int, bool) {
+	i := sort.Search(len(t), func(i int) bool { return t[i].name >= name })
+	if i < len(t) && t[i].name == name {
+		return t[i].nr, true
+	}
+	return 0, false
+}
 
 // host is what LXC makes of a machine (uname -m): the architectures its
 // filter covers, native first, and the profile sections that apply.

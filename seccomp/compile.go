@@ -106,7 +106,7 @@ func (c *compiler) add(r Rule) error {
 	}
 	var missing []string
 	for i, a := range c.h.arches {
-		nr, ok := a.names[r.Name]
+		nr, ok := a.names.lookup(r.Name)
 		if !ok {
 			missing = append(missing, a.name)
 			continue

@@ -327,7 +327,7 @@ func (bt *booting) closeSlaves() {
 func (bt *booting) spawn() error {
 	b := bt.b
 	opts := container.SpawnOptions{Fork: b.Reaper, LogFile: b.StageLog, HookTimeout: b.HookTimeout,
-		AppArmorLabel: bt.apparmor, Rootfs: &bt.rootfs.Source}
+		AppArmorLabel: bt.apparmor, Rootfs: &bt.rootfs.Source, ExeScratch: b.Paths.Dir}
 	slaves := bt.slaves
 	if b.console != nil {
 		opts.Console, slaves = slaves[0], slaves[1:]

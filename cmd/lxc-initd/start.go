@@ -118,6 +118,13 @@ func cmdStart(e *env, args []string) error {
 	// stdio on its log, and the write end of the ready pipe as fd 3.
 	cmd := exec.Command(shim, shimArgs...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
+	if os.Getenv("GOMAXPROCS") == "" {
+		// The shim runs on one P (see its main); read from the
+		// environment, that also spares its runtime's start the
+		// second P's thread. Hooks and the container never see it:
+		// their environments are built from the config.
+		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	}
 	// The start lock goes along (fd 4): the shim holds it until it holds
 	// its own lock, so that a start killed before then still reads as a
 	// start under way (shimctl.WaitStarting), not as a stopped container.
@@ -138,7 +145,10 @@ func cmdStart(e *env, args []string) error {
 	if answer == "ok" {
 		shimPid := cmd.Process.Pid
 		_ = cmd.Process.Release()
-		st, err := shimctl.Inspect(e.rundir, name)
+		// The shim wrote state.json (running, the init's pid) before it
+		// said ok: read the file rather than ask the shim, which is busy
+		// giving the boot's memory back just then.
+		st, err := shimctl.ReadState(paths.State)
 		if err == nil {
 			fmt.Fprintf(e.stdout, "%s started (pid %d, shim %d)\n", name, st.Pid, shimPid)
 		} else {

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,14 @@ type options struct {
 func main() {
 	// In the re-executed stage this never returns.
 	container.MaybeStage()
+	// A supervisor has nothing to do in parallel: one P means fewer
+	// threads and one set of allocation caches (about 200 kB less private
+	// memory per shim). lxc-initd sets GOMAXPROCS=1 in the environment
+	// already, which also spares the runtime's start the second P; a
+	// value someone set on purpose is kept.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	os.Exit(run(os.Args[1:]))
 }
 

@@ -1,6 +1,8 @@
 // Command lxc-bench measures lxc-shim and LXC 5 side by side on the same
 // busybox root file system: start, reboot turnaround, stop, host shutdown
-// of many containers, and the supervisors' memory and idle activity; then
+// of many containers, and the supervisors' memory and idle activity; the
+// same on LXC's busybox template config (template.go) and with seccomp,
+// overlay and loop storage and hooks (features.go); then
 // on the same Debian root file systems booting systemd, sysvinit and
 // OpenRC (internal/distro): boot, reboot from inside and graceful stop,
 // timed to a marker service's log. It alternates the two sides in every
@@ -42,6 +44,8 @@ type options struct {
 	sides          string // "both", "lxc", "shim"
 	command        string // how the run was invoked, for the report
 	busybox        bool   // run the busybox cases
+	template       bool   // run the cases on LXC's busybox template config
+	features       bool   // run the seccomp, storage and hook cases
 	distro         bool   // run the real distributions' cases
 	userns         bool   // run the unprivileged (lxc.idmap) case
 	distroRounds   int
@@ -59,7 +63,7 @@ func main() {
 	flag.DurationVar(&o.idle, "idle", 10*time.Second, "idle window for CPU time and wake-ups")
 	flag.StringVar(&o.sides, "sides", "both", "both, lxc or shim")
 	flag.StringVar(&o.command, "command", "make bench", "the command line recorded in the report")
-	cases := flag.String("cases", "busybox,distro,userns", "which cases to run: busybox, distro, userns (comma-separated)")
+	cases := flag.String("cases", "busybox,template,features,distro,userns", "which cases to run: busybox, template, features, distro, userns (comma-separated)")
 	flag.IntVar(&o.distroRounds, "distro-rounds", 5, "measured rounds of the distro cases, per init (plus one warm-up boot and stop)")
 	inits := flag.String("inits", "systemd,sysvinit,openrc", "the inits of the distro cases (comma-separated)")
 	flag.Parse()
@@ -86,16 +90,20 @@ func parseCases(o *options, cases, inits string) error {
 		switch strings.TrimSpace(c) {
 		case "busybox":
 			o.busybox = true
+		case "template":
+			o.template = true
+		case "features":
+			o.features = true
 		case "distro":
 			o.distro = true
 		case "userns":
 			o.userns = true
 		case "":
 		default:
-			return fmt.Errorf("-cases %q: unknown case %q (want busybox, distro, userns)", cases, c)
+			return fmt.Errorf("-cases %q: unknown case %q (want busybox, template, features, distro, userns)", cases, c)
 		}
 	}
-	if !o.busybox && !o.distro && !o.userns {
+	if !o.busybox && !o.template && !o.features && !o.distro && !o.userns {
 		return fmt.Errorf("-cases %q: no case to run", cases)
 	}
 	for _, i := range strings.Split(inits, ",") {
@@ -125,6 +133,9 @@ type bench struct {
 
 	mu         sync.Mutex
 	containers []made
+	// tplLines are the config lines of LXC's busybox template (the
+	// template cases).
+	tplLines []string
 }
 
 type made struct {
@@ -189,6 +200,12 @@ func benchmark(ctx context.Context, o options) (err error) {
 			step{"single halt", b.singleHalt},
 			step{"shutdown and memory", b.shutdownMany},
 			step{"reference program", b.reference})
+	}
+	if o.template {
+		steps = append(steps, step{"busybox template config", b.templateCases})
+	}
+	if o.features {
+		steps = append(steps, step{"seccomp, storage, hooks", b.featureCases})
 	}
 	if o.distro {
 		steps = append(steps, step{"real distributions", b.distros})
@@ -682,12 +699,17 @@ func (b *bench) forceAll(s side, names []string) {
 // parent's) memory, then its CPU time and context switches over the idle
 // window, touching nothing of the side meanwhile.
 func (b *bench) readMemory(s side, inits []int) {
+	b.readMemoryInto(b.res.mem(s), inits, b.o.idle)
+}
+
+// readMemoryInto reads the memory of the supervisors of inits into m and,
+// with idle > 0, their activity over that window.
+func (b *bench) readMemoryInto(m *memSeries, inits []int, idle time.Duration) {
 	var sups []int
 	for _, p := range inits {
 		sups = append(sups, ppid(p))
 	}
 	sort.Ints(sups)
-	m := b.res.mem(s)
 	for _, p := range sups {
 		mi, err := readMem(p)
 		if err != nil {
@@ -705,6 +727,9 @@ func (b *bench) readMemory(s side, inits []int) {
 	if len(sups) > 0 {
 		m.top, _ = smapsByFile(sups[0])
 	}
+	if idle <= 0 {
+		return
+	}
 	before := map[int]activity{}
 	for _, p := range sups {
 		a, err := readActivity(p)
@@ -714,7 +739,7 @@ func (b *bench) readMemory(s side, inits []int) {
 		}
 		before[p] = a
 	}
-	time.Sleep(b.o.idle)
+	time.Sleep(idle)
 	for _, p := range sups {
 		a, err := readActivity(p)
 		if err != nil {
@@ -724,7 +749,7 @@ func (b *bench) readMemory(s side, inits []int) {
 		m.cpuMs.add(float64((a.CPUTicks - before[p].CPUTicks) * 10))
 		m.switches.add(float64(a.Switches - before[p].Switches))
 	}
-	m.idle = b.o.idle
+	m.idle = idle
 }
 
 // refVariant is one build of idleref: which packages it links and how it

@@ -65,6 +65,15 @@ func (r *results) mem(s side) *memSeries {
 	return r.mems[s.label()]
 }
 
+// memOf is the memory series of one side in the cases named key.
+func (r *results) memOf(key string, s side) *memSeries {
+	k := key + "/" + s.label()
+	if r.mems[k] == nil {
+		r.mems[k] = &memSeries{}
+	}
+	return r.mems[k]
+}
+
 func (r *results) lookup(measure, label string) *series {
 	if s := r.series[measure][label]; s != nil {
 		return s
@@ -112,6 +121,14 @@ func (r *results) markdown(o options, sides []side, notes string) string {
 		r.busyboxMarkdown(p, o)
 		p("")
 	}
+	if o.template {
+		r.templateMarkdown(p, o)
+		p("")
+	}
+	if o.features {
+		r.featuresMarkdown(p, o)
+		p("")
+	}
 	if o.distro {
 		r.distroMarkdown(p, o)
 	}
@@ -131,8 +148,14 @@ func (r *results) markdown(o options, sides []side, notes string) string {
 	if o.busybox {
 		p(methodText, o.many, o.many)
 	}
-	if o.distro {
+	if o.template || o.features {
 		if o.busybox {
+			p("")
+		}
+		p(templateMethodText, o.many)
+	}
+	if o.distro {
+		if o.busybox || o.template || o.features {
 			p("")
 		}
 		p(distroMethodText, distroSettle.Seconds())

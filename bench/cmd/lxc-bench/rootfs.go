@@ -91,7 +91,9 @@ func makeTemplate(dir string) (*template, error) {
 // instantiate makes the root file system of one container in dir.
 func (t *template) instantiate(dir string, kind initKind) error {
 	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "etc/init.d", "proc", "sys",
-		"dev", "dev/pts", "dev/shm", "tmp", "run", "root", "var/log", "mnt"} {
+		"dev", "dev/pts", "dev/shm", "tmp", "run", "root", "var/log", "mnt",
+		// The bind mount targets of LXC's busybox template config.
+		"lib", "lib64", "usr/lib", "usr/lib64"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("rootfs %s: %w", dir, err)
 		}
@@ -139,9 +141,15 @@ func (t *template) instantiate(dir string, kind initKind) error {
 // busybox init halts on SIGUSR1 and reboots on SIGTERM, no network device
 // (lxc.net.0.type = empty: nothing on the host side), proc and sys.
 func writeConfig(lxcpath, name, rootfs string, auto bool) error {
+	return writeConfigExtra(lxcpath, name, "dir:"+rootfs, auto, "")
+}
+
+// writeConfigExtra is writeConfig with the rootfs as lxc.rootfs.path
+// names it (dir:, overlay:, loop:) and extra lines at the end.
+func writeConfigExtra(lxcpath, name, rootfs string, auto bool, extra string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "lxc.uts.name = %s\n", name)
-	fmt.Fprintf(&b, "lxc.rootfs.path = dir:%s\n", rootfs)
+	fmt.Fprintf(&b, "lxc.rootfs.path = %s\n", rootfs)
 	b.WriteString("lxc.net.0.type = empty\n")
 	b.WriteString("lxc.signal.halt = SIGUSR1\n")
 	b.WriteString("lxc.signal.reboot = SIGTERM\n")
@@ -152,11 +160,17 @@ func writeConfig(lxcpath, name, rootfs string, auto bool) error {
 	if auto {
 		b.WriteString("lxc.start.auto = 1\n")
 	}
+	b.WriteString(extra)
+	return writeConfigText(lxcpath, name, b.String())
+}
+
+// writeConfigText writes lxcpath/name/config.
+func writeConfigText(lxcpath, name, text string) error {
 	p := filepath.Join(lxcpath, name, "config")
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(p, []byte(b.String()), 0o644)
+	return os.WriteFile(p, []byte(text), 0o644)
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {

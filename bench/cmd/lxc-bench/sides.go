@@ -23,6 +23,9 @@ type side interface {
 	path() string   // lxcpath
 	start(ctx context.Context, name string) error
 	stop(ctx context.Context, name string) error
+	// kill stops a container at once, without the halt signal
+	// (`lxc-initd stop --kill`, `lxc-stop -k`).
+	kill(ctx context.Context, name string) error
 	// shutdownAll stops every running container of this side the way a
 	// host shutdown does.
 	shutdownAll(ctx context.Context) error
@@ -90,6 +93,11 @@ func (s *lxcSide) stop(ctx context.Context, name string) error {
 	return err
 }
 
+func (s *lxcSide) kill(ctx context.Context, name string) error {
+	_, err := run(ctx, nil, "lxc-stop", "-P", s.lxcpath, "-n", name, "-k")
+	return err
+}
+
 func (s *lxcSide) shutdownAll(ctx context.Context) error {
 	_, err := run(ctx, nil, "lxc-autostart", "-P", s.lxcpath, "-a", "-s")
 	return err
@@ -145,6 +153,11 @@ func (s *shimSide) start(ctx context.Context, name string) error {
 
 func (s *shimSide) stop(ctx context.Context, name string) error {
 	_, err := run(ctx, s.env, s.initd, s.initdArgs("stop", name)...)
+	return err
+}
+
+func (s *shimSide) kill(ctx context.Context, name string) error {
+	_, err := run(ctx, s.env, s.initd, s.initdArgs("stop", name, "--kill")...)
 	return err
 }
 
