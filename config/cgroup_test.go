@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
 )
 
 // TestCgroupTranslation: each v1 setting with an exact v2 equivalent is
@@ -192,9 +194,8 @@ func TestDeviceListsPerHierarchy(t *testing.T) {
 // more than its v2 list) reads without an error, each list intact.
 func TestGentooInclude(t *testing.T) {
 	const gentoo = "/usr/share/lxc/config/gentoo.common.conf"
-	if _, err := os.Stat(gentoo); err != nil {
-		t.Skipf("%s: %v (lxc-templates not installed)", gentoo, err)
-	}
+	_, err := os.Stat(gentoo)
+	testutil.RequireInstalled(t, "lxc-templates", err)
 	opts := hostNoLSM
 	c, err, _ := loadText(t, "lxc.include = "+gentoo+"\nlxc.rootfs.path = /r\n", nil, opts)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
 )
 
 // TestIncludeCycle: a file including itself through another is reported
@@ -143,13 +145,12 @@ func TestIncludeMissingDirectory(t *testing.T) {
 // userns.conf.d/) reads without an error where lxc-templates is installed.
 func TestIncludeUserns(t *testing.T) {
 	const userns = "/usr/share/lxc/config/userns.conf"
-	if _, err := os.Stat(userns); err != nil {
-		t.Skipf("%s: %v (lxc-templates not installed)", userns, err)
-	}
+	_, err := os.Stat(userns)
+	testutil.RequireInstalled(t, "lxc (userns.conf)", err)
 	if _, err := os.Stat("/usr/share/lxc/config/userns.conf.d"); err == nil {
 		t.Skip("this host ships userns.conf.d/")
 	}
-	_, err, _ := loadText(t, "lxc.include = "+userns+"\n", nil, hostNoLSM)
+	_, err, _ = loadText(t, "lxc.include = "+userns+"\n", nil, hostNoLSM)
 	var errs *Errors
 	if asErrors(err, &errs) {
 		for _, e := range errs.List {

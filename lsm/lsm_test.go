@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
 )
 
 // fakeHost makes a /sys and /proc tree for a host with AppArmor: enabled,
@@ -312,9 +313,7 @@ func TestLabelRead(t *testing.T) {
 // broken raw line fails, which shows the parser checks what it is given.
 func TestGeneratedProfileCompiles(t *testing.T) {
 	parser, err := exec.LookPath("apparmor_parser")
-	if err != nil {
-		t.Skip("apparmor_parser not installed (apt-get install apparmor; scripts/deps.sh does)")
-	}
+	testutil.RequireInstalled(t, "apparmor_parser (package apparmor)", err)
 	compile := func(profile string) error {
 		f := filepath.Join(t.TempDir(), "profile")
 		if err := os.WriteFile(f, []byte(profile), 0o600); err != nil {

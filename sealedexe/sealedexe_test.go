@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lxc-shim/lxc-shim/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -91,9 +92,7 @@ func itoa(fd uintptr) string { return strconv.Itoa(int(fd)) }
 // cannot be opened for writing through /proc, and is refused once the
 // path names another file (an upgrade replaced it while it ran).
 func TestViewIsReadOnly(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("an overlay mount needs CAP_SYS_ADMIN")
-	}
+	testutil.RequireRoot(t) // an overlay mount needs CAP_SYS_ADMIN
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "tk-bin")
 	want, err := os.ReadFile("/bin/true")

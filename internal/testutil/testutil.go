@@ -37,6 +37,21 @@ func RequireRoot(t testing.TB) {
 	t.Skip("needs root (set LXC_SHIM_REQUIRE_ROOT=1 to make this a failure)")
 }
 
+// RequireInstalled skips t when what it needs from the host is missing
+// (err, from looking for it), but fails it under LXC_SHIM_REQUIRE_ROOT=1:
+// CI installs every package the tests need (scripts/deps.sh), so a
+// missing one there is a broken set-up, not a reason to test less.
+func RequireInstalled(t testing.TB, what string, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if os.Getenv("LXC_SHIM_REQUIRE_ROOT") == "1" {
+		t.Fatalf("%s: %v (scripts/deps.sh installs it; LXC_SHIM_REQUIRE_ROOT=1 forbids skipping)", what, err)
+	}
+	t.Skipf("%s: %v", what, err)
+}
+
 // Bins are the project's binaries built for this test process.
 type Bins struct {
 	Dir      string
