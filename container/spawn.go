@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lxc-shim/lxc-shim/config"
+	"github.com/lxc-shim/lxc-shim/internal/covflush"
 	"github.com/lxc-shim/lxc-shim/sealedexe"
 	"github.com/lxc-shim/lxc-shim/storage"
 	"golang.org/x/sys/unix"
@@ -27,7 +28,7 @@ import (
 // config.
 func stageEnv() []string {
 	env := []string{StageEnv + "=1", "GOMAXPROCS=1"}
-	if d := os.Getenv("GOCOVERDIR"); d != "" {
+	if d := os.Getenv("GOCOVERDIR"); d != "" && covflush.Built() {
 		env = append(env, "GOCOVERDIR="+d)
 	}
 	return env

@@ -14,6 +14,7 @@ package covflush
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime/coverage"
 
@@ -25,10 +26,16 @@ type Dir struct {
 	f *os.File
 }
 
+// Built reports whether this binary was built with -cover.
+func Built() bool { return coverage.WriteMeta(io.Discard) == nil }
+
 // Open opens $GOCOVERDIR, or returns nil when there is none.
 func Open() *Dir {
 	p := os.Getenv("GOCOVERDIR")
-	if p == "" {
+	// Only a -cover build does anything: a production lxc-shim started
+	// with GOCOVERDIR in its environment must never hold (and fchdir to)
+	// a host directory in the container's stage.
+	if p == "" || !Built() {
 		return nil
 	}
 	fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
