@@ -326,18 +326,7 @@ func (r *results) busyboxMarkdown(p printer, o options) {
 		label string
 		m     *memSeries
 	}{{"lxc-shim", ms}, {"LXC `[lxc monitor]`", ml}} {
-		if len(x.m.top) == 0 {
-			continue
-		}
-		var parts []string
-		for i, mp := range x.m.top {
-			if i == 6 {
-				break
-			}
-			parts = append(parts, fmt.Sprintf("%s %d/%d", mp.name, mp.rss, mp.pss))
-		}
-		p("")
-		p("Largest mappings of one %s, RSS/PSS kB: %s.", x.label, strings.Join(parts, "; "))
+		largestMappings(p, x.label, x.m)
 	}
 	for _, m := range []*memSeries{ms, ml} {
 		if m.err != nil {
@@ -365,4 +354,21 @@ func (r *results) busyboxMarkdown(p printer, o options) {
 			p("| %s | %d | %d | %d | %d | %d | %d | %s |", x.v.label, x.size, x.mem.RSS, x.mem.PSS, x.mem.Anon, x.mem.File, x.mem.Threads, st)
 		}
 	}
+}
+
+// largestMappings writes a paragraph naming the six largest mappings of one
+// supervisor of m (nothing when none was read).
+func largestMappings(p func(string, ...any), label string, m *memSeries) {
+	if len(m.top) == 0 {
+		return
+	}
+	var parts []string
+	for i, mp := range m.top {
+		if i == 6 {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %d/%d", mp.name, mp.rss, mp.pss))
+	}
+	p("")
+	p("Largest mappings of one %s, RSS/PSS kB: %s.", label, strings.Join(parts, "; "))
 }

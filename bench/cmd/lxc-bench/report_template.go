@@ -1,10 +1,5 @@
 package main
 
-import (
-	"fmt"
-	"strings"
-)
-
 // templateMarkdown is the report's table of the cases on LXC's busybox
 // template config, and the memory of many such containers.
 func (r *results) templateMarkdown(p printer, o options) {
@@ -64,18 +59,7 @@ func (r *results) templateMarkdown(p printer, o options) {
 			p("")
 			p("%s memory: failed: %s", x.label, shorten(x.m.err.Error(), 200))
 		}
-		if len(x.m.top) == 0 {
-			continue
-		}
-		var parts []string
-		for i, mp := range x.m.top {
-			if i == 6 {
-				break
-			}
-			parts = append(parts, fmt.Sprintf("%s %d/%d", mp.name, mp.rss, mp.pss))
-		}
-		p("")
-		p("Largest mappings of one %s, RSS/PSS kB: %s.", x.label, strings.Join(parts, "; "))
+		largestMappings(p, x.label, x.m)
 	}
 }
 
