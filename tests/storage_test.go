@@ -31,6 +31,11 @@ type stCT struct {
 func newStorageCT(t *testing.T, rootfs func(tree string) string, extra ...string) *stCT {
 	t.Helper()
 	e := newLC(t, rootTestinit, testinitBase)
+	// Before the tree goes into an image: a shim killed by a test closes
+	// the console's pty master and the kernel hangs up the init's
+	// terminal (SIGHUP to its session); real inits handle it, the test
+	// init is told to (as in TestLifecycleShimKilled).
+	e.testinitConfig("SIGHUP ignore\n")
 	c := &stCT{lcEnv: e, dir: filepath.Dir(e.rootfs)}
 	// Cleanups run last first: this one stops the container itself
 	// before it looks, and runs after whatever rootfs registers.

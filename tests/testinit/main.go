@@ -85,15 +85,6 @@ func main() {
 		signal.Notify(sigs, sig)
 	}
 	signal.Notify(sigs, unix.SIGCHLD)
-	// The kernel hangs up /dev/console, our controlling terminal, when
-	// the shim holding its master dies (killed, or a crash): a C init
-	// without a handler never sees that SIGHUP (PID 1 of a namespace), but
-	// Go's runtime catches it and exits. Catch it and do nothing, as such
-	// an init would, unless the config gives it an action. (Caught, not
-	// ignored: an ignored signal would show in SigIgn, which the tests
-	// check the shim leaves empty.)
-	_, hupAction := actions[unix.SIGHUP]
-	signal.Notify(sigs, unix.SIGHUP)
 
 	writeReport()
 
@@ -107,9 +98,6 @@ func main() {
 		s := sig.(syscall.Signal)
 		if s == unix.SIGCHLD {
 			reap()
-			continue
-		}
-		if s == unix.SIGHUP && !hupAction {
 			continue
 		}
 		logEvent("signal %s", sigName(s))
