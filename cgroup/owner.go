@@ -90,8 +90,9 @@ func (g *Cgroup) readRecord() (record, error) {
 	return r, nil
 }
 
-// writeRecord writes the record and syncs it: after a crash right after
-// the mkdir, the token is on disk.
+// writeRecord writes the record before the directories are made, so that
+// a shim killed right after a mkdir leaves the token behind for cleanup
+// (not synced: see package atomicfile).
 func (g *Cgroup) writeRecord(r record) error {
 	p := g.recordPath()
 	if p == "" {
@@ -105,7 +106,7 @@ func (g *Cgroup) writeRecord(r record) error {
 	for _, d := range r.dirs {
 		fmt.Fprintf(&b, "dir %s\n", d)
 	}
-	if err := atomicfile.Write(p, []byte(b.String()), 0o600, true); err != nil {
+	if err := atomicfile.Write(p, []byte(b.String()), 0o600); err != nil {
 		return fmt.Errorf("cgroup %s: ownership record: %w", g.name, err)
 	}
 	return nil

@@ -121,26 +121,23 @@ func readRecords(path string) ([]record, error) {
 	return rs, nil
 }
 
-// appendRecord adds r to stateDir's devices file and syncs it before the
-// caller creates the device: after a crash the name is on disk.
+// appendRecord adds r to stateDir's devices file before the caller creates
+// the device, so that a shim killed right after leaves the name behind
+// (not synced: a host crash removes the device too; see package
+// atomicfile).
 func appendRecord(stateDir string, r record) error {
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return fmt.Errorf("record device %s: %w", r.Name, err)
 	}
 	path := filepath.Join(stateDir, DevicesFile)
-	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("record device %s: %w", r.Name, err)
 	}
 	_, werr := f.WriteString(r.String() + "\n")
-	serr := f.Sync()
 	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
+	if err := errors.Join(werr, cerr); err != nil {
 		return fmt.Errorf("record device %s in %s: %w", r.Name, path, err)
-	}
-	if errors.Is(statErr, fs.ErrNotExist) {
-		syncDir(stateDir)
 	}
 	return nil
 }
@@ -158,7 +155,7 @@ func writeRecords(stateDir string, rs []record) error {
 	for _, r := range rs {
 		b.WriteString(r.String() + "\n")
 	}
-	return atomicfile.Write(path, []byte(b.String()), 0o600, true)
+	return atomicfile.Write(path, []byte(b.String()), 0o600)
 }
 
 // dropRecords rewrites the devices file without the records done says are
@@ -175,13 +172,6 @@ func dropRecords(stateDir string, done func(record) bool) error {
 		}
 	}
 	return writeRecords(stateDir, keep)
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // Rerecord writes again, into the state directory's devices file, the

@@ -107,7 +107,7 @@ func WriteState(path string, st *Status) error {
 	b = append(b, '\n')
 	// Not synced: it is rewritten on every state change, and what it says
 	// is checked against /proc before anyone acts on it.
-	if err := atomicfile.Write(path, b, 0o644, false); err != nil {
+	if err := atomicfile.Write(path, b, 0o644); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	return nil

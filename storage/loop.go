@@ -131,7 +131,7 @@ func (l *Loop) writeRecord() error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(l.recPath, b, 0o600, true)
+	return atomicfile.Write(l.recPath, b, 0o600)
 }
 
 // Rerecord writes the record again (the state directory was removed).
