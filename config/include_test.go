@@ -106,6 +106,20 @@ func TestFind(t *testing.T) {
 	if _, err := Find("../etc", []string{a}); err == nil {
 		t.Error("Find accepted a name with a slash")
 	}
+	// LXC's own files beside the configs in /etc/lxc are no containers;
+	// a directory of that name is.
+	must(os.WriteFile(filepath.Join(a, "default.conf"), []byte("lxc.net.0.type = veth\n"), 0o644))
+	must(os.WriteFile(filepath.Join(a, "lxc.conf"), nil, 0o644))
+	for _, n := range []string{"default", "lxc"} {
+		if p, err := Find(n, []string{a}); !errorsIsNotExist(err) {
+			t.Errorf("Find %s = %q, %v; want not-exist (LXC's own %s.conf)", n, p, err, n)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(b, "default"), 0o755))
+	must(os.WriteFile(filepath.Join(b, "default", "config"), nil, 0o644))
+	if p, err := Find("default", []string{a, b}); err != nil || p != filepath.Join(b, "default", "config") {
+		t.Errorf("Find default = %q, %v; want its directory's config", p, err)
+	}
 }
 
 // TestMissingConfig: an unreadable top-level file is one error naming it.

@@ -78,9 +78,18 @@ func CheckRunDir(rundir, name string) error {
 	return nil
 }
 
+// LXCOwnConf reports whether NAME.conf is one of LXC's own files, which
+// sit beside container configs in /etc/lxc and are never a container's:
+// default.conf (lxc.default_config, what lxc-create writes into every new
+// config) and lxc.conf (LXC's system settings).
+func LXCOwnConf(name string) bool {
+	return name == "default" || name == "lxc"
+}
+
 // Find returns the config file of container name: the first of
 // DIR/NAME/config and DIR/NAME.conf that exists, for each DIR of lxcpath in
-// order (DefaultLXCPath when lxcpath is empty). The error wraps
+// order (DefaultLXCPath when lxcpath is empty); LXC's own default.conf and
+// lxc.conf are not containers (LXCOwnConf). The error wraps
 // fs.ErrNotExist when no directory holds it.
 func Find(name string, lxcpath []string) (string, error) {
 	if err := ValidName(name); err != nil {
@@ -91,7 +100,11 @@ func Find(name string, lxcpath []string) (string, error) {
 	}
 	var tried []string
 	for _, dir := range lxcpath {
-		for _, p := range []string{filepath.Join(dir, name, "config"), filepath.Join(dir, name+".conf")} {
+		candidates := []string{filepath.Join(dir, name, "config")}
+		if !LXCOwnConf(name) {
+			candidates = append(candidates, filepath.Join(dir, name+".conf"))
+		}
+		for _, p := range candidates {
 			st, err := os.Stat(p)
 			if err == nil && st.Mode().IsRegular() {
 				return p, nil

@@ -52,8 +52,8 @@ type autoEntry struct {
 }
 
 // containerNames lists the containers along lxcpath: directories holding
-// a "config" file and NAME.conf files, the first directory that has a name
-// winning (as config.Find resolves it).
+// a "config" file and NAME.conf files but LXC's own (config.LXCOwnConf),
+// the first directory that has a name winning (as config.Find resolves it).
 func containerNames(lxcpath []string) ([]string, error) {
 	if len(lxcpath) == 0 {
 		lxcpath = config.SplitLXCPath(config.DefaultLXCPath)
@@ -72,7 +72,7 @@ func containerNames(lxcpath []string) ([]string, error) {
 			name := ""
 			if st, err := os.Stat(filepath.Join(dir, ent.Name(), "config")); err == nil && st.Mode().IsRegular() {
 				name = ent.Name()
-			} else if n, ok := strings.CutSuffix(ent.Name(), ".conf"); ok && n != "" && !ent.IsDir() {
+			} else if n, ok := strings.CutSuffix(ent.Name(), ".conf"); ok && n != "" && !ent.IsDir() && !config.LXCOwnConf(n) {
 				name = n
 			}
 			if name == "" || seen[name] || config.ValidName(name) != nil {

@@ -146,6 +146,8 @@ func TestContainerNamesAlongLXCPath(t *testing.T) {
 	writeCfg(t, a, "one/config", "")
 	writeCfg(t, a, "two.conf", "")
 	writeCfg(t, a, "notacontainer/README", "")
+	writeCfg(t, a, "default.conf", "lxc.net.0.type = veth\n") // LXC's, as in /etc/lxc
+	writeCfg(t, a, "lxc.conf", "")
 	writeCfg(t, b, "one/config", "") // shadowed by a's
 	writeCfg(t, b, "three/config", "")
 	got, err := containerNames([]string{a, b, filepath.Join(a, "missing")})
