@@ -823,8 +823,52 @@ func (b *bench) reference(ctx context.Context) error {
 			}
 		}
 		b.res.refs = append(b.res.refs, r)
+		if i == 0 && r.err == nil {
+			b.startFloor(ctx, out)
+		}
 	}
 	return nil
+}
+
+// floorResult is the median start of one program that does nothing.
+type floorResult struct {
+	label string
+	start series
+	err   error
+}
+
+// startFloor times fork, exec and exit of programs that do nothing: the
+// floor under every command of each side on this machine, which the
+// per-step breakdown in bench/notes.md refers to.
+func (b *bench) startFloor(ctx context.Context, idleref string) {
+	progs := []struct {
+		label string
+		argv  []string
+		env   []string
+	}{
+		{"`/bin/true` (C, dynamic libc)", []string{"/bin/true"}, nil},
+		{"`lxc-start --version` (LXC 5: C, liblxc and its libraries)", []string{"lxc-start", "--version"}, nil},
+		{"`idleref` (an empty Go program, static)", []string{idleref}, []string{"IDLEREF_EXIT=1"}},
+		{"`lxc-shim --help` (Go, static; also the stage's binary)", []string{filepath.Join(b.o.bin, "lxc-shim"), "--help"}, nil},
+		{"`lxc-initd help` (Go with cgo for attach, static)", []string{filepath.Join(b.o.bin, "lxc-initd"), "help"}, nil},
+	}
+	for _, pr := range progs {
+		r := floorResult{label: pr.label}
+		for n := 0; n < 21 && r.err == nil && ctx.Err() == nil; n++ {
+			cmd := exec.CommandContext(ctx, pr.argv[0], pr.argv[1:]...)
+			cmd.Env = append(os.Environ(), pr.env...)
+			t0 := time.Now()
+			// A usage text may exit 2: only a program that did not run
+			// is a failure.
+			if err := cmd.Run(); err != nil && cmd.ProcessState == nil {
+				r.err = fmt.Errorf("%s: %w", pr.argv[0], err)
+			}
+			if n > 0 {
+				r.start.addDur(time.Since(t0))
+			}
+		}
+		b.res.floor = append(b.res.floor, r)
+	}
 }
 
 // runRef starts one idleref build, reads its memory after 500 ms and, when

@@ -19,6 +19,7 @@ type results struct {
 	memDone     map[side]bool
 	refs        []refResult
 	refSwitches int
+	floor       []floorResult
 	machine     []string
 	notes       []string
 	loads       []string               // "step 1-minute-load", in order
@@ -352,6 +353,22 @@ func (r *results) busyboxMarkdown(p printer, o options) {
 				st = fmt.Sprintf("%.1f (%.1f–%.1f)", x.start.median(), x.start.min(), x.start.max())
 			}
 			p("| %s | %d | %d | %d | %d | %d | %d | %s |", x.v.label, x.size, x.mem.RSS, x.mem.PSS, x.mem.Anon, x.mem.File, x.mem.Threads, st)
+		}
+	}
+	if len(r.floor) > 0 {
+		p("")
+		p("#### What one process start costs here")
+		p("")
+		p("Fork, exec and exit of each program, doing nothing else (usage or version text to /dev/null), median of 20 after one warm-up (min–max), ms. A start of lxc-shim is `lxc-initd start` (one lxc-initd, one lxc-shim and one stage, which is the lxc-shim binary again); LXC's is one `lxc-start`, which forks its monitor and its child without an exec.")
+		p("")
+		p("| program | ms |")
+		p("|---|---|")
+		for _, x := range r.floor {
+			if x.err != nil {
+				p("| %s | failed: %s |", x.label, shorten(x.err.Error(), 100))
+				continue
+			}
+			p("| %s | %.1f (%.1f–%.1f) |", x.label, x.start.median(), x.start.min(), x.start.max())
 		}
 	}
 }
