@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lxc-shim/lxc-shim/hook"
+
 	"github.com/lxc-shim/lxc-shim/config"
 	"github.com/lxc-shim/lxc-shim/container"
 	"github.com/lxc-shim/lxc-shim/internal/asynclog"
@@ -104,7 +106,10 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.policy.Max, "restart-max", o.policy.Max, "give up after this many restarts within --restart-window")
 	fs.Var(durationValue{&o.policy.Window}, "restart-window", "window of --restart-max")
 	fs.Var(durationValue{&o.stopTimeout}, "stop-timeout", "grace period of a stop before the kill")
-	fs.Var(durationValue{&o.hookTimeout}, "hook-timeout", "time limit of each lxc.hook.* and network script (default 2m)")
+	if o.hookTimeout == 0 {
+		o.hookTimeout = hook.DefaultTimeout
+	}
+	fs.Var(durationValue{&o.hookTimeout}, "hook-timeout", "time limit of each lxc.hook.* and network script")
 	fs.IntVar(&o.readyFD, "ready-fd", -1, "internal: file descriptor of lxc-initd's ready pipe")
 	fs.IntVar(&o.startLockFD, "start-lock-fd", -1, "internal: file descriptor of lxc-initd's start lock, held until the shim holds its own lock")
 	var pos []string
