@@ -113,7 +113,12 @@ type Shim struct {
 	sigc      chan os.Signal
 	done      chan struct{}
 	readyOnce sync.Once
-	restarts  restarts
+	// initOnce: Run and every Serve call init, from their own
+	// goroutines (cmd/lxc-shim serves two listeners while Run starts);
+	// two of them making their own reqc would leave a listener feeding
+	// a channel no loop reads.
+	initOnce sync.Once
+	restarts restarts
 }
 
 // ctlReq is a control request that the event loop must handle. The
@@ -133,10 +138,11 @@ type stopping struct {
 	deadline  time.Time
 }
 
-func (s *Shim) init() {
-	if s.reqc != nil {
-		return
-	}
+func (s *Shim) init() { s.initOnce.Do(s.setDefaults) }
+
+// setDefaults fills what the caller left unset and makes the loop's
+// channels (once, through init).
+func (s *Shim) setDefaults() {
 	if s.Policy.Mode == "" {
 		s.Policy = DefaultPolicy()
 	}
