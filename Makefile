@@ -31,6 +31,13 @@ deps:
 # of skipping.
 test: deps build
 	LXC_SHIM_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
+
+# RACE_PKGS are the packages whose goroutines share state (the shim's
+# loop, control server and reaper, the console multiplexer, the client's
+# deadlines, hooks, the asynchronous log): `make test` runs their tests
+# again under the race detector.
+RACE_PKGS := ./supervise ./shimctl ./console ./hook ./internal/asynclog
 
 # cover runs every test as `test` does, with lxc-shim and lxc-initd built
 # with -cover for the end-to-end tests, so what the shim, lxc-initd and the
