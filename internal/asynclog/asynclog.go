@@ -22,13 +22,19 @@ const DefaultDepth = 1024
 
 // Writer is an io.Writer whose Write never blocks and never fails. Each
 // Write is one log line (slog's handlers write a record in one call).
+//
+// The queue is a slice that grows with what waits and is let go once the
+// writer has caught up, not a channel of depth slots: a channel's buffer
+// (24 kB for 1024 lines) would be allocated, zeroed and kept for the
+// shim's whole life while an idle shim has nothing queued.
 type Writer struct {
 	sink    io.Writer
-	queue   chan []byte
-	dropped atomic.Uint64
-	closing sync.Once
-	mu      sync.RWMutex // Write against Close: no send on a closed queue
+	depth   int
+	mu      sync.Mutex // lines, closed
+	lines   [][]byte
 	closed  bool
+	wake    chan struct{} // capacity one: lines were queued or Close was called
+	dropped atomic.Uint64
 	done    chan struct{}
 	now     func() time.Time
 }
@@ -39,7 +45,7 @@ func New(sink io.Writer, depth int) *Writer {
 	if depth <= 0 {
 		depth = DefaultDepth
 	}
-	w := &Writer{sink: sink, queue: make(chan []byte, depth), done: make(chan struct{}), now: time.Now}
+	w := &Writer{sink: sink, depth: depth, wake: make(chan struct{}, 1), done: make(chan struct{}), now: time.Now}
 	go w.run()
 	return w
 }
@@ -48,29 +54,62 @@ func New(sink io.Writer, depth int) *Writer {
 // hung) the line is dropped and counted. It always reports success: a log
 // line is never worth failing the caller.
 func (w *Writer) Write(p []byte) (int, error) {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	if w.closed {
+	line := append([]byte(nil), p...)
+	w.mu.Lock()
+	if w.closed || len(w.lines) >= w.depth {
+		w.mu.Unlock()
 		w.dropped.Add(1)
 		return len(p), nil
 	}
-	select {
-	case w.queue <- append([]byte(nil), p...):
-	default:
-		w.dropped.Add(1)
-	}
+	w.lines = append(w.lines, line)
+	w.mu.Unlock()
+	w.signal()
 	return len(p), nil
+}
+
+// signal wakes the writer's goroutine; one pending wake-up is enough, as
+// it takes every queued line before it waits again.
+func (w *Writer) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Dropped is the number of lines dropped so far.
 func (w *Writer) Dropped() uint64 { return w.dropped.Load() }
+
+// next waits for the oldest queued line; ok is false once the Writer is
+// closed and nothing is left.
+func (w *Writer) next() (line []byte, ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for len(w.lines) == 0 {
+		if w.closed {
+			return nil, false
+		}
+		w.mu.Unlock()
+		<-w.wake
+		w.mu.Lock()
+	}
+	line, w.lines[0] = w.lines[0], nil
+	w.lines = w.lines[1:]
+	if len(w.lines) == 0 {
+		w.lines = nil // the backing array goes with the burst
+	}
+	return line, true
+}
 
 // run writes the queued lines. Before a line, when lines were dropped
 // since the last report, it writes how many.
 func (w *Writer) run() {
 	defer close(w.done)
 	var reported uint64
-	for line := range w.queue {
+	for {
+		line, ok := w.next()
+		if !ok {
+			return
+		}
 		if d := w.dropped.Load(); d > reported {
 			note := fmt.Sprintf("time=%s level=WARN msg=\"log lines dropped\" dropped=%d total=%d reason=\"the log could not be written\"\n",
 				w.now().Format(time.RFC3339Nano), d-reported, d)
@@ -89,12 +128,10 @@ func (w *Writer) run() {
 // Close stops taking lines and waits up to wait for the queued ones to be
 // written (a hung sink is given up on: its lines are lost).
 func (w *Writer) Close(wait time.Duration) {
-	w.closing.Do(func() {
-		w.mu.Lock()
-		w.closed = true
-		close(w.queue)
-		w.mu.Unlock()
-	})
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	w.signal()
 	select {
 	case <-w.done:
 	case <-time.After(wait):

@@ -93,6 +93,40 @@ func TestHungSinkNeverBlocks(t *testing.T) {
 	}
 }
 
+// TestQueueLetGoOnceWritten: lines are written in order, and once the
+// writer has caught up the queue holds no backing array (an idle shim
+// keeps no log buffer).
+func TestQueueLetGoOnceWritten(t *testing.T) {
+	block := make(chan struct{})
+	s := &sink{}
+	s.set(false, block)
+	w := New(s, 0)
+	var want strings.Builder
+	for i := range 200 {
+		line := "line " + strings.Repeat("x", i%7) + "\n"
+		w.Write([]byte(line))
+		want.WriteString(line)
+	}
+	w.mu.Lock()
+	queued := len(w.lines)
+	w.mu.Unlock()
+	if queued < 199 {
+		t.Fatalf("%d lines queued behind a hung sink, want at least 199", queued)
+	}
+	close(block)
+	waitFor(t, func() bool { return s.String() == want.String() })
+	w.mu.Lock()
+	c := cap(w.lines)
+	w.mu.Unlock()
+	if c != 0 {
+		t.Errorf("the drained queue still holds an array of %d lines", c)
+	}
+	w.Close(time.Second)
+	if d := w.Dropped(); d != 0 {
+		t.Errorf("dropped %d lines, want 0", d)
+	}
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
