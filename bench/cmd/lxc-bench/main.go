@@ -34,10 +34,11 @@ import (
 )
 
 type options struct {
-	bin            string // directory holding lxc-initd, lxc-shim, idleref
-	out            string // docs/benchmarks.md
-	notes          string // bench/notes.md, appended to the report
-	rounds         int    // rounds of start/stop, reboot, single halt
+	bin            string        // directory holding lxc-initd, lxc-shim, idleref
+	late           time.Duration // template memory: second reading after this
+	out            string        // docs/benchmarks.md
+	notes          string        // bench/notes.md, appended to the report
+	rounds         int           // rounds of start/stop, reboot, single halt
 	shutdownRounds int
 	many           int // containers in the shutdown and memory case
 	idle           time.Duration
@@ -61,6 +62,7 @@ func main() {
 	flag.IntVar(&o.shutdownRounds, "shutdown-rounds", 3, "rounds of the shutdown of many containers")
 	flag.IntVar(&o.many, "many", 20, "containers per side in the shutdown and memory cases")
 	flag.DurationVar(&o.idle, "idle", 10*time.Second, "idle window for CPU time and wake-ups")
+	flag.DurationVar(&o.late, "late-memory", 130*time.Second, "template memory case: read again this long after the first reading, past Go's forced GC every 2 minutes (0: once, at 1 s)")
 	flag.StringVar(&o.sides, "sides", "both", "both, lxc or shim")
 	flag.StringVar(&o.command, "command", "make bench", "the command line recorded in the report")
 	cases := flag.String("cases", "busybox,template,features,distro,userns", "which cases to run: busybox, template, features, distro, userns (comma-separated)")
@@ -750,6 +752,32 @@ func (b *bench) readMemoryInto(m *memSeries, inits []int, idle time.Duration) {
 		m.switches.add(float64(a.Switches - before[p].Switches))
 	}
 	m.idle = idle
+}
+
+// idleThenMemory measures the supervisors of inits over an idle window
+// (CPU time, context switches) and reads their memory at its end.
+func (b *bench) idleThenMemory(m *memSeries, inits []int, window time.Duration) {
+	before := map[int]activity{}
+	for _, p := range inits {
+		a, err := readActivity(ppid(p))
+		if err != nil {
+			m.err = err
+			return
+		}
+		before[p] = a
+	}
+	time.Sleep(window)
+	for _, p := range inits {
+		a, err := readActivity(ppid(p))
+		if err != nil {
+			m.err = err
+			return
+		}
+		m.cpuMs.add(float64((a.CPUTicks - before[p].CPUTicks) * 10))
+		m.switches.add(float64(a.Switches - before[p].Switches))
+	}
+	m.idle = window
+	b.readMemoryInto(m, inits, 0)
 }
 
 // refVariant is one build of idleref: which packages it links and how it

@@ -211,7 +211,8 @@ func (b *bench) timedStop(ctx context.Context, s side, name string, pid int, how
 }
 
 // templateMemory starts o.many template containers per side, reads each
-// supervisor's memory after 1 s, and kills them.
+// supervisor's memory after 1 s and, with -late-memory, again at the end
+// of that window with its CPU time and wake-ups over it, and kills them.
 func (b *bench) templateMemory(ctx context.Context) error {
 	for _, s := range b.sides {
 		var names []string
@@ -233,6 +234,12 @@ func (b *bench) templateMemory(ctx context.Context) error {
 		if m.err == nil {
 			time.Sleep(time.Second)
 			b.readMemoryInto(m, pids, 0)
+		}
+		if m.err == nil && b.o.late > time.Second {
+			// Again after Go's forced GC (every 2 minutes) has run in
+			// the shims: the 1 s figure is a shim's lowest. The window
+			// between the two samples is also the long idle one.
+			b.idleThenMemory(b.res.memOf("tpl-late", s), pids, b.o.late)
 		}
 		b.forceAll(s, names)
 		for _, n := range names {
