@@ -707,11 +707,7 @@ func (b *bench) readMemory(s side, inits []int) {
 // readMemoryInto reads the memory of the supervisors of inits into m and,
 // with idle > 0, their activity over that window.
 func (b *bench) readMemoryInto(m *memSeries, inits []int, idle time.Duration) {
-	var sups []int
-	for _, p := range inits {
-		sups = append(sups, ppid(p))
-	}
-	sort.Ints(sups)
+	sups := supervisors(inits)
 	for _, p := range sups {
 		mi, err := readMem(p)
 		if err != nil {
@@ -729,37 +725,36 @@ func (b *bench) readMemoryInto(m *memSeries, inits []int, idle time.Duration) {
 	if len(sups) > 0 {
 		m.top, _ = smapsByFile(sups[0])
 	}
-	if idle <= 0 {
-		return
+	if idle > 0 {
+		measureIdle(m, sups, idle)
 	}
-	before := map[int]activity{}
-	for _, p := range sups {
-		a, err := readActivity(p)
-		if err != nil {
-			m.err = err
-			return
-		}
-		before[p] = a
-	}
-	time.Sleep(idle)
-	for _, p := range sups {
-		a, err := readActivity(p)
-		if err != nil {
-			m.err = err
-			return
-		}
-		m.cpuMs.add(float64((a.CPUTicks - before[p].CPUTicks) * 10))
-		m.switches.add(float64(a.Switches - before[p].Switches))
-	}
-	m.idle = idle
 }
 
 // idleThenMemory measures the supervisors of inits over an idle window
 // (CPU time, context switches) and reads their memory at its end.
 func (b *bench) idleThenMemory(m *memSeries, inits []int, window time.Duration) {
-	before := map[int]activity{}
+	measureIdle(m, supervisors(inits), window)
+	if m.err == nil {
+		b.readMemoryInto(m, inits, 0)
+	}
+}
+
+// supervisors are the parents of inits, sorted.
+func supervisors(inits []int) []int {
+	var sups []int
 	for _, p := range inits {
-		a, err := readActivity(ppid(p))
+		sups = append(sups, ppid(p))
+	}
+	sort.Ints(sups)
+	return sups
+}
+
+// measureIdle adds each of sups' CPU time and context switches over
+// window, touching nothing of them meanwhile, to m.
+func measureIdle(m *memSeries, sups []int, window time.Duration) {
+	before := map[int]activity{}
+	for _, p := range sups {
+		a, err := readActivity(p)
 		if err != nil {
 			m.err = err
 			return
@@ -767,8 +762,8 @@ func (b *bench) idleThenMemory(m *memSeries, inits []int, window time.Duration) 
 		before[p] = a
 	}
 	time.Sleep(window)
-	for _, p := range inits {
-		a, err := readActivity(ppid(p))
+	for _, p := range sups {
+		a, err := readActivity(p)
 		if err != nil {
 			m.err = err
 			return
@@ -777,7 +772,6 @@ func (b *bench) idleThenMemory(m *memSeries, inits []int, window time.Duration) 
 		m.switches.add(float64(a.Switches - before[p].Switches))
 	}
 	m.idle = window
-	b.readMemoryInto(m, inits, 0)
 }
 
 // refVariant is one build of idleref: which packages it links and how it

@@ -56,6 +56,20 @@ func (r *results) templateMarkdown(p printer, o options) {
 	mrow("RSS kB", &ms.rss, &ml.rss, "–", 0)
 	mrow("RssAnon kB", &ms.anon, &ml.anon, "–", 0)
 	mrow("threads", &ms.threads, &ml.threads, "–", 0)
+	failed := func(what string, shim, lxc *memSeries) {
+		for _, x := range []struct {
+			label string
+			m     *memSeries
+		}{{"lxc-shim", shim}, {"LXC `[lxc monitor]`", lxc}} {
+			if x.m.err != nil {
+				p("")
+				p("%s %s: failed: %s", x.label, what, shorten(x.m.err.Error(), 200))
+			}
+		}
+	}
+	failed("memory", ms, ml)
+	largestMappings(p, "lxc-shim", ms)
+	largestMappings(p, "LXC `[lxc monitor]`", ml)
 	if ls, ll := r.mems["tpl-late/lxc-shim"], r.mems["tpl-late/LXC"]; ls != nil && ll != nil {
 		p("")
 		p("The same supervisors %s later (Go's runtime forces a GC every 2 minutes; each one leaves a little more of its own memory resident, so the 1 s figure above is a shim's lowest), and what they did over that window with nothing asked of either side (CPU time in 10 ms ticks; wake-ups are voluntary+nonvoluntary context switches over every thread).", o.late)
@@ -67,25 +81,7 @@ func (r *results) templateMarkdown(p printer, o options) {
 		mrow("threads", &ls.threads, &ll.threads, "–", 0)
 		mrow(fmt.Sprintf("CPU ms over %s", ls.idle.Round(time.Second)), &ls.cpuMs, &ll.cpuMs, "–", 0)
 		mrow(fmt.Sprintf("wake-ups over %s", ls.idle.Round(time.Second)), &ls.switches, &ll.switches, "–", 0)
-		for _, x := range []struct {
-			label string
-			m     *memSeries
-		}{{"lxc-shim", ls}, {"LXC `[lxc monitor]`", ll}} {
-			if x.m.err != nil {
-				p("")
-				p("%s late memory: failed: %s", x.label, shorten(x.m.err.Error(), 200))
-			}
-		}
-	}
-	for _, x := range []struct {
-		label string
-		m     *memSeries
-	}{{"lxc-shim", ms}, {"LXC `[lxc monitor]`", ml}} {
-		if x.m.err != nil {
-			p("")
-			p("%s memory: failed: %s", x.label, shorten(x.m.err.Error(), 200))
-		}
-		largestMappings(p, x.label, x.m)
+		failed("late memory", ls, ll)
 	}
 }
 
