@@ -170,11 +170,11 @@ func cmdShutdown(e *env, args []string) error {
 		deadline = time.Now().Add(bound)
 	}
 
-	entries, err := runningContainers(e)
+	entries, starting, err := runningContainers(e)
 	if err != nil {
 		return err
 	}
-	if len(entries) == 0 {
+	if len(entries) == 0 && len(starting) == 0 {
 		fmt.Fprintln(e.stdout, "no container is running")
 		return nil
 	}
@@ -183,6 +183,10 @@ func cmdShutdown(e *env, args []string) error {
 	})
 
 	var killed, failed []string
+	for _, n := range starting {
+		failed = append(failed, n)
+		fmt.Fprintf(e.stdout, "%s: failed: a start is under way and its shim did not take the container's lock within %s\n", n, startWait)
+	}
 	for _, r := range results {
 		switch {
 		case r.Err != nil:
@@ -220,11 +224,12 @@ func cmdShutdown(e *env, args []string) error {
 // under rundir, or a shim holding its abstract socket (its directory may
 // have been removed), and a live init (under their shim or orphaned), with
 // the lxc.start.order of their config (0 when the config is gone or
-// broken: it must still be stopped).
-func runningContainers(e *env) ([]shutdownEntry, error) {
+// broken: it must still be stopped); and, apart, those whose start was
+// still under way after startWait.
+func runningContainers(e *env) ([]shutdownEntry, []string, error) {
 	ents, err := os.ReadDir(e.rundir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("list containers in %s: %w", e.rundir, err)
+		return nil, nil, fmt.Errorf("list containers in %s: %w", e.rundir, err)
 	}
 	names := shimctl.ShimNames(e.rundir)
 	for _, ent := range ents {
@@ -232,6 +237,11 @@ func runningContainers(e *env) ([]shutdownEntry, error) {
 			names = append(names, ent.Name())
 		}
 	}
+	// A container whose start is under way (its shim spawned, not yet
+	// holding the container's lock) reads as stopped, and its shim
+	// would boot it after the shutdown: wait for those starts first, as
+	// stop waits for one.
+	starting := waitStarts(e.rundir, names, startWait)
 	var out []shutdownEntry
 	for _, c := range inspectAll(e.rundir, names) {
 		if c.err != nil || !c.st.Running() {
@@ -243,7 +253,33 @@ func runningContainers(e *env) ([]shutdownEntry, error) {
 		}
 		out = append(out, shutdownEntry{Name: c.name, Order: order, Own: shimctl.StopTimeoutOf(c.st), Status: c.st})
 	}
-	return out, nil
+	return out, starting, nil
+}
+
+// waitStarts waits, in parallel and up to max, for the starts under way
+// of names (shimctl.WaitStarting) and returns those still under way at
+// max, sorted.
+func waitStarts(rundir string, names []string, max time.Duration) []string {
+	var mu sync.Mutex
+	var stuck []string
+	var wg sync.WaitGroup
+	for _, n := range names {
+		if config.ValidName(n) != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if shimctl.WaitStarting(rundir, n, max) {
+				mu.Lock()
+				stuck = append(stuck, n)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	slices.Sort(stuck)
+	return stuck
 }
 
 // inspected is one container's Inspect.

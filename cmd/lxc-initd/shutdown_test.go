@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -156,5 +158,47 @@ func TestShutdownWithNothingRunning(t *testing.T) {
 	}
 	if code := run([]string{"shutdown", "-t", "-1"}, &out, &errb); code != 2 {
 		t.Errorf("negative -t: exit %d, want 2", code)
+	}
+}
+
+// A container whose start is under way (its shim spawned, not yet holding
+// the container's lock) reads as stopped: shutdown waits for the start,
+// as stop does, instead of skipping a container its shim is about to boot,
+// and names one whose start does not settle within startWait.
+func TestShutdownWaitsForAStartUnderWay(t *testing.T) {
+	rundir := t.TempDir()
+	paths := shimctl.PathsFor(rundir, "web")
+	if err := os.MkdirAll(paths.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	hold := func() *os.File {
+		f, err := shimctl.StartLockFile(paths.StartLock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+
+	// The start ends (here: fails, no shim) 300 ms in: shutdown waited.
+	f := hold()
+	time.AfterFunc(300*time.Millisecond, func() { f.Close() })
+	var out, errb bytes.Buffer
+	began := time.Now()
+	code := run([]string{"--rundir", rundir, "-P", t.TempDir(), "shutdown", "-t", "5"}, &out, &errb)
+	if took := time.Since(began); took < 250*time.Millisecond {
+		t.Errorf("shutdown returned after %s, before the start under way ended", took)
+	}
+	if code != 0 || out.String() != "no container is running\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+
+	// A start that never settles is a failure that names the container.
+	f = hold()
+	defer f.Close()
+	out.Reset()
+	errb.Reset()
+	code = run([]string{"--rundir", rundir, "-P", t.TempDir(), "shutdown", "-t", "5"}, &out, &errb)
+	if code != 1 || !strings.Contains(out.String(), "web: failed: a start is under way") || !strings.Contains(errb.String(), "web") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
 }
