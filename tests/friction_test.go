@@ -357,3 +357,26 @@ func TestFrictionCPUWeightDefaultsEqual(t *testing.T) {
 	e.waitGone(st.ShimPid, "shim")
 	e.mustInitd(0, "cleanup", e.name)
 }
+
+// --version: both programs answer on stdout, exit 0, and name the same
+// build (they are installed and upgraded together; a shim of another build
+// than lxc-initd is what an admin checks for first).
+func TestFrictionVersion(t *testing.T) {
+	bins := testutil.Binaries(t)
+	var builds []string
+	for _, c := range []struct{ prog, path string }{{"lxc-initd", bins.Initd}, {"lxc-shim", bins.Shim}} {
+		out, err := exec.Command(c.path, "--version").Output()
+		if err != nil {
+			t.Fatalf("%s --version: %v", c.prog, err)
+		}
+		line := strings.TrimSpace(string(out))
+		build, ok := strings.CutPrefix(line, c.prog+" ")
+		if !ok || !strings.Contains(build, "(go") || strings.Contains(line, "\n") {
+			t.Errorf("%s --version = %q, want one line %q", c.prog, line, c.prog+" BUILD (goVERSION)")
+		}
+		builds = append(builds, build)
+	}
+	if builds[0] != builds[1] {
+		t.Errorf("lxc-initd is %q, lxc-shim %q: not one build", builds[0], builds[1])
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/lxc-shim/lxc-shim/internal/version"
+
 	"github.com/lxc-shim/lxc-shim/config"
 )
 
@@ -85,6 +87,7 @@ const globalHelp = `global options (before the command):
                  (default /etc/lxc:/var/lib/lxc)
   --rundir DIR   state directory of the shims (default /run/lxc-shim)
   --logdir DIR   directory of the shims' logs (default /var/log/lxc-shim)
+  --version      print which build this is and exit
 exit status: 0 success, 1 failure (with its cause on stderr), 2 usage error;
   status: 0 running, 1 dead with state left behind, 3 stopped, 4 no such container.
 "lxc-initd COMMAND --help" shows one command's usage; see lxc-initd(8).
@@ -140,6 +143,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	lxcpath := fs.String("P", config.DefaultLXCPath, "colon-separated list of directories holding NAME/config")
 	fs.StringVar(&e.rundir, "rundir", config.DefaultRunDir, "state directory of the shims")
 	fs.StringVar(&e.logdir, "logdir", config.DefaultLogDir, "directory of the shims' logs")
+	showVersion := fs.Bool("version", false, "print which build this is")
 	if err := fs.Parse(args); err != nil {
 		// -h/--help asks for the usage: an answer on stdout, exit 0.
 		if errors.Is(err, flag.ErrHelp) {
@@ -149,6 +153,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lxc-initd: %v\n", err)
 		usage(stderr)
 		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "lxc-initd", version.String())
+		return 0
 	}
 	e.lxcpath = config.SplitLXCPath(*lxcpath)
 	// The shim runs in /, so relative directories would name other

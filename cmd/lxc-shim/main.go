@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lxc-shim/lxc-shim/internal/version"
+
 	"github.com/lxc-shim/lxc-shim/hook"
 
 	"github.com/lxc-shim/lxc-shim/config"
@@ -110,6 +112,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		o.hookTimeout = hook.DefaultTimeout
 	}
 	fs.Var(durationValue{&o.hookTimeout}, "hook-timeout", "time limit of each lxc.hook.* and network script")
+	showVersion := fs.Bool("version", false, "print which build this is and exit")
 	fs.IntVar(&o.readyFD, "ready-fd", -1, "internal: file descriptor of lxc-initd's ready pipe")
 	fs.IntVar(&o.startLockFD, "start-lock-fd", -1, "internal: file descriptor of lxc-initd's start lock, held until the shim holds its own lock")
 	var pos []string
@@ -124,6 +127,9 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		}
 		pos = append(pos, rest[0])
 		rest = rest[1:]
+	}
+	if *showVersion {
+		return nil, errVersion
 	}
 	if len(pos) != 1 {
 		fs.Usage()
@@ -158,10 +164,17 @@ func (o *options) absPaths() {
 	o.rundir, o.logdir = abs(o.rundir), abs(o.logdir)
 }
 
+// errVersion is parse's answer to --version.
+var errVersion = errors.New("version asked")
+
 func run(args []string) int {
 	o, err := parse(args, os.Stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		if errors.Is(err, errVersion) {
+			fmt.Println("lxc-shim", version.String())
 			return 0
 		}
 		fmt.Fprintf(os.Stderr, "lxc-shim: %v\n", err)
