@@ -27,9 +27,17 @@ func Check(name string, nets []config.Network, scope Scope) error {
 		errs = append(errs, netError(name, n, key, format, args...))
 	}
 	own, _ := readRecords(filepath.Join(scope.StateDir, DevicesFile))
-	others, err := liveContainers(name, scope.Others)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("container %s: %w", name, err))
+	live := lazyLive(name, scope)
+	reported := false
+	// others are the live containers, listed only when a device name is
+	// found taken on the host; a failure to list them is reported once.
+	others := func() []liveContainer {
+		o, err := live()
+		if err != nil && !reported {
+			reported = true
+			errs = append(errs, fmt.Errorf("container %s: %w", name, err))
+		}
+		return o
 	}
 	pairs := map[string]int{}
 	inner := map[string]int{}
@@ -99,7 +107,7 @@ func Check(name string, nets []config.Network, scope Scope) error {
 			if _, err := netlink.LinkByName(n.Link); err == nil {
 				break
 			}
-			if owner := physOwner(others, n.Link); owner != "" {
+			if owner := physOwner(others(), n.Link); owner != "" {
 				bad(n, "link", "device %q is in use by running container %s", n.Link, owner)
 			} else if !recordedPhys(own, n.Link) {
 				// A device this container had when it died comes back
@@ -143,7 +151,7 @@ func Check(name string, nets []config.Network, scope Scope) error {
 		case l.Type() != typeVeth:
 			bad(n, "veth.pair", "%q exists on the host and is a %s, not a veth", n.VethPair, l.Type())
 		default:
-			if owner := ownerOf(others, n.VethPair, l); owner != "" {
+			if owner := ownerOf(others(), n.VethPair, l); owner != "" {
 				bad(n, "veth.pair", "%q is in use by running container %s", n.VethPair, owner)
 			} else if recordOf(own, l) == nil {
 				bad(n, "veth.pair", "veth %q exists on the host but was not created by lxc-shim for %s (no line with its name and ifindex in %s); it is left alone: if it is not in use, remove it by hand with `ip link delete %s`, or choose another name",

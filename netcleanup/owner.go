@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -21,8 +22,27 @@ import (
 type Scope struct {
 	// StateDir is this container's state directory (its DevicesFile).
 	StateDir string
-	// Others are the live containers other than this one.
-	Others []Other
+	// Others lists the live containers other than this one (nil: none).
+	// Listing them reads every other container's state, so it is called
+	// only when one of this container's device names is found on the
+	// host, at most once per Check or RemoveStale: a boot's cost then
+	// does not grow with the number of containers on the host.
+	Others func() []Other
+}
+
+// OthersOf is a Scope.Others that lists os.
+func OthersOf(os ...Other) func() []Other { return func() []Other { return os } }
+
+// lazyLive is liveContainers of scope's others, worked out on its first
+// call and remembered.
+func lazyLive(self string, scope Scope) func() ([]liveContainer, error) {
+	return sync.OnceValues(func() ([]liveContainer, error) {
+		var others []Other
+		if scope.Others != nil {
+			others = scope.Others()
+		}
+		return liveContainers(self, others)
+	})
 }
 
 // Other is another live container: its init's host pid (alive, checked by

@@ -33,10 +33,7 @@ const physReturnWait = 5 * time.Second
 // it could not handle. Run it before every start and reboot, after Check,
 // and after the dead run's cgroup was killed.
 func RemoveStale(name string, nets []config.Network, scope Scope) ([]string, error) {
-	others, err := liveContainers(name, scope.Others)
-	if err != nil {
-		return nil, fmt.Errorf("container %s: %w", name, err)
-	}
+	live := lazyLive(name, scope)
 	recs, err := readRecords(filepath.Join(scope.StateDir, DevicesFile))
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", name, err)
@@ -67,6 +64,10 @@ func RemoveStale(name string, nets []config.Network, scope Scope) ([]string, err
 				slog.Warn("stale device record is not a veth, macvlan or vlan; left alone", "container", name, "device", dev, "type", l.Type())
 			}
 			return nil
+		}
+		others, err := live()
+		if err != nil {
+			return fmt.Errorf("container %s: %w", name, err)
 		}
 		if owner := ownerOf(others, dev, l); owner != "" {
 			slog.Warn("device is in use by a running container; left alone", "container", name, "device", dev, "owner", owner)

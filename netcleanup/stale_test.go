@@ -52,7 +52,7 @@ func TestPairOfRunningContainer(t *testing.T) {
 		first := fakeRunning(t, rundir, "tnnfirst", "tnnshared0", record)
 		pos := config.Pos{File: "/lxc/tnnsecond/config", Line: 4, Key: "lxc.net.0.type"}
 		nets := []config.Network{{Index: 0, Type: "veth", VethPair: "tnnshared0", Pos: pos}}
-		second := Scope{StateDir: filepath.Join(rundir, "tnnsecond"), Others: []Other{first}}
+		second := Scope{StateDir: filepath.Join(rundir, "tnnsecond"), Others: OthersOf(first)}
 		err := Check("tnnsecond", nets, second)
 		if err == nil {
 			t.Fatalf("record=%v: Check accepted the pair of a running container", record)
@@ -70,7 +70,7 @@ func TestPairOfRunningContainer(t *testing.T) {
 			t.Fatalf("record=%v: the running container's veth was removed", record)
 		}
 		// The owner itself is not refused by its own records.
-		if err := Check("tnnfirst", nets, Scope{StateDir: first.StateDir, Others: []Other{first}}); err != nil && record {
+		if err := Check("tnnfirst", nets, Scope{StateDir: first.StateDir, Others: OthersOf(first)}); err != nil && record {
 			t.Errorf("record=%v: Check of the owner: %v", record, err)
 		}
 		netlink.LinkDel(mustLink(t, "tnnshared0"))
@@ -326,5 +326,29 @@ func TestRemoveStaleSparesAForeignNamespace(t *testing.T) {
 	})
 	if removed, err := RemoveStale("tnnc7", nets, Scope{StateDir: state}); err != nil || len(removed) != 0 {
 		t.Errorf("RemoveStale after the namespace died: %q, %v", removed, err)
+	}
+}
+
+// The other containers' state is read only when one of the container's
+// device names is taken on the host: a boot whose names are free costs
+// the same with 1 or 500 containers on the host.
+func TestOthersListedOnlyWhenANameIsTaken(t *testing.T) {
+	calls := 0
+	scope := Scope{StateDir: t.TempDir(), Others: func() []Other { calls++; return nil }}
+	nets := []config.Network{{Index: 0, Type: "veth", VethPair: "tnnfree0", Link: "lo", Pos: config.Pos{File: "c", Line: 1}}}
+	if err := Check("tnnlazy", nets, scope); err != nil && strings.Contains(err.Error(), "tnnfree0") {
+		t.Fatalf("Check: %v", err)
+	}
+	if _, err := RemoveStale("tnnlazy", nets, scope); err != nil {
+		t.Fatalf("RemoveStale: %v", err)
+	}
+	if calls != 0 {
+		t.Errorf("the other containers were listed %d times for names that are free", calls)
+	}
+	// lo is taken (and not a veth): still no owner to look for.
+	nets[0].VethPair = "lo"
+	_ = Check("tnnlazy", nets, scope)
+	if calls != 0 {
+		t.Errorf("listed %d times for a name taken by a device that is not a veth", calls)
 	}
 }

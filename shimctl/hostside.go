@@ -49,7 +49,7 @@ func otherContainers(rundir, self string) []netcleanup.Other {
 
 // netScope is what netcleanup needs for container name.
 func netScope(rundir, name string) netcleanup.Scope {
-	return netcleanup.Scope{StateDir: PathsFor(rundir, name).Dir, Others: otherContainers(rundir, name)}
+	return netcleanup.Scope{StateDir: PathsFor(rundir, name).Dir, Others: func() []netcleanup.Other { return otherContainers(rundir, name) }}
 }
 
 // CheckNetworks is netcleanup.Check with this host's scope.
