@@ -52,7 +52,8 @@ func TestPairOfRunningContainer(t *testing.T) {
 		first := fakeRunning(t, rundir, "tnnfirst", "tnnshared0", record)
 		pos := config.Pos{File: "/lxc/tnnsecond/config", Line: 4, Key: "lxc.net.0.type"}
 		nets := []config.Network{{Index: 0, Type: "veth", VethPair: "tnnshared0", Pos: pos}}
-		second := Scope{StateDir: filepath.Join(rundir, "tnnsecond"), Others: OthersOf(first)}
+		listed := 0
+		second := Scope{StateDir: filepath.Join(rundir, "tnnsecond"), Others: func() []Other { listed++; return []Other{first} }}
 		err := Check("tnnsecond", nets, second)
 		if err == nil {
 			t.Fatalf("record=%v: Check accepted the pair of a running container", record)
@@ -68,6 +69,11 @@ func TestPairOfRunningContainer(t *testing.T) {
 		}
 		if !linkExists("tnnshared0") {
 			t.Fatalf("record=%v: the running container's veth was removed", record)
+		}
+		// The taken name made each of Check and RemoveStale list the
+		// other containers, once.
+		if listed != 2 {
+			t.Errorf("record=%v: the other containers were listed %d times, want 2 (once per call)", record, listed)
 		}
 		// The owner itself is not refused by its own records.
 		if err := Check("tnnfirst", nets, Scope{StateDir: first.StateDir, Others: OthersOf(first)}); err != nil && record {
@@ -335,8 +341,8 @@ func TestRemoveStaleSparesAForeignNamespace(t *testing.T) {
 func TestOthersListedOnlyWhenANameIsTaken(t *testing.T) {
 	calls := 0
 	scope := Scope{StateDir: t.TempDir(), Others: func() []Other { calls++; return nil }}
-	nets := []config.Network{{Index: 0, Type: "veth", VethPair: "tnnfree0", Link: "lo", Pos: config.Pos{File: "c", Line: 1}}}
-	if err := Check("tnnlazy", nets, scope); err != nil && strings.Contains(err.Error(), "tnnfree0") {
+	nets := []config.Network{{Index: 0, Type: "veth", VethPair: "tnnfree0", Pos: config.Pos{File: "c", Line: 1}}}
+	if err := Check("tnnlazy", nets, scope); err != nil {
 		t.Fatalf("Check: %v", err)
 	}
 	if _, err := RemoveStale("tnnlazy", nets, scope); err != nil {
@@ -345,9 +351,12 @@ func TestOthersListedOnlyWhenANameIsTaken(t *testing.T) {
 	if calls != 0 {
 		t.Errorf("the other containers were listed %d times for names that are free", calls)
 	}
-	// lo is taken (and not a veth): still no owner to look for.
+	// lo is taken (and not a veth): Check reaches the name's lookup and
+	// refuses it, still with no owner to look for.
 	nets[0].VethPair = "lo"
-	_ = Check("tnnlazy", nets, scope)
+	if err := Check("tnnlazy", nets, scope); err == nil || !strings.Contains(err.Error(), `"lo" exists on the host and is a`) {
+		t.Errorf("Check with veth.pair lo: %v, want the name refused as taken", err)
+	}
 	if calls != 0 {
 		t.Errorf("listed %d times for a name taken by a device that is not a veth", calls)
 	}
