@@ -111,9 +111,7 @@ func (b *bench) newDistro(s side, init distro.Init, src string) (*distroBox, err
 	dir := filepath.Join(s.path(), name)
 	rootfs := filepath.Join(dir, "rootfs")
 	markerDir := filepath.Join(dir, "marker")
-	b.mu.Lock()
-	b.containers = append(b.containers, made{s, name})
-	b.mu.Unlock()
+	b.remember(s, name)
 	if err := os.MkdirAll(markerDir, 0o755); err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 )
 
 // A feature case is the plain busybox config (writeConfig) with one
@@ -68,11 +67,11 @@ var features = []feature{
 // feature and side, alternating the sides round by round.
 func (b *bench) featureCases(ctx context.Context) error {
 	for _, f := range features {
+		names := map[side]string{}
 		for _, s := range b.sides {
 			name := s.prefix() + "f" + f.key
-			b.mu.Lock()
-			b.containers = append(b.containers, made{s, name})
-			b.mu.Unlock()
+			names[s] = name
+			b.remember(s, name)
 			rootfs, extra, err := f.setup(b, s, name)
 			if err == nil {
 				err = writeConfigExtra(s.path(), name, rootfs, false, extra)
@@ -81,36 +80,8 @@ func (b *bench) featureCases(ctx context.Context) error {
 				b.res.get("f-start-"+f.key, s).fail(err)
 			}
 		}
-		for r := 0; r <= b.o.rounds; r++ {
-			for _, s := range b.order(r) {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				st, sp := b.res.get("f-start-"+f.key, s), b.res.get("f-stop-"+f.key, s)
-				if st.err != nil && !st.ok() {
-					continue
-				}
-				name := s.prefix() + "f" + f.key
-				d, pid, err := b.startOne(ctx, s, name)
-				if err != nil {
-					st.fail(err)
-					s.forceStop(name)
-					continue
-				}
-				if r > 0 {
-					st.addDur(d)
-				}
-				time.Sleep(settle)
-				d, err = b.timedStop(ctx, s, name, pid, s.stop)
-				if err != nil {
-					sp.fail(err)
-					s.forceStop(name)
-					continue
-				}
-				if r > 0 {
-					sp.addDur(d)
-				}
-			}
+		if err := b.startStopRounds(ctx, names, "f-start-"+f.key, "f-stop-"+f.key); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -263,14 +263,26 @@ func (b *bench) order(round int) []side {
 // newContainer makes a container's root file system and config and
 // records it for cleanup.
 func (b *bench) newContainer(s side, name string, kind initKind, auto bool) error {
-	rootfs := filepath.Join(s.path(), name, "rootfs")
-	b.mu.Lock()
-	b.containers = append(b.containers, made{s, name})
-	b.mu.Unlock()
-	if err := b.tmpl.instantiate(rootfs, kind); err != nil {
+	rootfs, err := b.newRootfs(s, name, kind)
+	if err != nil {
 		return err
 	}
 	return writeConfig(s.path(), name, rootfs, auto)
+}
+
+// newRootfs records container name of side s for cleanup and makes its
+// root file system (LXCPATH/NAME/rootfs); it returns the rootfs path.
+func (b *bench) newRootfs(s side, name string, kind initKind) (string, error) {
+	b.remember(s, name)
+	rootfs := filepath.Join(s.path(), name, "rootfs")
+	return rootfs, b.tmpl.instantiate(rootfs, kind)
+}
+
+// remember records container name of side s for the cleanup at exit.
+func (b *bench) remember(s side, name string) {
+	b.mu.Lock()
+	b.containers = append(b.containers, made{s, name})
+	b.mu.Unlock()
 }
 
 // cleanup stops every container the run made (force), checks that
@@ -375,12 +387,22 @@ func (b *bench) startStopCase(ctx context.Context, suffix, measure string, confi
 			}
 		}
 	}
+	return b.startStopRounds(ctx, names, measure+"start", measure+"stop", running...)
+}
+
+// startStopRounds times, in o.rounds measured rounds after a warm-up, the
+// sides alternating, the start of each side's container names[s] into the
+// series startKey and, settle later, a graceful stop of its init (which
+// halts at once) into stopKey; running (if any) is called with the init's
+// pid in every measured round. A side whose start series already failed
+// is not tried again.
+func (b *bench) startStopRounds(ctx context.Context, names map[side]string, startKey, stopKey string, running ...func(s side, pid int)) error {
 	for r := 0; r <= b.o.rounds; r++ {
 		for _, s := range b.order(r) {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			st, sp := b.res.get(measure+"start", s), b.res.get(measure+"stop", s)
+			st, sp := b.res.get(startKey, s), b.res.get(stopKey, s)
 			if st.err != nil && !st.ok() {
 				continue // this side cannot start; do not hammer it
 			}
@@ -397,31 +419,8 @@ func (b *bench) startStopCase(ctx context.Context, suffix, measure string, confi
 					f(s, pid)
 				}
 			}
-			sup, err := openPidfd(ppid(pid))
-			if err != nil {
-				sp.fail(err)
-				s.forceStop(name)
-				continue
-			}
-			initfd, err := openPidfd(pid)
-			if err != nil {
-				sup.close()
-				sp.fail(err)
-				s.forceStop(name)
-				continue
-			}
 			time.Sleep(settle)
-			t0 := time.Now()
-			err = s.stop(ctx, name)
-			d = time.Since(t0)
-			if err == nil && !initfd.exited() {
-				err = fmt.Errorf("stop %s returned while init %d still runs", name, pid)
-			}
-			if err == nil {
-				err = waitGone(s, name, sup, 10*time.Second)
-			}
-			initfd.close()
-			sup.close()
+			d, err = b.timedStop(ctx, s, name, pid, s.stop)
 			if err != nil {
 				sp.fail(err)
 				s.forceStop(name)

@@ -67,11 +67,8 @@ func configLines(path string) []string {
 // newTemplateContainer makes a container whose config is LXC's busybox
 // template's.
 func (b *bench) newTemplateContainer(s side, name string, kind initKind) error {
-	rootfs := filepath.Join(s.path(), name, "rootfs")
-	b.mu.Lock()
-	b.containers = append(b.containers, made{s, name})
-	b.mu.Unlock()
-	if err := b.tmpl.instantiate(rootfs, kind); err != nil {
+	rootfs, err := b.newRootfs(s, name, kind)
+	if err != nil {
 		return err
 	}
 	text := fmt.Sprintf("lxc.uts.name = %s\nlxc.rootfs.path = dir:%s\nlxc.net.0.type = empty\n%s\n",
